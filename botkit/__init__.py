@@ -1,0 +1,1 @@
+"""botkit: AI chatbots on Tencent Cloud Chat."""

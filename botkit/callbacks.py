@@ -1,0 +1,152 @@
+"""Robot webhook callbacks: the query string and the `Bot.OnC2CMessage` / `Bot.OnGroupMessage` bodies.
+
+https://trtc.io/document/68952 (C2C), https://trtc.io/document/68953 (group)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+
+from botkit.elements import MsgBody, WireModel, body_text
+from botkit.errors import CallbackError
+
+ROBOT_PREFIX = "@RBT#"
+
+ACK_BODY: dict[str, Any] = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
+"""The documented success answer to every callback."""
+
+
+class CallbackCommand(StrEnum):
+    BOT_C2C_MESSAGE = "Bot.OnC2CMessage"
+    BOT_GROUP_MESSAGE = "Bot.OnGroupMessage"
+
+
+class CallbackQuery(WireModel):
+    """The query string Tencent puts on every callback URL; auth params only when a token is set."""
+
+    sdkappid: int = Field(alias="SdkAppid")
+    callback_command: str = Field(alias="CallbackCommand")
+    contenttype: str = Field("json", alias="contenttype")
+    client_ip: str | None = Field(None, alias="ClientIP")
+    opt_platform: str | None = Field(None, alias="OptPlatform")
+    sign: str | None = Field(None, alias="Sign")
+    request_time: str | None = Field(None, alias="RequestTime")
+
+
+class C2CMessage(WireModel):
+    """`Bot.OnC2CMessage`: a user sent a one-to-one message to a robot."""
+
+    callback_command: Literal["Bot.OnC2CMessage"] = Field("Bot.OnC2CMessage", alias="CallbackCommand")
+    from_account: str = Field(alias="From_Account")
+    to_account: str = Field(alias="To_Account")
+    msg_seq: int = Field(alias="MsgSeq")
+    msg_random: int = Field(alias="MsgRandom")
+    msg_time: int = Field(alias="MsgTime")
+    msg_key: str = Field("", alias="MsgKey")
+    msg_id: str | None = Field(None, alias="MsgId")
+    online_only_flag: int = Field(0, alias="OnlineOnlyFlag")
+    send_msg_result: int = Field(0, alias="SendMsgResult")
+    error_info: str = Field("", alias="ErrorInfo")
+    unread_msg_num: int | None = Field(None, alias="UnreadMsgNum")
+    msg_body: MsgBody = Field(alias="MsgBody")
+    cloud_custom_data: str = Field("", alias="CloudCustomData")
+    event_time: int = Field(0, alias="EventTime")
+
+    @property
+    def dedupe_key(self) -> str:
+        if self.msg_key:
+            return f"c2c:{self.msg_key}"
+        parts = (self.from_account, self.msg_seq, self.msg_random, self.msg_time)
+        return "c2c:" + "_".join(str(part) for part in parts)
+
+    @property
+    def text(self) -> str:
+        return body_text(self.msg_body)
+
+
+class GroupMessage(WireModel):
+    """`Bot.OnGroupMessage`: a group message @-mentioned one or more robots."""
+
+    callback_command: Literal["Bot.OnGroupMessage"] = Field("Bot.OnGroupMessage", alias="CallbackCommand")
+    group_id: str = Field(alias="GroupId")
+    type: str = Field("", alias="Type")
+    from_account: str = Field(alias="From_Account")
+    operator_account: str = Field("", alias="Operator_Account")
+    random: int = Field(0, alias="Random")
+    msg_seq: int = Field(alias="MsgSeq")
+    msg_time: int = Field(0, alias="MsgTime")
+    online_only_flag: int = Field(0, alias="OnlineOnlyFlag")
+    msg_body: MsgBody = Field(alias="MsgBody")
+    at_robots_account: list[str] = Field(default_factory=list, alias="AtRobots_Account")
+    cloud_custom_data: str = Field("", alias="CloudCustomData")
+    topic_id: str | None = Field(None, alias="TopicId")
+    event_time: int = Field(0, alias="EventTime")
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"group:{self.group_id}:{self.msg_seq}"
+
+    @property
+    def text(self) -> str:
+        return body_text(self.msg_body)
+
+
+Callback = Annotated[
+    Annotated[C2CMessage, Tag(CallbackCommand.BOT_C2C_MESSAGE.value)]
+    | Annotated[GroupMessage, Tag(CallbackCommand.BOT_GROUP_MESSAGE.value)],
+    Discriminator("callback_command"),
+]
+callback_adapter: TypeAdapter[C2CMessage | GroupMessage] = TypeAdapter(Callback)
+
+MAX_CALLBACK_BYTES = 1024 * 1024
+
+
+def parse_query(query: Mapping[str, str]) -> CallbackQuery:
+    """Validate the callback query string; a missing or non-numeric `SdkAppid` is a 400."""
+    try:
+        return CallbackQuery.model_validate(dict(query))
+    except ValidationError as exc:
+        raise CallbackError(400, "bad query string: " + _first_problem(exc)) from None
+
+
+def parse_callback(command: str, body: bytes) -> C2CMessage | GroupMessage:
+    """Parse a callback body into its model, or raise `CallbackError` with a 4xx and the reason."""
+    if command not in CallbackCommand.__members__.values():
+        raise CallbackError(400, f"unsupported CallbackCommand {command!r}")
+    if not body:
+        raise CallbackError(400, "empty body")
+    if len(body) > MAX_CALLBACK_BYTES:
+        raise CallbackError(413, f"body over {MAX_CALLBACK_BYTES} bytes")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CallbackError(400, f"body is not UTF-8 JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CallbackError(400, "body is not a JSON object")
+    data.setdefault("CallbackCommand", command)
+    if data["CallbackCommand"] != command:
+        raise CallbackError(400, "CallbackCommand in the body differs from the query string")
+    try:
+        return callback_adapter.validate_python(data)
+    except ValidationError as exc:
+        raise CallbackError(400, f"invalid {command} body: " + _first_problem(exc)) from None
+
+
+def dump_callback(callback: C2CMessage | GroupMessage) -> dict[str, Any]:
+    """A callback as the JSON object Tencent sends."""
+    return callback.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def is_robot(user_id: str) -> bool:
+    return user_id.startswith(ROBOT_PREFIX)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{field}: {error['msg']}"

@@ -1,0 +1,117 @@
+"""Settings from `BOTKIT_*` environment variables and an optional `.env` file.
+
+Nothing is read at import time: build `Settings()` (or `load_settings()`) once and pass it down.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from botkit.errors import ConfigError
+
+LLMName = Literal["echo", "local", "openai", "minimax"]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant in a chat app. Answer briefly and plainly, "
+    "in the language the user writes in."
+)
+DEFAULT_FALLBACK_REPLY = "Sorry, I can't answer right now. Please try again in a moment."
+
+
+class Settings(BaseSettings):
+    """Everything botkit needs to run; secrets are `SecretStr` and never shown in reprs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOTKIT_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    sdkappid: int = Field(gt=0, description="The Chat app's SDKAppID.")
+    key: SecretStr = Field(description="The Chat app's secret key, used to sign UserSigs.")
+    admin: str = Field("administrator", min_length=1, description="App admin UserID for REST.")
+    api_base: str = Field("https://console.tim.qq.com", description="REST API base URL.")
+    callback_token: SecretStr | None = Field(
+        None, description="Callback auth token; when set, every callback must be signed."
+    )
+    callback_path: str = Field("/im", description="Path the webhook listens on.")
+    robots: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["@RBT#001"],
+        description="Comma-separated robot UserIDs this service answers for.",
+    )
+    llm: LLMName | None = Field(None, description="echo, local, openai or minimax.")
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for a whole answer.")
+    llm_max_tokens: int = Field(512, gt=0)
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    robot_prompts: dict[str, str] = Field(
+        default_factory=dict, description='Per-robot system prompts, JSON: {"@RBT#001": "..."}.'
+    )
+    fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    store: str = Field("sqlite:///botkit.db", description="sqlite:///PATH or memory://")
+    history_chars: int = Field(6000, ge=0, description="Character budget for remembered turns.")
+    history_turns: int = Field(20, ge=0, description="At most this many remembered turns.")
+    rest_timeout: float = Field(10.0, gt=3.0, description="REST timeout; Tencent's own is 3 s.")
+    rest_retries: int = Field(3, ge=0, description="Retries on retryable REST errors.")
+    workers: int = Field(4, ge=1, description="Messages answered at the same time.")
+    max_attempts: int = Field(5, ge=1, description="Tries per message before it is given up.")
+    log_level: str = "INFO"
+
+    @field_validator("robots", mode="before")
+    @classmethod
+    def _split_robots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("robots")
+    @classmethod
+    def _check_robots(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one robot UserID")
+        bad = [robot for robot in value if not robot.startswith("@RBT#")]
+        if bad:
+            raise ValueError(f"robot UserIDs must start with @RBT#: {', '.join(bad)}")
+        return value
+
+    @field_validator("api_base", "llm_base_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("callback_path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+    def prompt_for(self, robot: str) -> str:
+        """The system prompt of one robot: its own, else the shared one."""
+        return self.robot_prompts.get(robot, self.system_prompt)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build `Settings` from the environment, turning validation errors into one `ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per bad field, named as its environment variable, with no input values."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        env_name = f"BOTKIT_{field.upper()}"
+        message = "is required" if error["type"] == "missing" else error["msg"]
+        lines.append(f"{env_name} {message}")
+    return "invalid configuration: " + "; ".join(lines)

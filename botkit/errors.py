@@ -1,0 +1,96 @@
+"""The botkit exception tree; catch the level you can handle.
+
+    BotkitError
+    ├── ConfigError            a setting is missing or invalid (names the field)
+    ├── CallbackError          a webhook request was refused (.status, .reason)
+    ├── ChatError              talking to the Chat REST API failed
+    │   ├── ChatAPIError       the envelope carried ErrorCode != 0 (.error_code, .error_info, .retryable)
+    │   └── ChatTransportError network trouble, timeout or a non-200 gateway answer
+    ├── UserSigError           a UserSig is malformed, foreign, mismatched or expired (.error_code)
+    └── LLMError               the model provider failed, timed out or answered nothing
+        └── LLMUnavailable     the provider cannot run here (missing extra, missing key)
+
+`classify_error_code` is the single place that says which REST error codes are worth a retry.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class BotkitError(Exception):
+    """Base class of every error botkit raises on purpose."""
+
+
+class ConfigError(BotkitError):
+    """A setting is missing or invalid."""
+
+
+class CallbackError(BotkitError):
+    """A webhook request that botkit refuses, with the HTTP status to answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class ChatError(BotkitError):
+    """A Chat REST API call failed."""
+
+
+class Retry(Enum):
+    """What a caller may do after a REST error code."""
+
+    NEVER = "never"
+    BACKOFF = "backoff"
+    RENEW_USERSIG = "renew_usersig"
+
+
+# Codes from protocol.md §4.1. Rate limits and internal errors are transient; everything
+# else (bad request, auth, missing users, moderation) fails the same way on every attempt.
+_RETRY_BY_CODE: dict[int, Retry] = {
+    **dict.fromkeys((60007, 60011, 60018, 60019, 10023), Retry.BACKOFF),
+    **dict.fromkeys((60008, 70169, 20004, 20005, 10002, 90994, 91000), Retry.BACKOFF),
+    70001: Retry.RENEW_USERSIG,
+}
+
+
+def classify_error_code(error_code: int) -> Retry:
+    """How to react to a REST `ErrorCode`: give up, back off and retry, or renew the UserSig."""
+    return _RETRY_BY_CODE.get(error_code, Retry.NEVER)
+
+
+class ChatAPIError(ChatError):
+    """The Chat REST API answered with `ErrorCode` != 0."""
+
+    def __init__(self, command: str, error_code: int, error_info: str) -> None:
+        super().__init__(f"{command} failed with ErrorCode {error_code}: {error_info}")
+        self.command = command
+        self.error_code = error_code
+        self.error_info = error_info
+
+    @property
+    def retryable(self) -> bool:
+        return classify_error_code(self.error_code) is not Retry.NEVER
+
+
+class ChatTransportError(ChatError):
+    """The Chat REST API could not be reached, timed out, or answered with a non-200 status."""
+
+
+class UserSigError(BotkitError):
+    """A UserSig failed verification; `error_code` is the code Tencent answers for it."""
+
+    def __init__(self, error_code: int, reason: str) -> None:
+        super().__init__(f"UserSig rejected ({error_code}): {reason}")
+        self.error_code = error_code
+        self.reason = reason
+
+
+class LLMError(BotkitError):
+    """The model provider failed, timed out or produced an empty answer."""
+
+
+class LLMUnavailable(LLMError):
+    """The provider cannot run here; the message says what to install or set."""

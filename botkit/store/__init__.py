@@ -1,0 +1,1 @@
+"""Stores for conversation turns and the intake journal."""

@@ -1,0 +1,1 @@
+"""A local fake of the Tencent Cloud Chat backend."""
