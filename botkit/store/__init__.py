@@ -1,1 +1,23 @@
-"""Stores for conversation turns and the intake journal."""
+"""Stores for conversation turns and the intake journal; `open_store(url)` picks one."""
+
+from __future__ import annotations
+
+from botkit.errors import ConfigError
+from botkit.store.base import EntryStatus, JournalEntry, Store, Turn
+from botkit.store.inmemory import InMemoryStore
+from botkit.store.sqlite import SQLiteStore
+
+__all__ = ["EntryStatus", "InMemoryStore", "JournalEntry", "SQLiteStore", "Store", "Turn", "open_store"]
+
+
+def open_store(url: str) -> Store:
+    """`memory://`, `sqlite:///path/to/file.db`, or a bare file path (SQLite)."""
+    if url == "memory://":
+        return InMemoryStore()
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(url.removeprefix("sqlite:///"))
+    if "://" in url:
+        raise ConfigError(
+            f"BOTKIT_STORE {url.split('://')[0]}:// is not supported; use sqlite:/// or memory://"
+        )
+    return SQLiteStore(url)

@@ -1,0 +1,129 @@
+"""The `botkit` command: serve the webhook, make UserSigs, manage robots, run evaluations."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+import httpx
+
+from botkit.config import Settings, load_settings
+from botkit.errors import BotkitError
+from botkit.restapi import ChatClient
+from botkit.usersig import DEFAULT_EXPIRE_SECONDS, generate_usersig
+
+T = TypeVar("T")
+
+
+class _Group(click.Group):
+    """Turns every BotkitError into a plain one-line error and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BotkitError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="botkit")
+def cli() -> None:
+    """botkit: AI chatbots on Tencent Cloud Chat. Configure with BOTKIT_* variables or a .env file."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the webhook service (point the console's callback URL at http(s)://HOST:PORT/im)."""
+    import uvicorn
+
+    from botkit.app import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    # No access log: callback URLs carry Sign/RequestTime and REST-style query strings.
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), access_log=False
+    )
+
+
+@cli.command()
+@click.argument("identifier", required=False)
+@click.option("--expire", default=DEFAULT_EXPIRE_SECONDS, show_default=True, help="Validity in seconds.")
+def usersig(identifier: str | None, expire: int) -> None:
+    """Print a UserSig for IDENTIFIER (default: BOTKIT_ADMIN)."""
+    settings = load_settings()
+    click.echo(generate_usersig(settings.sdkappid, settings.key, identifier or settings.admin, expire))
+
+
+@cli.group(cls=_Group)
+def robot() -> None:
+    """Create, list and delete robot accounts (UserIDs starting with @RBT#)."""
+
+
+@robot.command("create")
+@click.argument("user_id")
+@click.option("--nick", help="Display name.")
+@click.option("--face-url", help="Avatar URL.")
+def robot_create(user_id: str, nick: str | None, face_url: str | None) -> None:
+    """Create the robot USER_ID (creating an existing one again is harmless)."""
+    _with_client(lambda chat: chat.create_robot(user_id, nick=nick, face_url=face_url))
+    click.echo(f"created {user_id}")
+
+
+@robot.command("list")
+def robot_list() -> None:
+    """List the app's robots."""
+    for user_id in _with_client(lambda chat: chat.get_all_robots()):
+        click.echo(user_id)
+
+
+@robot.command("delete")
+@click.argument("user_id")
+def robot_delete(user_id: str) -> None:
+    """Delete the robot USER_ID (Tencent never frees the UserID)."""
+    _with_client(lambda chat: chat.delete_robot(user_id))
+    click.echo(f"deleted {user_id}")
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="Port for the UI and REST API.")
+@click.option("--webhook-url", help="Drive another bot at this URL instead of starting botkit.")
+@click.option("--data-dir", default=".sandbox", show_default=True, help="Where the sandbox keeps its state.")
+def sandbox(port: int, webhook_url: str | None, data_dir: str) -> None:
+    """Start the local Tencent Chat sandbox with its chat UI (and a botkit bot wired to it)."""
+    if importlib.util.find_spec("gradio") is None:
+        raise click.ClickException("the sandbox needs its extra: pip install 'botkit[sandbox]'")
+    args = [sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", data_dir]
+    if webhook_url:
+        args += ["--webhook-url", webhook_url]
+    try:
+        sys.exit(subprocess.call(args))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _with_client(call: Callable[[ChatClient], Awaitable[T]]) -> T:
+    settings = load_settings()
+
+    async def run(settings: Settings) -> T:
+        async with httpx.AsyncClient(timeout=settings.rest_timeout) as http:
+            return await call(ChatClient.from_settings(settings, http))
+
+    return asyncio.run(run(settings))
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,122 @@
+"""From a recorded callback to a sent reply: filter, remember, ask the model, split, send.
+
+`reply_to()` is the part without sending; the evaluation module and the notebooks use it, so a
+prompt tuned there behaves the same in the service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
+from botkit.config import Settings
+from botkit.conversation import Memory, conversation_key, strip_mentions
+from botkit.elements import text_body
+from botkit.errors import LLMError
+from botkit.llm.base import Provider, complete
+from botkit.replies import clean, split
+from botkit.restapi import ChatClient
+from botkit.store.base import JournalEntry, Store
+
+log = logging.getLogger("botkit.handler")
+
+
+def reply_random(key: str, part: int) -> tuple[int, int]:
+    """(MsgRandom, MsgSeq) for one reply part: new for every reply, the same on every retry of it.
+
+    Tencent drops a repeat with the same sender, MsgSeq, MsgRandom and content, so deriving these
+    from the callback's dedupe key makes a resend after a crash or timeout harmless.
+    """
+    digest = hashlib.sha256(f"{key}#{part}".encode()).digest()
+    return int.from_bytes(digest[:4], "big"), int.from_bytes(digest[4:8], "big")
+
+
+class Handler:
+    """Answers one message as one of the robots this service serves."""
+
+    def __init__(
+        self, *, settings: Settings, provider: Provider, memory: Memory, store: Store, chat: ChatClient
+    ) -> None:
+        self._settings = settings
+        self._provider = provider
+        self._memory = memory
+        self._store = store
+        self._chat = chat
+
+    def robot_for(self, message: C2CMessage | GroupMessage) -> str | None:
+        """The robot that should answer, or None when the message is not for us (or from a robot)."""
+        if is_robot(message.from_account):
+            return None
+        if isinstance(message, C2CMessage):
+            return message.to_account if message.to_account in self._settings.robots else None
+        return next((r for r in message.at_robots_account if r in self._settings.robots), None)
+
+    async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> str:
+        """The model's cleaned answer, or the fallback text when the model fails."""
+        key = conversation_key(message, robot)
+        question = strip_mentions(message.text, [robot, *self._settings.robots])
+        prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
+        try:
+            return clean(await complete(self._provider, prompt)) or self._settings.fallback_reply
+        except LLMError as exc:
+            log.error("%s failed for %s: %s; sending the fallback reply", self._provider.name, key, exc)
+            return self._settings.fallback_reply
+
+    async def reply_to(self, message: C2CMessage | GroupMessage, robot: str) -> str:
+        """Answer and remember the exchange, without sending anything."""
+        text = await self.answer(message, robot)
+        await self._remember(message, robot, text)
+        return text
+
+    async def handle(self, entry: JournalEntry) -> None:
+        """Answer a journal entry, resuming after the last part a previous attempt sent."""
+        message = callback_adapter.validate_json(entry.payload)
+        robot = self.robot_for(message)
+        if robot is None:
+            log.info(
+                "ignoring %s from %s: not addressed to a robot we serve", entry.key, message.from_account
+            )
+            return
+        parts = entry.reply_parts
+        if parts is None:
+            text = await self.answer(message, robot)
+            parts = split(text)
+            await self._store.save_reply(entry.key, parts)
+            await self._remember(message, robot, text)
+        for index in range(entry.sent_parts, len(parts)):
+            await self._send(message, robot, parts[index], reply_random(entry.key, index), first=index == 0)
+            await self._store.mark_sent(entry.key, index + 1)
+        log.info("answered %s as %s in %d part(s)", entry.key, robot, len(parts))
+
+    async def _remember(self, message: C2CMessage | GroupMessage, robot: str, text: str) -> None:
+        if text == self._settings.fallback_reply:
+            return
+        question = strip_mentions(message.text, [robot, *self._settings.robots])
+        await self._memory.remember(conversation_key(message, robot), question, text)
+
+    async def _send(
+        self,
+        message: C2CMessage | GroupMessage,
+        robot: str,
+        text: str,
+        randoms: tuple[int, int],
+        *,
+        first: bool,
+    ) -> None:
+        msg_random, msg_seq = randoms
+        if isinstance(message, C2CMessage):
+            await self._chat.send_c2c(
+                robot, message.from_account, text_body(text), msg_random=msg_random, msg_seq=msg_seq
+            )
+            return
+        # The first part @-mentions the asker; GroupAtInfo must match the "@" in the text.
+        asker = [message.from_account] if first else []
+        await self._chat.send_group(
+            message.group_id,
+            text_body(f"@{message.from_account} {text}" if first else text),
+            random=msg_random,
+            from_account=robot,
+            at_accounts=asker,
+            topic_id=message.topic_id,
+        )

@@ -1,0 +1,65 @@
+"""The webhook endpoint: the only code that sees an HTTP request. Check, journal, ack.
+
+The ack comes before any model or REST work: Tencent gives a callback 2 seconds, an LLM answer
+takes longer, and the journal already holds the message safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from botkit.callbacks import ACK_BODY, CallbackQuery, parse_callback, parse_query
+from botkit.config import Settings
+from botkit.errors import CallbackError
+from botkit.intake import Intake
+from botkit.signature import verify_callback
+
+log = logging.getLogger("botkit.webhook")
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def check_app(query: CallbackQuery, sdkappid: int) -> None:
+    if query.sdkappid != sdkappid:
+        raise CallbackError(403, f"wrong app: SdkAppid {query.sdkappid} is not this service's app")
+
+
+def check_size(request: Request) -> None:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise CallbackError(413, f"body over {MAX_BODY_BYTES} bytes")
+
+
+def create_webhook_router(
+    settings: Settings, intake: Intake, *, clock: Callable[[], float] = time.time
+) -> APIRouter:
+    """`POST {settings.callback_path}`: verify the callback, journal it, answer Tencent's success body."""
+    router = APIRouter()
+    token = settings.callback_token.get_secret_value() if settings.callback_token else None
+
+    @router.post(settings.callback_path)
+    async def receive_callback(request: Request) -> JSONResponse:
+        try:
+            query = parse_query(request.query_params)
+            check_app(query, settings.sdkappid)
+            if token is not None:
+                verify_callback(token, query.sign, query.request_time, clock=clock)
+            check_size(request)
+            message = parse_callback(query.callback_command, await request.body())
+            await intake.record(message)
+        except CallbackError as exc:
+            log.warning("refused callback from %s: %s", _client(request), exc)
+            body = {"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": exc.reason}
+            return JSONResponse(body, status_code=exc.status)
+        return JSONResponse(ACK_BODY)
+
+    return router
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

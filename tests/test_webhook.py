@@ -1,0 +1,242 @@
+"""The webhook: checks and their 4xx reasons, the ack, and what the worker then sends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from botkit.app import create_app
+from botkit.callbacks import ACK_BODY
+from botkit.config import Settings
+from botkit.errors import LLMError
+from botkit.llm.base import ChatMessage
+from botkit.llm.echo import EchoProvider
+from botkit.store import EntryStatus, InMemoryStore
+from botkit.usersig import verify_usersig
+from tests.conftest import KEY, SDKAPPID, c2c_body, callback_url, group_body
+from tests.fakechat import FakeChat
+
+
+@dataclass
+class Bot:
+    app: FastAPI
+    http: httpx.AsyncClient
+    chat: FakeChat
+    store: InMemoryStore
+
+    async def post(self, url: str, body: bytes, **kwargs: Any) -> httpx.Response:
+        response = await self.http.post(url, content=body, **kwargs)
+        await self.app.state.intake.wait_idle()
+        return response
+
+
+class FailingProvider:
+    name = "failing"
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        raise LLMError("model exploded")
+        yield ""  # pragma: no cover - makes this an async generator
+
+
+async def start_bot(settings: Settings, provider: Any = None) -> AsyncIterator[Bot]:
+    chat = FakeChat()
+    store = InMemoryStore()
+    app = create_app(
+        settings,
+        transport=httpx.MockTransport(chat),
+        provider=provider or EchoProvider(),
+        store=store,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot") as http:
+            yield Bot(app, http, chat, store)
+
+
+@pytest.fixture
+async def bot(settings: Settings) -> AsyncIterator[Bot]:
+    async for running in start_bot(settings):
+        yield running
+
+
+async def test_c2c_message_is_acked_and_answered_once(bot: Bot) -> None:
+    response = await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
+
+    assert response.status_code == 200
+    assert response.json() == ACK_BODY
+    [sent] = bot.chat.sent("openim/sendmsg")
+    assert sent["From_Account"] == "@RBT#001"
+    assert sent["To_Account"] == "u1"
+    assert sent["MsgBody"] == [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "echo: hello"}}]
+    assert isinstance(sent["MsgRandom"], int)
+    assert isinstance(sent["MsgSeq"], int)
+
+
+async def test_rest_calls_are_signed_with_an_admin_usersig(bot: Bot) -> None:
+    await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
+
+    [call] = bot.chat.calls
+    assert call.query["identifier"] == "administrator"
+    assert call.query["sdkappid"] == str(SDKAPPID)
+    verify_usersig(call.query["usersig"], sdkappid=SDKAPPID, key=SecretStr(KEY), identifier="administrator")
+
+
+async def test_group_mention_is_answered_into_the_group_at_the_asker(bot: Bot) -> None:
+    response = await bot.post(callback_url("Bot.OnGroupMessage"), group_body("@@RBT#001 hello there"))
+
+    assert response.json() == ACK_BODY
+    [sent] = bot.chat.sent("group_open_http_svc/send_group_msg")
+    assert sent["GroupId"] == "@TGS#2ABCDEFGH"
+    assert sent["From_Account"] == "@RBT#001"
+    assert sent["GroupAtInfo"] == [{"GroupAtAllFlag": 0, "GroupAt_Account": "u1"}]
+    assert sent["MsgBody"][0]["MsgContent"]["Text"] == "@u1 echo: hello there"
+
+
+async def test_duplicate_delivery_produces_one_reply(bot: Bot) -> None:
+    first = await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
+    second = await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
+
+    assert first.json() == second.json() == ACK_BODY
+    assert len(bot.chat.sent("openim/sendmsg")) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        pytest.param(callback_url("Bot.OnC2CMessage"), c2c_body(sender="@RBT#002"), id="robot-sender"),
+        pytest.param(callback_url("Bot.OnC2CMessage"), c2c_body(robot="@RBT#999"), id="c2c-other-robot"),
+        pytest.param(
+            callback_url("Bot.OnGroupMessage"),
+            group_body("@@RBT#999 hi", robots=["@RBT#999"]),
+            id="group-mentions-another-robot",
+        ),
+        pytest.param(
+            callback_url("Bot.OnGroupMessage"), group_body(sender="@RBT#002"), id="group-robot-sender"
+        ),
+    ],
+)
+async def test_messages_not_for_us_are_acked_and_not_answered(bot: Bot, url: str, body: bytes) -> None:
+    response = await bot.post(url, body)
+
+    assert response.json() == ACK_BODY
+    assert bot.chat.calls == []
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "status", "reason"),
+    [
+        (callback_url("Bot.OnC2CMessage", sdkappid=1400000999), c2c_body(), 403, "wrong app"),
+        (callback_url("Bot.OnC2CMessage", token="forged-token"), c2c_body(), 403, "Sign does not match"),
+        (
+            callback_url("Bot.OnC2CMessage", request_time=int(time.time()) - 120),
+            c2c_body(),
+            403,
+            "more than 60 s",
+        ),
+        (callback_url("Bot.OnC2CMessage", token=None), c2c_body(), 403, "not signed"),
+        (callback_url("Bot.OnC2CMessage"), b"{not json", 400, "not UTF-8 JSON"),
+        (callback_url("Bot.OnC2CMessage"), b"", 400, "empty body"),
+        (callback_url("Bot.OnC2CMessage"), b'{"From_Account": "u1"}', 400, "To_Account"),
+        (callback_url("State.StateChange"), c2c_body(), 400, "unsupported CallbackCommand"),
+        ("/im?CallbackCommand=Bot.OnC2CMessage", c2c_body(), 400, "SdkAppid"),
+    ],
+)
+async def test_bad_callbacks_get_a_4xx_with_a_reason(
+    bot: Bot, url: str, body: bytes, status: int, reason: str
+) -> None:
+    response = await bot.post(url, body)
+
+    assert response.status_code == status
+    assert response.json()["ActionStatus"] == "FAIL"
+    assert reason in response.json()["ErrorInfo"]
+    assert bot.chat.calls == []
+
+
+async def test_oversized_body_is_refused(bot: Bot) -> None:
+    response = await bot.post(callback_url("Bot.OnC2CMessage"), b" " * (1024 * 1024 + 1))
+
+    assert response.status_code == 413
+
+
+async def test_get_is_not_allowed(bot: Bot) -> None:
+    response = await bot.http.get(callback_url("Bot.OnC2CMessage"))
+
+    assert response.status_code == 405
+
+
+async def test_without_a_token_unsigned_callbacks_are_accepted(settings: Settings) -> None:
+    async for bot in start_bot(settings.model_copy(update={"callback_token": None})):
+        response = await bot.post(callback_url("Bot.OnC2CMessage", token=None), c2c_body())
+
+        assert response.json() == ACK_BODY
+        assert len(bot.chat.sent("openim/sendmsg")) == 1
+
+
+async def test_provider_failure_sends_the_fallback_reply(settings: Settings) -> None:
+    async for bot in start_bot(settings, provider=FailingProvider()):
+        await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
+
+        [sent] = bot.chat.sent("openim/sendmsg")
+        assert sent["MsgBody"][0]["MsgContent"]["Text"] == settings.fallback_reply
+
+
+async def test_retryable_rest_failure_is_retried_with_the_same_randoms(bot: Bot) -> None:
+    bot.chat.fail("openim/sendmsg", 60008)
+
+    await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
+
+    first, second = bot.chat.sent("openim/sendmsg")
+    assert (first["MsgRandom"], first["MsgSeq"]) == (second["MsgRandom"], second["MsgSeq"])
+    assert first["MsgBody"] == second["MsgBody"]
+
+
+async def test_non_retryable_rest_failure_is_reported_not_retried(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.chat.fail("openim/sendmsg", 70107)
+
+    await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
+
+    assert len(bot.chat.sent("openim/sendmsg")) == 1
+    entry = await bot.store.get("c2c:1_918273645_1700000101")
+    assert entry is not None
+    assert entry.status is EntryStatus.FAILED
+    assert "70107" in (entry.error or "")
+    assert "giving up" in caplog.text
+
+
+async def test_each_new_message_gets_new_randoms(bot: Bot) -> None:
+    await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("one", seq=1))
+    await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("two", seq=2))
+
+    first, second = bot.chat.sent("openim/sendmsg")
+    assert first["MsgRandom"] != second["MsgRandom"]
+
+
+async def test_conversation_memory_reaches_the_model(settings: Settings) -> None:
+    seen: list[list[ChatMessage]] = []
+
+    class Recording(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            seen.append(list(messages))
+            async for chunk in super().stream(messages):
+                yield chunk
+
+    async for bot in start_bot(settings, provider=Recording()):
+        await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("my name is Ann", seq=1))
+        await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("what is my name?", seq=2))
+
+    roles = [(m.role, m.content) for m in seen[1]]
+    assert roles == [
+        ("system", settings.system_prompt),
+        ("user", "my name is Ann"),
+        ("assistant", "echo: my name is Ann"),
+        ("user", "what is my name?"),
+    ]
