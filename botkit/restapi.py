@@ -1,0 +1,339 @@
+"""Async Chat REST client: signed URL, `{}` for empty bodies, envelope checks and safe retries.
+
+https://trtc.io/document/34620 (common rules), https://trtc.io/document/34348 (error codes)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+from botkit.config import Settings
+from botkit.elements import MsgBody, WireModel, dump_body
+from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code
+from botkit.restmodels import (
+    AccountCheckResult,
+    AccountStatus,
+    AddMembersResult,
+    CreateGroupResult,
+    Envelope,
+    GroupHistory,
+    GroupSendResult,
+    ImportResult,
+    MemberResult,
+    RestCommand,
+    RoamMessages,
+    RobotList,
+    SendResult,
+)
+from botkit.usersig import UserSigCache
+
+logger = logging.getLogger("botkit.restapi")
+
+MAX_UINT32 = 2**32 - 1
+
+ResultT = TypeVar("ResultT", bound=WireModel)
+
+
+class _Transient(Exception):
+    """A failure before any envelope arrived (timeout, network, non-200): worth a retry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _random_uint32() -> int:
+    return secrets.randbits(32)
+
+
+class ChatClient:
+    """The Chat REST API over a shared `httpx.AsyncClient`, as the app admin.
+
+    Retries rate limits, internal errors and gateway trouble with exponential backoff; renews the
+    UserSig once on 70001. `random_source` feeds the URL `random` and the backoff jitter.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_base: str,
+        sdkappid: int,
+        admin: str,
+        usersigs: UserSigCache,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        random_source: Callable[[], int] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._http = http
+        self.api_base = api_base.rstrip("/")
+        self.sdkappid = sdkappid
+        self.admin = admin
+        self._usersigs = usersigs
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
+        self._random = random_source or _random_uint32
+        self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: httpx.AsyncClient) -> ChatClient:
+        usersigs = UserSigCache(settings.sdkappid, settings.key, settings.admin)
+        return cls(
+            http,
+            api_base=settings.api_base,
+            sdkappid=settings.sdkappid,
+            admin=settings.admin,
+            usersigs=usersigs,
+            timeout=settings.rest_timeout,
+            retries=settings.rest_retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"ChatClient(api_base={self.api_base!r}, sdkappid={self.sdkappid}, admin={self.admin!r})"
+
+    async def call(self, command: str, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """POST one "service/command" and return the answer; `ChatAPIError` when `ErrorCode` != 0."""
+        body = dict(payload or {})
+        attempt = 0
+        renewed = False
+        while True:
+            try:
+                return await self._attempt(command, body)
+            except ChatAPIError as exc:
+                retry = classify_error_code(exc.error_code)
+                if retry is Retry.RENEW_USERSIG and not renewed:
+                    renewed = True
+                    self._usersigs.invalidate()
+                    logger.warning("%s: UserSig expired (70001), retrying with a new one", command)
+                    continue
+                if retry is not Retry.BACKOFF or attempt >= self._retries:
+                    logger.warning("%s failed: ErrorCode %d (%s)", command, exc.error_code, exc.error_info)
+                    raise
+                reason = f"ErrorCode {exc.error_code}"
+            except _Transient as exc:
+                if attempt >= self._retries:
+                    message = f"{command}: {exc.reason}, gave up after {attempt + 1} attempts"
+                    logger.warning("%s", message)
+                    raise ChatTransportError(message) from None
+                reason = exc.reason
+            attempt += 1
+            delay = self._backoff_delay(attempt)
+            logger.warning("%s: %s, retry %d/%d in %.2f s", command, reason, attempt, self._retries, delay)
+            await self._sleep(delay)
+
+    async def _attempt(self, command: str, body: dict[str, Any]) -> dict[str, Any]:
+        params = {
+            "sdkappid": str(self.sdkappid),
+            "identifier": self.admin,
+            "usersig": self._usersigs.get(),
+            "random": str(self._random()),
+            "contenttype": "json",
+        }
+        started = time.perf_counter()
+        try:
+            response = await self._http.post(
+                f"{self.api_base}/v4/{command}", params=params, json=body, timeout=self._timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise _Transient(f"timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise _Transient(f"transport failure ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise _Transient(f"HTTP {response.status_code}")
+        data = _decode(command, response)
+        envelope = _parse(Envelope, command, data)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.debug("%s ErrorCode=%d in %.0f ms", command, envelope.error_code, elapsed_ms)
+        if envelope.error_code != 0:
+            raise ChatAPIError(command, envelope.error_code, envelope.error_info)
+        return data
+
+    def _backoff_delay(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter, so parallel callers spread out."""
+        base = self._backoff * 2.0 ** (attempt - 1)
+        return base / 2 + base / 2 * (self._random() / MAX_UINT32)
+
+    async def _typed(self, model: type[ResultT], command: str, payload: Mapping[str, Any]) -> ResultT:
+        return _parse(model, command, await self.call(command, payload))
+
+    async def send_c2c(
+        self,
+        from_account: str,
+        to_account: str,
+        body: MsgBody,
+        *,
+        msg_random: int,
+        msg_seq: int | None = None,
+        sync_other_machine: int = 2,
+        msg_lifetime: int | None = None,
+        cloud_custom_data: str | None = None,
+    ) -> SendResult:
+        """Send a 1:1 message; reusing `msg_seq` and `msg_random` makes a resend a no-op duplicate."""
+        payload = _given(
+            SyncOtherMachine=sync_other_machine,
+            From_Account=from_account,
+            To_Account=to_account,
+            MsgSeq=msg_seq,
+            MsgRandom=msg_random,
+            MsgLifeTime=msg_lifetime,
+            MsgBody=dump_body(body),
+            CloudCustomData=cloud_custom_data,
+        )
+        return await self._typed(SendResult, RestCommand.SEND_C2C, payload)
+
+    async def send_group(
+        self,
+        group_id: str,
+        body: MsgBody,
+        *,
+        random: int,
+        from_account: str | None = None,
+        at_accounts: Sequence[str] = (),
+        topic_id: str | None = None,
+    ) -> GroupSendResult:
+        """Send a group message; `at_accounts` become `GroupAtInfo`, in the order of the @s in the text."""
+        at_info = [{"GroupAtAllFlag": 0, "GroupAt_Account": account} for account in at_accounts]
+        payload = _given(
+            GroupId=group_id,
+            From_Account=from_account,
+            Random=random,
+            MsgBody=dump_body(body),
+            GroupAtInfo=at_info or None,
+            TopicId=topic_id,
+        )
+        return await self._typed(GroupSendResult, RestCommand.SEND_GROUP, payload)
+
+    async def modify_c2c(self, from_account: str, to_account: str, msg_key: str, body: MsgBody) -> None:
+        """Overwrite the body of a sent 1:1 message (irreversible)."""
+        payload = _given(
+            From_Account=from_account, To_Account=to_account, MsgKey=msg_key, MsgBody=dump_body(body)
+        )
+        await self.call(RestCommand.MODIFY_C2C, payload)
+
+    async def modify_group(
+        self, group_id: str, msg_seq: int, body: MsgBody, topic_id: str | None = None
+    ) -> None:
+        """Overwrite the body of a sent group message (irreversible; not for AVChatRoom)."""
+        payload = _given(GroupId=group_id, MsgSeq=msg_seq, MsgBody=dump_body(body), TopicId=topic_id)
+        await self.call(RestCommand.MODIFY_GROUP, payload)
+
+    async def create_robot(
+        self,
+        user_id: str,
+        nick: str | None = None,
+        face_url: str | None = None,
+        self_signature: str | None = None,
+    ) -> None:
+        """Create a robot account (`@RBT#…`); creating an existing one again succeeds."""
+        payload = _given(UserID=user_id, Nick=nick, FaceUrl=face_url, SelfSignature=self_signature)
+        await self.call(RestCommand.CREATE_ROBOT, payload)
+
+    async def delete_robot(self, user_id: str) -> None:
+        """Mark a robot invalid; its UserID stays taken."""
+        await self.call(RestCommand.DELETE_ROBOT, {"Robot_Account": user_id})
+
+    async def get_all_robots(self) -> list[str]:
+        return (await self._typed(RobotList, RestCommand.GET_ALL_ROBOTS, {})).robot_account
+
+    async def account_import(
+        self, user_id: str, nick: str | None = None, face_url: str | None = None
+    ) -> None:
+        payload = _given(UserID=user_id, Nick=nick, FaceUrl=face_url)
+        await self.call(RestCommand.ACCOUNT_IMPORT, payload)
+
+    async def multiaccount_import(self, user_ids: Sequence[str]) -> list[str]:
+        """Import up to 100 accounts; returns the ones that failed."""
+        payload = {"Accounts": list(user_ids)}
+        return (await self._typed(ImportResult, RestCommand.MULTIACCOUNT_IMPORT, payload)).fail_accounts
+
+    async def account_check(self, user_ids: Sequence[str]) -> list[AccountStatus]:
+        payload = {"CheckItem": [{"UserID": user_id} for user_id in user_ids]}
+        return (await self._typed(AccountCheckResult, RestCommand.ACCOUNT_CHECK, payload)).result_item
+
+    async def create_group(
+        self,
+        type: str,
+        name: str,
+        *,
+        group_id: str | None = None,
+        owner: str | None = None,
+        members: Sequence[str] = (),
+    ) -> str:
+        """Create a group and return its GroupId (generated as `@TGS#…` when none is given)."""
+        payload = _given(
+            Type=type, Name=name, GroupId=group_id, Owner_Account=owner, MemberList=_members(members) or None
+        )
+        return (await self._typed(CreateGroupResult, RestCommand.CREATE_GROUP, payload)).group_id
+
+    async def add_group_member(
+        self, group_id: str, members: Sequence[str], silence: bool = True
+    ) -> list[MemberResult]:
+        payload = {"GroupId": group_id, "Silence": int(silence), "MemberList": _members(members)}
+        return (await self._typed(AddMembersResult, RestCommand.ADD_GROUP_MEMBER, payload)).member_list
+
+    async def admin_getroammsg(
+        self,
+        operator: str,
+        peer: str,
+        *,
+        max_cnt: int = 50,
+        min_time: int = 0,
+        max_time: int = MAX_UINT32,
+        last_msg_key: str | None = None,
+    ) -> RoamMessages:
+        """One page of the 1:1 history between `operator` and `peer`; page on with `last_msg_key`."""
+        payload = _given(
+            Operator_Account=operator,
+            Peer_Account=peer,
+            MaxCnt=max_cnt,
+            MinTime=min_time,
+            MaxTime=max_time,
+            LastMsgKey=last_msg_key,
+        )
+        return await self._typed(RoamMessages, RestCommand.GET_ROAM_MSG, payload)
+
+    async def group_msg_get_simple(
+        self, group_id: str, *, req_msg_seq: int | None = None, req_msg_number: int = 20
+    ) -> GroupHistory:
+        """Up to 20 group messages ending at `req_msg_seq` (the newest when None)."""
+        payload = _given(GroupId=group_id, ReqMsgSeq=req_msg_seq, ReqMsgNumber=req_msg_number)
+        return await self._typed(GroupHistory, RestCommand.GROUP_MSG_GET_SIMPLE, payload)
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """A request body under Tencent's field names, leaving out optional fields that are None."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _members(members: Sequence[str]) -> list[dict[str, str]]:
+    return [{"Member_Account": member} for member in members]
+
+
+def _decode(command: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise ChatTransportError(f"{command}: the answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise ChatTransportError(f"{command}: the answer is not a JSON object")
+    return data
+
+
+def _parse(model: type[ResultT], command: str, data: Mapping[str, Any]) -> ResultT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise ChatTransportError(f"{command}: unexpected answer ({where}: {problem['msg']})") from None

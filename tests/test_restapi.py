@@ -1,0 +1,704 @@
+"""ChatClient against a scripted MockTransport: URL form, request bodies, results, retries, secrets."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from botkit.config import Settings
+from botkit.elements import text_body
+from botkit.errors import ChatAPIError, ChatTransportError
+from botkit.restapi import MAX_UINT32, ChatClient
+from botkit.usersig import UserSigCache, verify_usersig
+from tests.conftest import KEY, SDKAPPID
+
+API_BASE = "http://chat.test"
+ADMIN = "administrator"
+OK: dict[str, Any] = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
+HELLO = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}]
+
+Answer = dict[str, Any] | httpx.Response | Exception
+
+
+def fail(code: int, info: str = "scripted failure") -> dict[str, Any]:
+    return {"ActionStatus": "FAIL", "ErrorCode": code, "ErrorInfo": info}
+
+
+class FakeChat:
+    """Records requests; answers from `script` in order, then from `by_path`, else a bare OK."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.script: list[Answer] = []
+        self.by_path: dict[str, dict[str, Any]] = {}
+        self.sleeps: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer: Answer = self.script.pop(0) if self.script else self.by_path.get(request.url.path, {})
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, httpx.Response):
+            return answer
+        return httpx.Response(200, json=OK | answer)
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(request.content) for request in self.requests]
+
+
+class CountingUserSigs(UserSigCache):
+    """A real cache that also counts how often the client threw its UserSig away."""
+
+    invalidations = 0
+
+    def invalidate(self) -> None:
+        self.invalidations += 1
+        super().invalidate()
+
+
+@pytest.fixture
+def fake() -> FakeChat:
+    return FakeChat()
+
+
+@pytest.fixture
+def usersigs() -> CountingUserSigs:
+    return CountingUserSigs(SDKAPPID, SecretStr(KEY), ADMIN)
+
+
+@pytest.fixture
+async def http(fake: FakeChat) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as client:
+        yield client
+
+
+@pytest.fixture
+def client(http: httpx.AsyncClient, fake: FakeChat, usersigs: CountingUserSigs) -> ChatClient:
+    counter = itertools.count(1000)
+    return ChatClient(
+        http,
+        api_base=API_BASE,
+        sdkappid=SDKAPPID,
+        admin=ADMIN,
+        usersigs=usersigs,
+        random_source=lambda: next(counter),
+        sleep=fake.sleep,
+    )
+
+
+async def test_url_carries_every_query_param_and_a_valid_admin_usersig(
+    client: ChatClient, fake: FakeChat
+) -> None:
+    await client.call("openim/sendmsg", {"To_Account": "alice"})
+
+    (request,) = fake.requests
+    assert request.method == "POST"
+    assert (request.url.scheme, request.url.host, request.url.path) == (
+        "http",
+        "chat.test",
+        "/v4/openim/sendmsg",
+    )
+    params = dict(request.url.params)
+    assert set(params) == {"sdkappid", "identifier", "usersig", "random", "contenttype"}
+    assert params["sdkappid"] == str(SDKAPPID)
+    assert params["identifier"] == ADMIN
+    assert params["contenttype"] == "json"
+    assert 0 <= int(params["random"]) <= MAX_UINT32
+    claims = verify_usersig(params["usersig"], sdkappid=SDKAPPID, key=SecretStr(KEY), identifier=ADMIN)
+    assert claims.identifier == ADMIN
+    assert request.headers["content-type"] == "application/json"
+    assert json.loads(request.content) == {"To_Account": "alice"}
+
+
+async def test_random_comes_from_the_injected_source_fresh_per_call(
+    client: ChatClient, fake: FakeChat
+) -> None:
+    for _ in range(3):
+        await client.call("openim_robot_http_svc/get_all_robots")
+
+    assert [request.url.params["random"] for request in fake.requests] == ["1000", "1001", "1002"]
+
+
+async def test_default_random_is_a_fresh_uint32_per_call(
+    http: httpx.AsyncClient, fake: FakeChat, usersigs: UserSigCache
+) -> None:
+    chat = ChatClient(http, api_base=API_BASE, sdkappid=SDKAPPID, admin=ADMIN, usersigs=usersigs)
+    for _ in range(5):
+        await chat.call("openim_robot_http_svc/get_all_robots")
+
+    randoms = [int(request.url.params["random"]) for request in fake.requests]
+    assert all(0 <= value <= MAX_UINT32 for value in randoms)
+    assert len(set(randoms)) == len(randoms)
+
+
+@pytest.mark.parametrize("payload", [None, {}])
+async def test_empty_payload_is_sent_as_braces(
+    client: ChatClient, fake: FakeChat, payload: dict[str, Any] | None
+) -> None:
+    await client.call("openim_robot_http_svc/get_all_robots", payload)
+
+    assert fake.requests[0].content == b"{}"
+
+
+async def test_call_returns_the_whole_answer(client: ChatClient, fake: FakeChat) -> None:
+    fake.script = [{"Robot_Account": ["@RBT#001"], "RequestId": "r-1"}]
+
+    answer = await client.call("openim_robot_http_svc/get_all_robots")
+
+    assert answer == OK | {"Robot_Account": ["@RBT#001"], "RequestId": "r-1"}
+
+
+Invoke = Callable[[ChatClient], Awaitable[Any]]
+BODY = text_body("hello")
+
+METHOD_CASES: list[tuple[str, Invoke, str, dict[str, Any], dict[str, Any], Callable[[Any], Any], Any]] = [
+    (
+        "send_c2c full",
+        lambda c: c.send_c2c(
+            "@RBT#001",
+            "alice",
+            BODY,
+            msg_random=7,
+            msg_seq=3,
+            sync_other_machine=1,
+            msg_lifetime=60,
+            cloud_custom_data="cd",
+        ),
+        "/v4/openim/sendmsg",
+        {
+            "SyncOtherMachine": 1,
+            "From_Account": "@RBT#001",
+            "To_Account": "alice",
+            "MsgSeq": 3,
+            "MsgRandom": 7,
+            "MsgLifeTime": 60,
+            "MsgBody": HELLO,
+            "CloudCustomData": "cd",
+        },
+        {"MsgTime": 1700000101, "MsgKey": "3_7_1700000101", "MsgId": "m-1"},
+        lambda r: (r.msg_time, r.msg_key, r.msg_id),
+        (1700000101, "3_7_1700000101", "m-1"),
+    ),
+    (
+        "send_c2c minimal",
+        lambda c: c.send_c2c("@RBT#001", "alice", BODY, msg_random=7),
+        "/v4/openim/sendmsg",
+        {
+            "SyncOtherMachine": 2,
+            "From_Account": "@RBT#001",
+            "To_Account": "alice",
+            "MsgRandom": 7,
+            "MsgBody": HELLO,
+        },
+        {"MsgTime": 1700000101, "MsgKey": "k"},
+        lambda r: (r.msg_time, r.msg_key, r.msg_id),
+        (1700000101, "k", None),
+    ),
+    (
+        "send_group with @ and topic",
+        lambda c: c.send_group(
+            "@TGS#1", BODY, random=9, from_account="@RBT#001", at_accounts=["bob", "carol"], topic_id="t1"
+        ),
+        "/v4/group_open_http_svc/send_group_msg",
+        {
+            "GroupId": "@TGS#1",
+            "From_Account": "@RBT#001",
+            "Random": 9,
+            "MsgBody": HELLO,
+            "GroupAtInfo": [
+                {"GroupAtAllFlag": 0, "GroupAt_Account": "bob"},
+                {"GroupAtAllFlag": 0, "GroupAt_Account": "carol"},
+            ],
+            "TopicId": "t1",
+        },
+        {"MsgTime": 1700000201, "MsgSeq": 43, "MsgDropReason": ""},
+        lambda r: (r.msg_time, r.msg_seq, r.msg_drop_reason),
+        (1700000201, 43, ""),
+    ),
+    (
+        "send_group minimal",
+        lambda c: c.send_group("@TGS#1", BODY, random=9),
+        "/v4/group_open_http_svc/send_group_msg",
+        {"GroupId": "@TGS#1", "Random": 9, "MsgBody": HELLO},
+        {"MsgTime": 1, "MsgSeq": 2, "MsgDropReason": "MsgFreqCtrl"},
+        lambda r: (r.msg_seq, r.msg_drop_reason),
+        (2, "MsgFreqCtrl"),
+    ),
+    (
+        "modify_c2c",
+        lambda c: c.modify_c2c("@RBT#001", "alice", "3_7_1", BODY),
+        "/v4/openim/modify_c2c_msg",
+        {"From_Account": "@RBT#001", "To_Account": "alice", "MsgKey": "3_7_1", "MsgBody": HELLO},
+        {},
+        lambda r: r,
+        None,
+    ),
+    (
+        "modify_group",
+        lambda c: c.modify_group("@TGS#1", 43, BODY, topic_id="t1"),
+        "/v4/openim/modify_group_msg",
+        {"GroupId": "@TGS#1", "MsgSeq": 43, "MsgBody": HELLO, "TopicId": "t1"},
+        {},
+        lambda r: r,
+        None,
+    ),
+    (
+        "create_robot",
+        lambda c: c.create_robot("@RBT#001", nick="Helper", face_url="https://x/f.png", self_signature="hi"),
+        "/v4/openim_robot_http_svc/create_robot",
+        {"UserID": "@RBT#001", "Nick": "Helper", "FaceUrl": "https://x/f.png", "SelfSignature": "hi"},
+        {},
+        lambda r: r,
+        None,
+    ),
+    (
+        "create_robot minimal",
+        lambda c: c.create_robot("@RBT#001"),
+        "/v4/openim_robot_http_svc/create_robot",
+        {"UserID": "@RBT#001"},
+        {},
+        lambda r: r,
+        None,
+    ),
+    (
+        "delete_robot",
+        lambda c: c.delete_robot("@RBT#001"),
+        "/v4/openim_robot_http_svc/delete_robot",
+        {"Robot_Account": "@RBT#001"},
+        {},
+        lambda r: r,
+        None,
+    ),
+    (
+        "get_all_robots",
+        lambda c: c.get_all_robots(),
+        "/v4/openim_robot_http_svc/get_all_robots",
+        {},
+        {"Robot_Account": ["@RBT#001", "@RBT#002"]},
+        lambda r: r,
+        ["@RBT#001", "@RBT#002"],
+    ),
+    (
+        "account_import",
+        lambda c: c.account_import("alice", nick="Alice", face_url="https://x/a.png"),
+        "/v4/im_open_login_svc/account_import",
+        {"UserID": "alice", "Nick": "Alice", "FaceUrl": "https://x/a.png"},
+        {},
+        lambda r: r,
+        None,
+    ),
+    (
+        "multiaccount_import",
+        lambda c: c.multiaccount_import(["alice", "bob"]),
+        "/v4/im_open_login_svc/multiaccount_import",
+        {"Accounts": ["alice", "bob"]},
+        {"FailAccounts": ["bob"]},
+        lambda r: r,
+        ["bob"],
+    ),
+    (
+        "account_check",
+        lambda c: c.account_check(["alice", "zed"]),
+        "/v4/im_open_login_svc/account_check",
+        {"CheckItem": [{"UserID": "alice"}, {"UserID": "zed"}]},
+        {
+            "ResultItem": [
+                {"UserID": "alice", "ResultCode": 0, "ResultInfo": "", "AccountStatus": "Imported"},
+                {"UserID": "zed", "ResultCode": 0, "ResultInfo": "", "AccountStatus": "NotImported"},
+            ]
+        },
+        lambda r: [(item.user_id, item.result_code, item.account_status) for item in r],
+        [("alice", 0, "Imported"), ("zed", 0, "NotImported")],
+    ),
+    (
+        "create_group with members",
+        lambda c: c.create_group("Public", "Help", group_id="help", owner="alice", members=["@RBT#001"]),
+        "/v4/group_open_http_svc/create_group",
+        {
+            "Type": "Public",
+            "Name": "Help",
+            "GroupId": "help",
+            "Owner_Account": "alice",
+            "MemberList": [{"Member_Account": "@RBT#001"}],
+        },
+        {"GroupId": "help"},
+        lambda r: r,
+        "help",
+    ),
+    (
+        "create_group minimal",
+        lambda c: c.create_group("Public", "Help"),
+        "/v4/group_open_http_svc/create_group",
+        {"Type": "Public", "Name": "Help"},
+        {"GroupId": "@TGS#2AAA"},
+        lambda r: r,
+        "@TGS#2AAA",
+    ),
+    (
+        "add_group_member",
+        lambda c: c.add_group_member("@TGS#1", ["@RBT#001", "bob"], silence=False),
+        "/v4/group_open_http_svc/add_group_member",
+        {
+            "GroupId": "@TGS#1",
+            "Silence": 0,
+            "MemberList": [{"Member_Account": "@RBT#001"}, {"Member_Account": "bob"}],
+        },
+        {"MemberList": [{"Member_Account": "@RBT#001", "Result": 1}, {"Member_Account": "bob", "Result": 2}]},
+        lambda r: [(item.member_account, item.result) for item in r],
+        [("@RBT#001", 1), ("bob", 2)],
+    ),
+    (
+        "admin_getroammsg",
+        lambda c: c.admin_getroammsg(
+            "alice", "@RBT#001", max_cnt=10, min_time=5, max_time=9, last_msg_key="k"
+        ),
+        "/v4/openim/admin_getroammsg",
+        {
+            "Operator_Account": "alice",
+            "Peer_Account": "@RBT#001",
+            "MaxCnt": 10,
+            "MinTime": 5,
+            "MaxTime": 9,
+            "LastMsgKey": "k",
+        },
+        {
+            "Complete": 1,
+            "MsgCnt": 1,
+            "LastMsgTime": 8,
+            "LastMsgKey": "3_7_8",
+            "MsgList": [
+                {
+                    "From_Account": "alice",
+                    "To_Account": "@RBT#001",
+                    "MsgSeq": 3,
+                    "MsgRandom": 7,
+                    "MsgTimeStamp": 8,
+                    "MsgFlagBits": 0,
+                    "MsgKey": "3_7_8",
+                    "MsgBody": HELLO,
+                }
+            ],
+        },
+        lambda r: (
+            r.complete,
+            r.msg_cnt,
+            r.last_msg_time,
+            r.last_msg_key,
+            [
+                (m.from_account, m.to_account, m.msg_seq, m.msg_random, m.msg_time_stamp, m.msg_key)
+                for m in r.msg_list
+            ],
+            r.msg_list[0].msg_body,
+        ),
+        (1, 1, 8, "3_7_8", [("alice", "@RBT#001", 3, 7, 8, "3_7_8")], BODY),
+    ),
+    (
+        "admin_getroammsg defaults",
+        lambda c: c.admin_getroammsg("alice", "@RBT#001"),
+        "/v4/openim/admin_getroammsg",
+        {
+            "Operator_Account": "alice",
+            "Peer_Account": "@RBT#001",
+            "MaxCnt": 50,
+            "MinTime": 0,
+            "MaxTime": MAX_UINT32,
+        },
+        {"Complete": 1, "MsgCnt": 0},
+        lambda r: (r.complete, r.msg_list),
+        (1, []),
+    ),
+    (
+        "group_msg_get_simple",
+        lambda c: c.group_msg_get_simple("@TGS#1", req_msg_seq=43, req_msg_number=2),
+        "/v4/group_open_http_svc/group_msg_get_simple",
+        {"GroupId": "@TGS#1", "ReqMsgSeq": 43, "ReqMsgNumber": 2},
+        {
+            "GroupId": "@TGS#1",
+            "IsFinished": 0,
+            "RspMsgList": [
+                {
+                    "From_Account": "bob",
+                    "IsPlaceMsg": 0,
+                    "MsgBody": HELLO,
+                    "MsgPriority": 1,
+                    "MsgRandom": 5,
+                    "MsgSeq": 43,
+                    "MsgTimeStamp": 9,
+                },
+                {
+                    "From_Account": "",
+                    "IsPlaceMsg": 1,
+                    "MsgBody": [],
+                    "MsgRandom": 0,
+                    "MsgSeq": 42,
+                    "MsgTimeStamp": 0,
+                },
+            ],
+        },
+        lambda r: (
+            r.is_finished,
+            [
+                (m.from_account, m.msg_seq, m.msg_random, m.msg_time_stamp, m.is_place_msg)
+                for m in r.rsp_msg_list
+            ],
+            r.rsp_msg_list[0].msg_body,
+        ),
+        (0, [("bob", 43, 5, 9, 0), ("", 42, 0, 0, 1)], BODY),
+    ),
+    (
+        "group_msg_get_simple newest",
+        lambda c: c.group_msg_get_simple("@TGS#1"),
+        "/v4/group_open_http_svc/group_msg_get_simple",
+        {"GroupId": "@TGS#1", "ReqMsgNumber": 20},
+        {"GroupId": "@TGS#1", "IsFinished": 1, "RspMsgList": []},
+        lambda r: (r.is_finished, r.rsp_msg_list),
+        (1, []),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("invoke", "path", "body", "answer", "extract", "expected"),
+    [case[1:] for case in METHOD_CASES],
+    ids=[case[0] for case in METHOD_CASES],
+)
+async def test_typed_method_request_body_and_result(
+    client: ChatClient,
+    fake: FakeChat,
+    invoke: Invoke,
+    path: str,
+    body: dict[str, Any],
+    answer: dict[str, Any],
+    extract: Callable[[Any], Any],
+    expected: Any,
+) -> None:
+    fake.by_path[path] = answer
+
+    result = await invoke(client)
+
+    assert [request.url.path for request in fake.requests] == [path]
+    assert fake.bodies() == [body]
+    assert extract(result) == expected
+
+
+async def test_result_keeps_unknown_fields(client: ChatClient, fake: FakeChat) -> None:
+    fake.script = [{"MsgTime": 1, "MsgKey": "k", "NewField": [1, 2]}]
+
+    result = await client.send_c2c("@RBT#001", "alice", BODY, msg_random=1)
+
+    assert result.model_extra is not None
+    assert result.model_extra["NewField"] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        fail(60008, "timeout"),
+        fail(60007, "rate limit"),
+        fail(10023, "group rate limit"),
+        httpx.Response(502, text="Bad Gateway"),
+        httpx.Response(503),
+        httpx.ConnectError("connection refused"),
+        httpx.ReadTimeout("read timed out"),
+    ],
+    ids=["60008", "60007", "10023", "502", "503", "connect-error", "read-timeout"],
+)
+async def test_transient_failure_is_retried_once_then_succeeds(
+    client: ChatClient, fake: FakeChat, first: Answer
+) -> None:
+    fake.script = [first, {"Robot_Account": ["@RBT#001"]}]
+
+    robots = await client.get_all_robots()
+
+    assert robots == ["@RBT#001"]
+    assert len(fake.requests) == 2
+    assert len(fake.sleeps) == 1
+    assert fake.bodies() == [{}, {}]
+
+
+async def test_rate_limit_exhausts_retries_with_growing_backoff(client: ChatClient, fake: FakeChat) -> None:
+    fake.script = [fail(60007, "too many requests")] * 4
+
+    with pytest.raises(ChatAPIError) as caught:
+        await client.call("openim/sendmsg", {"To_Account": "alice"})
+
+    assert caught.value.error_code == 60007
+    assert caught.value.command == "openim/sendmsg"
+    assert caught.value.retryable
+    assert len(fake.requests) == 4  # the first try and three retries
+    for attempt, delay in enumerate(fake.sleeps, start=1):
+        ceiling = 0.5 * 2 ** (attempt - 1)
+        assert ceiling / 2 <= delay <= ceiling
+    assert len(fake.sleeps) == 3
+
+
+@pytest.mark.parametrize("code", [70107, 60002, 90001, 80001, 10004, 70003])
+async def test_non_retryable_code_raises_at_once(client: ChatClient, fake: FakeChat, code: int) -> None:
+    fake.script = [fail(code, "no such user")]
+
+    with pytest.raises(ChatAPIError) as caught:
+        await client.call("openim/sendmsg")
+
+    assert (caught.value.error_code, caught.value.error_info) == (code, "no such user")
+    assert not caught.value.retryable
+    assert len(fake.requests) == 1
+    assert fake.sleeps == []
+
+
+async def test_expired_usersig_is_renewed_and_retried_once(
+    client: ChatClient, fake: FakeChat, usersigs: CountingUserSigs
+) -> None:
+    fake.script = [fail(70001, "UserSig expired"), {"MsgTime": 5, "MsgKey": "k"}]
+
+    result = await client.send_c2c("@RBT#001", "alice", BODY, msg_random=1)
+
+    assert result.msg_key == "k"
+    assert usersigs.invalidations == 1
+    assert len(fake.requests) == 2
+    assert fake.sleeps == []
+    retry_sig = fake.requests[1].url.params["usersig"]
+    assert verify_usersig(retry_sig, sdkappid=SDKAPPID, key=SecretStr(KEY), identifier=ADMIN)
+
+
+async def test_usersig_still_expired_after_renewal_raises(
+    client: ChatClient, fake: FakeChat, usersigs: CountingUserSigs
+) -> None:
+    fake.script = [fail(70001, "UserSig expired")] * 3
+
+    with pytest.raises(ChatAPIError) as caught:
+        await client.call("openim/sendmsg")
+
+    assert caught.value.error_code == 70001
+    assert usersigs.invalidations == 1
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (httpx.ConnectTimeout("connect timed out"), "timed out"),
+        (httpx.ReadTimeout("read timed out"), "timed out"),
+        (httpx.ConnectError("refused"), "ConnectError"),
+        (httpx.Response(502), "HTTP 502"),
+    ],
+)
+async def test_persistent_transport_failure_becomes_chat_transport_error(
+    client: ChatClient, fake: FakeChat, failure: Answer, reason: str
+) -> None:
+    fake.script = [failure] * 4
+
+    with pytest.raises(ChatTransportError) as caught:
+        await client.call("openim/sendmsg")
+
+    assert "openim/sendmsg" in str(caught.value)
+    assert reason in str(caught.value)
+    assert len(fake.requests) == 4
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>gateway</html>"),
+        httpx.Response(200, content=b"\xff\xfe not utf-8"),
+        httpx.Response(200, json=[1, 2]),
+        httpx.Response(200, json={"ActionStatus": "OK"}),
+        httpx.Response(200, json={"ActionStatus": "OK", "ErrorCode": "zero"}),
+    ],
+    ids=["html", "bad-bytes", "array", "no-error-code", "bad-error-code"],
+)
+async def test_malformed_answer_is_a_transport_error_without_retry(
+    client: ChatClient, fake: FakeChat, answer: httpx.Response
+) -> None:
+    fake.script = [answer]
+
+    with pytest.raises(ChatTransportError, match="openim/sendmsg"):
+        await client.call("openim/sendmsg")
+
+    assert len(fake.requests) == 1
+
+
+async def test_result_missing_a_required_field_is_a_transport_error(
+    client: ChatClient, fake: FakeChat
+) -> None:
+    fake.script = [{"MsgTime": 5}]
+
+    with pytest.raises(ChatTransportError, match="MsgKey"):
+        await client.send_c2c("@RBT#001", "alice", BODY, msg_random=1)
+
+
+async def test_each_call_logged_at_debug_and_retries_at_warning(
+    client: ChatClient, fake: FakeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="botkit.restapi")
+    fake.script = [fail(60008), {}]
+
+    await client.call("openim/sendmsg")
+
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [line.split(" in ")[0] for line in debug] == [
+        "openim/sendmsg ErrorCode=60008",
+        "openim/sendmsg ErrorCode=0",
+    ]
+    assert len(warning) == 1
+    assert "openim/sendmsg" in warning[0]
+    assert "retry 1/3" in warning[0]
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        [fail(70107)],
+        [fail(60007)] * 4,
+        [fail(70001)] * 2,
+        [httpx.ReadTimeout("timed out")] * 4,
+        [httpx.Response(200, text="not json")],
+    ],
+    ids=["api-error", "exhausted", "renewal-failed", "timeout", "not-json"],
+)
+async def test_secrets_stay_out_of_errors_reprs_and_logs(
+    client: ChatClient,
+    fake: FakeChat,
+    usersigs: UserSigCache,
+    caplog: pytest.LogCaptureFixture,
+    script: list[Answer],
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="botkit.restapi")
+    fake.script = list(script)
+
+    with pytest.raises((ChatAPIError, ChatTransportError)) as caught:
+        await client.call("openim/sendmsg")
+
+    sigs = {request.url.params["usersig"] for request in fake.requests}
+    rendered = [str(caught.value), repr(caught.value), repr(client), repr(usersigs), caplog.text]
+    for text in rendered:
+        assert KEY not in text
+        assert all(sig not in text for sig in sigs)
+        assert "usersig=" not in text
+
+
+async def test_from_settings_uses_the_settings(settings: Settings, fake: FakeChat) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
+        chat = ChatClient.from_settings(settings, http)
+        await chat.call("openim_robot_http_svc/get_all_robots")
+
+    params = fake.requests[0].url.params
+    assert str(fake.requests[0].url).startswith(
+        f"{settings.api_base}/v4/openim_robot_http_svc/get_all_robots?"
+    )
+    assert params["identifier"] == settings.admin
+    assert verify_usersig(params["usersig"], sdkappid=SDKAPPID, key=settings.key, identifier=settings.admin)
+    assert (
+        repr(chat)
+        == f"ChatClient(api_base={settings.api_base!r}, sdkappid={SDKAPPID}, admin={settings.admin!r})"
+    )
