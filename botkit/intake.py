@@ -66,6 +66,7 @@ class Intake:
     def start(self, handler: Handler) -> None:
         """Start the workers; they answer with `handler` (built once the HTTP client is open)."""
         self._handler = handler
+        self._idle.clear()  # the journal may hold work from before a restart
         for number in range(self._workers):
             task = asyncio.create_task(self._work(), name=f"botkit-intake-{number}")
             self._tasks.add(task)

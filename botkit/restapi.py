@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from botkit.config import Settings
 from botkit.elements import MsgBody, WireModel, dump_body
 from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code
+from botkit.logmask import mask_httpx_logs
 from botkit.restmodels import (
     AccountCheckResult,
     AccountStatus,
@@ -75,6 +76,7 @@ class ChatClient:
         random_source: Callable[[], int] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        mask_httpx_logs()
         self._http = http
         self.api_base = api_base.rstrip("/")
         self.sdkappid = sdkappid
