@@ -21,6 +21,7 @@ from botkit.errors import (
 )
 from botkit.handler import Handler
 from botkit.llm import ChatMessage, Provider, complete, get_provider
+from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.signature import sign_callback, verify_callback
 from botkit.usersig import UserSigCache, decode_usersig, generate_usersig, verify_usersig
@@ -42,6 +43,7 @@ __all__ = [
     "LLMUnavailable",
     "MsgBody",
     "Provider",
+    "Responder",
     "Settings",
     "TextElem",
     "UserSigCache",

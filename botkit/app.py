@@ -17,6 +17,7 @@ from botkit.handler import Handler
 from botkit.intake import Intake
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
+from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
 from botkit.webhook import create_webhook_router
@@ -43,10 +44,10 @@ def create_app(
         timeout = httpx.Timeout(max(settings.rest_timeout, settings.llm_timeout), connect=5.0)
         async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
             model = provider if provider is not None else get_provider(settings, http)
+            memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
             handler = Handler(
                 settings=settings,
-                provider=model,
-                memory=Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars),
+                responder=Responder(settings=settings, provider=model, memory=memory),
                 store=the_store,
                 chat=ChatClient.from_settings(settings, http),
             )

@@ -1,8 +1,4 @@
-"""From a recorded callback to a sent reply: filter, remember, ask the model, split, send.
-
-`reply_to()` is the part without sending; the evaluation module and the notebooks use it, so a
-prompt tuned there behaves the same in the service.
-"""
+"""From a journal entry to a sent reply: filter, answer (via the Responder), split, send, count."""
 
 from __future__ import annotations
 
@@ -11,11 +7,9 @@ import logging
 
 from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
 from botkit.config import Settings
-from botkit.conversation import Memory, conversation_key, strip_mentions
 from botkit.elements import text_body
-from botkit.errors import LLMError
-from botkit.llm.base import Provider, complete
-from botkit.replies import clean, split
+from botkit.replies import split
+from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store.base import JournalEntry, Store
 
@@ -35,12 +29,9 @@ def reply_random(key: str, part: int) -> tuple[int, int]:
 class Handler:
     """Answers one message as one of the robots this service serves."""
 
-    def __init__(
-        self, *, settings: Settings, provider: Provider, memory: Memory, store: Store, chat: ChatClient
-    ) -> None:
+    def __init__(self, *, settings: Settings, responder: Responder, store: Store, chat: ChatClient) -> None:
         self._settings = settings
-        self._provider = provider
-        self._memory = memory
+        self._responder = responder
         self._store = store
         self._chat = chat
 
@@ -51,23 +42,6 @@ class Handler:
         if isinstance(message, C2CMessage):
             return message.to_account if message.to_account in self._settings.robots else None
         return next((r for r in message.at_robots_account if r in self._settings.robots), None)
-
-    async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> str:
-        """The model's cleaned answer, or the fallback text when the model fails."""
-        key = conversation_key(message, robot)
-        question = strip_mentions(message.text, [robot, *self._settings.robots])
-        prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
-        try:
-            return clean(await complete(self._provider, prompt)) or self._settings.fallback_reply
-        except LLMError as exc:
-            log.error("%s failed for %s: %s; sending the fallback reply", self._provider.name, key, exc)
-            return self._settings.fallback_reply
-
-    async def reply_to(self, message: C2CMessage | GroupMessage, robot: str) -> str:
-        """Answer and remember the exchange, without sending anything."""
-        text = await self.answer(message, robot)
-        await self._remember(message, robot, text)
-        return text
 
     async def handle(self, entry: JournalEntry) -> None:
         """Answer a journal entry, resuming after the last part a previous attempt sent."""
@@ -80,20 +54,14 @@ class Handler:
             return
         parts = entry.reply_parts
         if parts is None:
-            text = await self.answer(message, robot)
+            text = await self._responder.answer(message, robot)
             parts = split(text)
             await self._store.save_reply(entry.key, parts)
-            await self._remember(message, robot, text)
+            await self._responder.remember(message, robot, text)
         for index in range(entry.sent_parts, len(parts)):
             await self._send(message, robot, parts[index], reply_random(entry.key, index), first=index == 0)
             await self._store.mark_sent(entry.key, index + 1)
         log.info("answered %s as %s in %d part(s)", entry.key, robot, len(parts))
-
-    async def _remember(self, message: C2CMessage | GroupMessage, robot: str, text: str) -> None:
-        if text == self._settings.fallback_reply:
-            return
-        question = strip_mentions(message.text, [robot, *self._settings.robots])
-        await self._memory.remember(conversation_key(message, robot), question, text)
 
     async def _send(
         self,

@@ -1,0 +1,55 @@
+"""Answering without sending: conversation memory, the robot's prompt, the model, the fallback.
+
+The service (through the Handler), the evaluation module and the notebooks all answer through
+`Responder.reply_to`, so a prompt tuned in Jupyter behaves the same once deployed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from botkit.callbacks import C2CMessage, GroupMessage
+from botkit.config import Settings
+from botkit.conversation import Memory, conversation_key, strip_mentions
+from botkit.errors import LLMError
+from botkit.llm.base import Provider, complete
+from botkit.replies import clean
+
+log = logging.getLogger("botkit.responder")
+
+
+class Responder:
+    """Answers a message as a robot, remembering the exchange per conversation."""
+
+    def __init__(self, *, settings: Settings, provider: Provider, memory: Memory) -> None:
+        self._settings = settings
+        self._provider = provider
+        self._memory = memory
+
+    @property
+    def provider_name(self) -> str:
+        return self._provider.name
+
+    async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> str:
+        """The model's cleaned answer, or the fallback text when the model fails."""
+        key = conversation_key(message, robot)
+        question = strip_mentions(message.text, [robot, *self._settings.robots])
+        prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
+        try:
+            return clean(await complete(self._provider, prompt)) or self._settings.fallback_reply
+        except LLMError as exc:
+            log.error("%s failed for %s: %s; sending the fallback reply", self._provider.name, key, exc)
+            return self._settings.fallback_reply
+
+    async def reply_to(self, message: C2CMessage | GroupMessage, robot: str) -> str:
+        """Answer and remember the exchange, without sending anything."""
+        text = await self.answer(message, robot)
+        await self.remember(message, robot, text)
+        return text
+
+    async def remember(self, message: C2CMessage | GroupMessage, robot: str, text: str) -> None:
+        """Store the exchange; a fallback reply is not remembered, so the model never imitates it."""
+        if text == self._settings.fallback_reply:
+            return
+        question = strip_mentions(message.text, [robot, *self._settings.robots])
+        await self._memory.remember(conversation_key(message, robot), question, text)
