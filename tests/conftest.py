@@ -33,8 +33,8 @@ def _scrub_botkit_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterato
 def settings() -> Settings:
     return Settings(
         sdkappid=SDKAPPID,
-        key=KEY,  # type: ignore[arg-type]
-        callback_token=TOKEN,  # type: ignore[arg-type]
+        key=KEY,
+        callback_token=TOKEN,
         api_base="http://chat.test",
         robots=["@RBT#001"],
         llm="echo",
