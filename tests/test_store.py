@@ -1,0 +1,343 @@
+"""Stores: one table of journal and turn behaviours run against every Store, plus SQLite durability."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from botkit.errors import ConfigError
+from botkit.store import EntryStatus, InMemoryStore, SQLiteStore, Store, Turn, open_store
+
+T0 = 1700000000.0
+LEASE = 30.0
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened: Store = InMemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    yield opened
+    await opened.close()
+
+
+async def _claim_keys(store: Store, *, now: float, limit: int = 10) -> list[str]:
+    return [entry.key for entry in await store.claim(now=now, lease_seconds=LEASE, limit=limit)]
+
+
+async def test_record_new_then_duplicate(store: Store) -> None:
+    assert await store.record("c2c:k1", '{"n": 1}', now=T0) is True
+    assert await store.record("c2c:k1", '{"n": 2}', now=T0 + 1) is False
+
+    entry = await store.get("c2c:k1")
+    assert entry is not None
+    assert entry.payload == '{"n": 1}'
+    assert entry.created_at == T0
+
+
+async def test_recorded_entry_starts_pending(store: Store) -> None:
+    await store.record("k", "payload 你好", now=T0)
+
+    entry = await store.get("k")
+
+    assert entry is not None
+    assert (entry.key, entry.payload, entry.status) == ("k", "payload 你好", EntryStatus.PENDING)
+    assert (entry.attempts, entry.not_before, entry.sent_parts) == (0, 0.0, 0)
+    assert (entry.reply_parts, entry.error) == (None, None)
+
+
+async def test_get_unknown_key_is_none(store: Store) -> None:
+    assert await store.get("never-recorded") is None
+
+
+async def test_duplicate_of_finished_entry_is_still_a_duplicate(store: Store) -> None:
+    await store.record("k", "p", now=T0)
+    await store.finish("k", EntryStatus.DONE)
+
+    assert await store.record("k", "p", now=T0 + 1000) is False
+
+
+@pytest.mark.parametrize(
+    ("second_claim_at", "claimed_again"),
+    [
+        (T0, False),
+        (T0 + 1, False),
+        (T0 + LEASE - 0.001, False),
+        (T0 + LEASE, True),
+        (T0 + LEASE + 1, True),
+        (T0 + 10 * LEASE, True),
+    ],
+)
+async def test_claim_leases_entry(store: Store, second_claim_at: float, claimed_again: bool) -> None:
+    await store.record("k", "p", now=T0)
+
+    first = await store.claim(now=T0, lease_seconds=LEASE, limit=10)
+    second = await _claim_keys(store, now=second_claim_at)
+
+    assert [entry.key for entry in first] == ["k"]
+    assert first[0].payload == "p"
+    assert second == (["k"] if claimed_again else [])
+
+
+async def test_claim_returns_entries_oldest_first(store: Store) -> None:
+    for key, created in [("b", T0 + 2), ("a", T0 + 1), ("c", T0 + 3)]:
+        await store.record(key, key, now=created)
+
+    assert await _claim_keys(store, now=T0 + 10) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(("limit", "count"), [(0, 0), (1, 1), (2, 2), (3, 3), (10, 3)])
+async def test_claim_respects_limit(store: Store, limit: int, count: int) -> None:
+    for n in range(3):
+        await store.record(f"k{n}", "p", now=T0 + n)
+
+    claimed = await _claim_keys(store, now=T0 + 10, limit=limit)
+
+    assert claimed == [f"k{n}" for n in range(count)]
+
+
+async def test_claims_in_turn_share_out_entries(store: Store) -> None:
+    for n in range(3):
+        await store.record(f"k{n}", "p", now=T0 + n)
+
+    first = await _claim_keys(store, now=T0 + 10, limit=2)
+    second = await _claim_keys(store, now=T0 + 10, limit=2)
+    third = await _claim_keys(store, now=T0 + 10, limit=2)
+
+    assert (first, second, third) == (["k0", "k1"], ["k2"], [])
+
+
+@pytest.mark.parametrize("status", [EntryStatus.DONE, EntryStatus.FAILED])
+async def test_finish_removes_entry_from_claims(store: Store, status: EntryStatus) -> None:
+    await store.record("k", "p", now=T0)
+    await store.claim(now=T0, lease_seconds=LEASE, limit=10)
+
+    await store.finish("k", status, "gave up" if status is EntryStatus.FAILED else None)
+
+    assert await _claim_keys(store, now=T0 + 10 * LEASE) == []
+    entry = await store.get("k")
+    assert entry is not None
+    assert entry.status is status
+    assert entry.error == ("gave up" if status is EntryStatus.FAILED else None)
+
+
+async def test_finish_leaves_other_entries_claimable(store: Store) -> None:
+    await store.record("done", "p", now=T0)
+    await store.record("open", "p", now=T0 + 1)
+    await store.finish("done", EntryStatus.DONE)
+
+    assert await _claim_keys(store, now=T0 + 2) == ["open"]
+
+
+@pytest.mark.parametrize(
+    ("claim_at", "claimed"),
+    [(T0 + 5, False), (T0 + 59.9, False), (T0 + 60, True), (T0 + 100, True)],
+)
+async def test_retry_later_respects_not_before(store: Store, claim_at: float, claimed: bool) -> None:
+    await store.record("k", "p", now=T0)
+    await store.claim(now=T0, lease_seconds=LEASE, limit=10)
+
+    await store.retry_later("k", not_before=T0 + 60, error="ChatAPIError 60008")
+
+    assert await _claim_keys(store, now=claim_at) == (["k"] if claimed else [])
+
+
+async def test_retry_later_releases_the_lease_and_counts_attempts(store: Store) -> None:
+    await store.record("k", "p", now=T0)
+    await store.claim(now=T0, lease_seconds=LEASE, limit=10)
+
+    await store.retry_later("k", not_before=T0 + 1, error="first")
+    again = await store.claim(now=T0 + 1, lease_seconds=LEASE, limit=10)
+    await store.retry_later("k", not_before=T0 + 2, error="second")
+
+    assert [entry.attempts for entry in again] == [1]
+    entry = await store.get("k")
+    assert entry is not None
+    assert (entry.attempts, entry.not_before, entry.error) == (2, T0 + 2, "second")
+    assert entry.status is EntryStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [["one part"], ["first", "second", "third"], ["中文", "emoji 🎉", 'quotes "and" \\ slashes'], []],
+)
+async def test_save_reply_mark_sent_get_round_trip(store: Store, parts: list[str]) -> None:
+    await store.record("k", "p", now=T0)
+
+    await store.save_reply("k", parts)
+    await store.mark_sent("k", len(parts))
+
+    entry = await store.get("k")
+    assert entry is not None
+    assert entry.reply_parts == parts
+    assert entry.sent_parts == len(parts)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: InMemoryStore.get/claim return shallow copies that share the reply_parts list, "
+    "so a caller's change leaks into the store (SQLiteStore returns independent entries)",
+)
+async def test_in_memory_entries_are_independent_copies() -> None:
+    store = InMemoryStore()
+    await store.record("k", "p", now=T0)
+    await store.save_reply("k", ["a"])
+
+    entry = await store.get("k")
+    assert entry is not None and entry.reply_parts is not None
+    entry.reply_parts.append("changed by the caller")
+
+    again = await store.get("k")
+    assert again is not None
+    assert again.reply_parts == ["a"]
+
+
+async def test_claim_carries_saved_reply_and_progress(store: Store) -> None:
+    await store.record("k", "p", now=T0)
+    await store.save_reply("k", ["a", "b"])
+    await store.mark_sent("k", 1)
+
+    [entry] = await store.claim(now=T0, lease_seconds=LEASE, limit=1)
+
+    assert (entry.reply_parts, entry.sent_parts) == (["a", "b"], 1)
+
+
+async def test_turns_load_oldest_first(store: Store) -> None:
+    await store.append_turns("conv", [Turn("user", "q1"), Turn("assistant", "a1")])
+    await store.append_turns("conv", [Turn("user", "q2"), Turn("assistant", "a2")])
+
+    assert await store.load_turns("conv", 10) == [
+        Turn("user", "q1"),
+        Turn("assistant", "a1"),
+        Turn("user", "q2"),
+        Turn("assistant", "a2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limit", "contents"),
+    [
+        (0, []),
+        (1, ["a2"]),
+        (3, ["a1", "q2", "a2"]),
+        (4, ["q1", "a1", "q2", "a2"]),
+        (100, ["q1", "a1", "q2", "a2"]),
+    ],
+)
+async def test_turns_limit_keeps_the_latest(store: Store, limit: int, contents: list[str]) -> None:
+    await store.append_turns(
+        "conv", [Turn("user", "q1"), Turn("assistant", "a1"), Turn("user", "q2"), Turn("assistant", "a2")]
+    )
+
+    assert [turn.content for turn in await store.load_turns("conv", limit)] == contents
+
+
+async def test_turns_are_kept_per_conversation(store: Store) -> None:
+    await store.append_turns("c2c:@RBT#001:alice", [Turn("user", "alice asks")])
+    await store.append_turns("c2c:@RBT#001:bob", [Turn("user", "bob asks")])
+
+    assert await store.load_turns("c2c:@RBT#001:alice", 10) == [Turn("user", "alice asks")]
+    assert await store.load_turns("c2c:@RBT#001:bob", 10) == [Turn("user", "bob asks")]
+    assert await store.load_turns("c2c:@RBT#001:carol", 10) == []
+
+
+async def test_sqlite_journal_and_turns_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    first = SQLiteStore(path)
+    await first.record("pending", "p1", now=T0)
+    await first.record("done", "p2", now=T0 + 1)
+    await first.save_reply("pending", ["part 1", "part 2"])
+    await first.mark_sent("pending", 1)
+    await first.retry_later("pending", not_before=T0 + 5, error="timeout")
+    await first.finish("done", EntryStatus.DONE)
+    await first.append_turns("conv", [Turn("user", "q"), Turn("assistant", "a")])
+    await first.close()
+
+    second = SQLiteStore(path)
+    try:
+        pending = await second.get("pending")
+        done = await second.get("done")
+        assert pending is not None
+        assert done is not None
+        assert (pending.payload, pending.reply_parts, pending.sent_parts) == ("p1", ["part 1", "part 2"], 1)
+        assert (pending.attempts, pending.not_before, pending.error) == (1, T0 + 5, "timeout")
+        assert done.status is EntryStatus.DONE
+        assert await second.record("pending", "again", now=T0 + 10) is False
+        assert await _claim_keys(second, now=T0 + 10) == ["pending"]
+        assert await second.load_turns("conv", 10) == [Turn("user", "q"), Turn("assistant", "a")]
+    finally:
+        await second.close()
+
+
+async def test_sqlite_lease_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    first = SQLiteStore(path)
+    await first.record("k", "p", now=T0)
+    await first.claim(now=T0, lease_seconds=LEASE, limit=10)
+    await first.close()
+
+    second = SQLiteStore(path)
+    try:
+        assert await _claim_keys(second, now=T0 + 1) == []
+        assert await _claim_keys(second, now=T0 + LEASE) == ["k"]
+    finally:
+        await second.close()
+
+
+async def test_sqlite_repr_names_the_file(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        assert repr(store) == f"SQLiteStore({str(tmp_path / 's.db')!r})"
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "file_name"),
+    [
+        ("memory://", InMemoryStore, None),
+        ("sqlite:///relative.db", SQLiteStore, "relative.db"),
+        ("bare.db", SQLiteStore, "bare.db"),
+        ("sub/dir.db", SQLiteStore, "sub/dir.db"),
+    ],
+)
+async def test_open_store_urls(url: str, kind: type, file_name: str | None) -> None:
+    Path("sub").mkdir()
+
+    store = open_store(url)
+    try:
+        assert isinstance(store, kind)
+        if file_name is not None:
+            assert Path(file_name).is_file()
+    finally:
+        await store.close()
+
+
+async def test_open_store_sqlite_absolute_path(tmp_path: Path) -> None:
+    path = tmp_path / "abs" / "s.db"
+    path.parent.mkdir()
+
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert isinstance(store, SQLiteStore)
+        assert path.is_file()
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme"),
+    [
+        ("redis://localhost:6379/0", "redis://"),
+        ("postgresql://user:pw@db/botkit", "postgresql://"),
+        ("sqlite://relative.db", "sqlite://"),
+        ("http://example.test/store", "http://"),
+    ],
+)
+def test_open_store_unsupported_scheme(url: str, scheme: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_store(url)
+
+    assert "BOTKIT_STORE" in str(caught.value)
+    assert scheme in str(caught.value)
+    assert "pw" not in str(caught.value)
