@@ -5,10 +5,11 @@ Nothing is read at import time: build `Settings()` (or `load_settings()`) once a
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from botkit.errors import ConfigError
 
@@ -104,6 +105,11 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+    except SettingsError as exc:
+        # pydantic-settings fails before validation when a JSON-typed variable is not JSON.
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = f"BOTKIT_{match.group(1).upper()}" if match else "a BOTKIT_ variable"
+        raise ConfigError(f"invalid configuration: {name} is not valid JSON") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

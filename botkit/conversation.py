@@ -20,7 +20,7 @@ def conversation_key(message: C2CMessage | GroupMessage, robot: str) -> str:
 def strip_mentions(text: str, robots: Iterable[str]) -> str:
     """Remove `@<robot>` mentions (Tencent puts them at the start of group text) before prompting."""
     for robot in sorted(robots, key=len, reverse=True):
-        text = re.sub(re.escape("@" + robot) + r"\s*", "", text)
+        text = re.sub(re.escape("@" + robot) + r"(?![\w#@.-])\s*", "", text)
     return text.strip()
 
 

@@ -8,15 +8,20 @@ import unicodedata
 MAX_PART_BYTES = 11 * 1024
 """Tencent caps a whole message body at 12 KB (protocol.md §7); 11 KB of text leaves room for the rest."""
 
-# Latin and CJK (full-width) sentence ends.
-_SENTENCE_END = re.compile(r"(?<=[.!?;\n\u3002\uff01\uff1f\uff1b])\s*")
+# Latin sentence ends need a following space (so "example.com" and "3.14" stay whole);
+# CJK full-width ends and newlines do not.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[\n\u3002\uff01\uff1f\uff1b])\s*")
+# Newline, tab and the zero-width joiner that holds emoji sequences such as 👩‍💻 together.
+_KEEP = "\n\t\u200d"
 
 
 def clean(text: str) -> str:
     """Drop control and format characters except newline and tab; normalise line endings."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(
-        char for char in text if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Cs")
+        char
+        for char in text
+        if char in _KEEP or _is_emoji_tag(char) or unicodedata.category(char) not in ("Cc", "Cf", "Cs")
     ).strip()
 
 
@@ -66,6 +71,11 @@ def _hard_cut(text: str, max_bytes: int) -> list[str]:
         current += char
         current_size += char_size
     return [*cuts, current] if current else cuts
+
+
+def _is_emoji_tag(char: str) -> bool:
+    """Tag characters that spell out subdivision flags such as 🏴󠁧󠁢󠁳󠁣󠁴󠁿."""
+    return "\U000e0020" <= char <= "\U000e007f"
 
 
 def _size(text: str) -> int:

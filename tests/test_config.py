@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic_settings import SettingsError
 
 from botkit.config import DEFAULT_SYSTEM_PROMPT, Settings, load_settings
 from botkit.errors import ConfigError
@@ -190,12 +189,6 @@ def test_missing_value_is_reported_as_required(base_env: None, monkeypatch: pyte
         load_settings()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SettingsError,
-    reason="bug: malformed JSON in BOTKIT_ROBOT_PROMPTS escapes load_settings as pydantic-settings' "
-    "SettingsError instead of a ConfigError naming the variable",
-)
 def test_unparsable_robot_prompts_json_is_a_config_error(
     base_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -83,11 +83,6 @@ def test_strip_mentions_takes_any_iterable() -> None:
     assert strip_mentions("@@RBT#001 hi", iter(["@RBT#001"])) == "hi"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a mention is matched without an end boundary, so stripping @RBT#1 also eats the "
-    "start of a mention of @RBT#10 when only @RBT#1 is in the list",
-)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

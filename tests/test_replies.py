@@ -41,11 +41,6 @@ def test_clean(raw: str, expected: str) -> None:
     assert clean(raw) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: clean() drops every Cf character, including the zero-width joiner and the tag "
-    "characters that emoji sequences are built from, so they fall apart",
-)
 @pytest.mark.parametrize(
     "emoji",
     [
@@ -172,11 +167,6 @@ def test_split_huge_word_inside_text_keeps_other_words_whole() -> None:
     assert parts[-1].endswith("after the blob.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the sentence pattern treats every '.' as a sentence end, even inside a word "
-    "such as a domain name or a number, so split() can cut a word in two",
-)
 @pytest.mark.parametrize(
     ("text", "max_bytes"),
     [

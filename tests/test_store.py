@@ -173,11 +173,6 @@ async def test_save_reply_mark_sent_get_round_trip(store: Store, parts: list[str
     assert entry.sent_parts == len(parts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: InMemoryStore.get/claim return shallow copies that share the reply_parts list, "
-    "so a caller's change leaks into the store (SQLiteStore returns independent entries)",
-)
 async def test_in_memory_entries_are_independent_copies() -> None:
     store = InMemoryStore()
     await store.record("k", "p", now=T0)

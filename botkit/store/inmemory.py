@@ -29,7 +29,7 @@ class InMemoryStore:
         claimed = due[:limit]
         for entry in claimed:
             entry.leased_until = now + lease_seconds
-        return [dataclasses.replace(entry) for entry in claimed]
+        return [_copy(entry) for entry in claimed]
 
     async def save_reply(self, key: str, parts: Sequence[str]) -> None:
         self._entries[key].reply_parts = list(parts)
@@ -52,7 +52,7 @@ class InMemoryStore:
 
     async def get(self, key: str) -> JournalEntry | None:
         entry = self._entries.get(key)
-        return dataclasses.replace(entry) if entry else None
+        return _copy(entry) if entry else None
 
     async def load_turns(self, conversation: str, limit: int) -> list[Turn]:
         return self._turns.get(conversation, [])[-limit:] if limit else []
@@ -62,3 +62,9 @@ class InMemoryStore:
 
     async def close(self) -> None:
         return None
+
+
+def _copy(entry: JournalEntry) -> JournalEntry:
+    """A copy the caller may change without changing the store."""
+    parts = list(entry.reply_parts) if entry.reply_parts is not None else None
+    return dataclasses.replace(entry, reply_parts=parts)
