@@ -68,3 +68,14 @@ async def test_abandoning_a_stream_frees_the_model_for_the_next_caller() -> None
     assert await anext(stream)
     await stream.aclose()  # type: ignore[attr-defined]
     assert looks_english(await complete(provider, HELLO))
+
+
+@pytest.mark.slow
+async def test_a_history_longer_than_the_context_is_trimmed_not_failed() -> None:
+    provider = LocalProvider(max_tokens=16)
+    history = [ChatMessage("user" if i % 2 else "assistant", "lorem ipsum dolor " * 60) for i in range(40)]
+    messages = [ChatMessage("system", "Be brief."), *history, ChatMessage("user", "Say hello.")]
+
+    answer = await complete(provider, messages)
+
+    assert answer.strip()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install 'botkit[local]'"
 _CONTEXT_TOKENS = 2048
 _THREADS = 2
+_TURN_OVERHEAD = 8  # ChatML role markers around each message
 
 # What the worker thread hands the event loop: text, a failure, or None when it is done.
 _Item = str | LLMError | None
@@ -93,7 +94,7 @@ class LocalProvider:
 
     def _chunks(self, messages: list[ChatMessage]) -> Iterator[str]:
         llama = self._load()
-        chat = [{"role": m.role, "content": m.content} for m in messages]
+        chat = [{"role": m.role, "content": m.content} for m in self._fit(llama, messages)]
         stream = llama.create_chat_completion(
             messages=cast(Any, chat), stream=True, max_tokens=self._max_tokens
         )
@@ -101,6 +102,18 @@ class LocalProvider:
             text = chunk["choices"][0]["delta"].get("content")
             if text:
                 yield text
+
+    def _fit(self, llama: Llama, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """Drop the oldest remembered turns until prompt and answer fit the 2048-token context."""
+        budget = _CONTEXT_TOKENS - self._max_tokens
+
+        def tokens(message: ChatMessage) -> int:
+            return len(llama.tokenize(message.content.encode("utf-8"), add_bos=False)) + _TURN_OVERHEAD
+
+        kept = list(messages)
+        while len(kept) > 2 and sum(map(tokens, kept)) > budget:
+            del kept[1]  # keep the system prompt (first) and the question (last)
+        return kept
 
     def _load(self) -> Llama:
         if self._llama is None:
