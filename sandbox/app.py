@@ -1,0 +1,144 @@
+"""The fake backend as a FastAPI app: `POST /v4/{service}/{command}` plus the `/sandbox/api` control API.
+
+Every REST answer is HTTP 200 with Tencent's envelope. Checks run in this order:
+1. URL: `sdkappid` is ours, `contenttype=json`, `identifier` and `usersig` present (else 60025);
+   the UserSig verified by botkit (70003, 70014, 70013, 70009, 70001); `identifier` is the admin (60010).
+2. Command: an unknown "service/command" is 60002.
+3. Body: read as UTF-8 JSON whatever `Content-Type` says. Tencent wants `{}` rather than nothing, so
+   an empty body fails like any unparsable one: 90001 with Tencent's text.
+4. Faults: with `rest_failure_rate`, the call fails with `rest_failure_code` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from botkit.errors import UserSigError
+from botkit.usersig import verify_usersig
+from sandbox.commands import find_command
+from sandbox.control import control_router
+from sandbox.errorcodes import ErrorCode, SandboxError, fail_envelope
+from sandbox.faults import rest_failure
+from sandbox.models import SandboxConfig
+from sandbox.runtime import Sandbox
+from sandbox.state import SandboxState
+
+
+def create_sandbox_app(
+    state: SandboxState,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+) -> FastAPI:
+    """The fake Chat backend over `state`; callbacks go out through `transport` (the network if None).
+
+    The lifespan opens the one `httpx.AsyncClient` callbacks use and cancels pending ones at exit;
+    `sandbox_of(app)` gives the `Sandbox` (state, traffic, faults, `dispatcher.drain()`).
+    """
+    sandbox = Sandbox(state, clock=clock, rng=rng)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(transport=transport) as client, sandbox.dispatcher.running(client):
+            yield
+
+    app = FastAPI(title="botkit sandbox: fake Tencent Cloud Chat", lifespan=lifespan)
+    app.state.sandbox = sandbox
+    app.include_router(_rest_router(sandbox))
+    app.include_router(control_router(sandbox))
+    return app
+
+
+def sandbox_of(app: FastAPI) -> Sandbox:
+    """The `Sandbox` behind an app made by `create_sandbox_app`."""
+    sandbox = getattr(app.state, "sandbox", None)
+    if not isinstance(sandbox, Sandbox):
+        raise TypeError("this app was not made by create_sandbox_app")
+    return sandbox
+
+
+def check_url(query: Mapping[str, str], config: SandboxConfig, *, clock: Callable[[], float]) -> None:
+    """The REST URL checks, in Tencent's order; raises `SandboxError` with the code it answers."""
+    if query.get("sdkappid") != str(config.sdkappid):
+        raise SandboxError(ErrorCode.BAD_URL, "sdkappid is missing or is not this app's.")
+    if query.get("contenttype") != "json":
+        raise SandboxError(ErrorCode.BAD_URL, "contenttype must be json.")
+    identifier, usersig = query.get("identifier"), query.get("usersig")
+    if not identifier or not usersig:
+        raise SandboxError(ErrorCode.BAD_URL, "identifier and usersig are required.")
+    try:
+        verify_usersig(usersig, sdkappid=config.sdkappid, key=config.key, identifier=identifier, clock=clock)
+    except UserSigError as exc:
+        raise SandboxError(exc.error_code) from None
+    if identifier != config.admin:
+        raise SandboxError(ErrorCode.NOT_ADMIN)
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object; empty, non-UTF-8, invalid or non-object bodies are 90001."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SandboxError(ErrorCode.JSON_PARSE) from None
+    if not isinstance(data, dict):
+        raise SandboxError(ErrorCode.JSON_PARSE)
+    return data
+
+
+def _rest_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v4/{service}/{command}")
+    async def rest(service: str, command: str, request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        raw = await request.body()
+        client_ip = request.client.host if request.client else "127.0.0.1"
+        answer = _answer(sandbox, f"{service}/{command}", request.query_params, raw, client_ip)
+        code = answer["ErrorCode"]
+        sandbox.traffic.record(
+            "rest",
+            method="POST",
+            url=str(request.url),
+            request=_loggable(raw),
+            response=answer,
+            status=200,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            error=None if code == 0 else f"ErrorCode {code}: {answer['ErrorInfo']}",
+        )
+        return JSONResponse(answer)
+
+    return router
+
+
+def _answer(
+    sandbox: Sandbox, name: str, query: Mapping[str, str], raw: bytes, client_ip: str
+) -> dict[str, Any]:
+    try:
+        check_url(query, sandbox.state.config, clock=sandbox.clock)
+        find_command(name)
+        body = parse_body(raw)
+        failure = rest_failure(sandbox.faults, sandbox.rng)
+        if failure is not None:
+            raise failure
+    except SandboxError as exc:
+        return fail_envelope(exc)
+    return sandbox.execute(name, body, client_ip=client_ip)
+
+
+def _loggable(raw: bytes) -> Any:
+    """A request body for the traffic log: its JSON when it parses, else its text."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -1,0 +1,188 @@
+"""The sandbox's own JSON API under `/sandbox/api`: what the UI and test helpers drive.
+
+No UserSig here: it is a local tool. The callback token is never sent back, only whether one is set.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from botkit.elements import body_text, dump_body, text_body
+from sandbox.faults import Faults
+from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
+
+if TYPE_CHECKING:
+    from sandbox.runtime import Sandbox
+
+
+class ConfigView(BaseModel):
+    sdkappid: int
+    admin: str
+    webhook_url: str | None
+    callback_token_set: bool
+    callback_timeout: float
+    callback_retries: int
+    robots: list[str]
+
+
+class ConfigUpdate(BaseModel):
+    """Fields to change; leave one out to keep it. An empty or null `callback_token` turns auth off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_url: str | None = None
+    callback_token: str | None = None
+    callback_timeout: float | None = None
+    callback_retries: int | None = None
+
+
+class SendRequest(BaseModel):
+    """A message from a user, as a client SDK would send it: `to` is a UserID (c2c) or a GroupId."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["c2c", "group"]
+    from_account: str = Field(min_length=1)
+    to: str = Field(min_length=1)
+    text: str | None = None
+    msg_body: list[dict[str, Any]] | None = None
+    at: list[str] = Field(default_factory=list, description="Group only: accounts for GroupAtInfo.")
+    at_all: bool = False
+
+
+def _config_view(sandbox: Sandbox) -> ConfigView:
+    config = sandbox.state.config
+    return ConfigView(
+        sdkappid=config.sdkappid,
+        admin=config.admin,
+        webhook_url=config.webhook_url,
+        callback_token_set=config.callback_token is not None,
+        callback_timeout=config.callback_timeout,
+        callback_retries=config.callback_retries,
+        robots=[robot.user_id for robot in sandbox.state.robots()],
+    )
+
+
+def _updated(config: SandboxConfig, update: ConfigUpdate) -> SandboxConfig:
+    changes = update.model_dump(include=update.model_fields_set)
+    if "callback_token" in changes and not changes["callback_token"]:
+        changes["callback_token"] = None
+    try:
+        return config.model_validate(config.model_dump() | changes)
+    except ValidationError as exc:
+        raise HTTPException(422, detail=exc.errors(include_url=False, include_context=False)) from None
+
+
+def _send_body(request: SendRequest, rng_value: int) -> tuple[str, dict[str, Any]]:
+    """The REST command and body that carry a UI message."""
+    body = request.msg_body if request.msg_body is not None else dump_body(text_body(request.text or ""))
+    if request.kind == "c2c":
+        c2c = {"From_Account": request.from_account, "To_Account": request.to, "MsgRandom": rng_value}
+        return "openim/sendmsg", c2c | {"MsgBody": body}
+    at_info = [{"GroupAtAllFlag": 0, "GroupAt_Account": account} for account in request.at]
+    if request.at_all:
+        at_info.insert(0, {"GroupAtAllFlag": 1})
+    group = {"GroupId": request.to, "From_Account": request.from_account, "Random": rng_value}
+    return "group_open_http_svc/send_group_msg", group | {"MsgBody": body, "GroupAtInfo": at_info}
+
+
+def _c2c_view(record: C2CRecord) -> dict[str, Any]:
+    return {
+        "From_Account": record.from_account,
+        "To_Account": record.to_account,
+        "MsgSeq": record.msg_seq,
+        "MsgRandom": record.msg_random,
+        "MsgTime": record.msg_time,
+        "MsgKey": record.msg_key,
+        "MsgBody": dump_body(record.body),
+        "CloudCustomData": record.cloud_custom_data,
+        "Text": body_text(record.body),
+    }
+
+
+def _group_view(record: GroupRecord) -> dict[str, Any]:
+    return {
+        "GroupId": record.group_id,
+        "From_Account": record.from_account,
+        "MsgSeq": record.msg_seq,
+        "Random": record.random,
+        "MsgTime": record.msg_time,
+        "MsgBody": dump_body(record.body),
+        "CloudCustomData": record.cloud_custom_data,
+        "Text": body_text(record.body),
+    }
+
+
+def control_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter(prefix="/sandbox/api")
+
+    @router.get("/config")
+    def get_config() -> ConfigView:
+        return _config_view(sandbox)
+
+    @router.put("/config")
+    def put_config(update: ConfigUpdate) -> ConfigView:
+        sandbox.state.set_config(_updated(sandbox.state.config, update))
+        return _config_view(sandbox)
+
+    @router.get("/faults")
+    def get_faults() -> Faults:
+        return sandbox.faults
+
+    @router.put("/faults")
+    def put_faults(faults: Faults) -> Faults:
+        sandbox.faults = faults
+        return faults
+
+    @router.get("/traffic")
+    def traffic(
+        kind: Literal["callback", "rest"] | None = None, limit: int = Query(100, ge=1)
+    ) -> dict[str, Any]:
+        entries = sandbox.traffic.list(kind=kind)[:limit]
+        return {"version": sandbox.traffic.version, "entries": [entry.model_dump() for entry in entries]}
+
+    @router.delete("/traffic")
+    def clear_traffic() -> dict[str, Any]:
+        sandbox.traffic.clear()
+        return {"version": sandbox.traffic.version}
+
+    @router.post("/send")
+    async def send(request: SendRequest) -> dict[str, Any]:
+        """Send as a user (the UI's chat box): same checks and callbacks as REST, platform "Web"."""
+        command, body = _send_body(request, sandbox.rng.randrange(2**32))
+        return sandbox.execute(command, body, operator=request.from_account, platform="Web")
+
+    @router.post("/rest/{service}/{command}")
+    async def rest_as_admin(service: str, command: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Run a REST command as the admin without URL or UserSig checks (for the UI and fixtures)."""
+        return sandbox.execute(f"{service}/{command}", body)
+
+    @router.get("/accounts")
+    def accounts() -> list[dict[str, Any]]:
+        return [vars(account) for account in sandbox.state.accounts()]
+
+    @router.get("/groups")
+    def groups() -> list[dict[str, Any]]:
+        found = sandbox.state.groups()
+        return [vars(group) | {"members": sandbox.state.members(group.group_id)} for group in found]
+
+    @router.get("/conversations")
+    def conversations(user: str) -> list[dict[str, Any]]:
+        return [vars(conversation) for conversation in sandbox.state.list_conversations(user)]
+
+    @router.get("/history/c2c")
+    def c2c_history(a: str, b: str, limit: int = Query(50, ge=1)) -> list[dict[str, Any]]:
+        """Messages between `a` and `b`, oldest first."""
+        return [_c2c_view(record) for record in reversed(sandbox.state.c2c_history(a, b, limit=limit))]
+
+    @router.get("/history/group")
+    def group_history(group_id: str, limit: int = Query(50, ge=1)) -> list[dict[str, Any]]:
+        """Messages of a group, oldest first (GroupIds hold '#', so it is a query parameter)."""
+        return [
+            _group_view(record) for record in reversed(sandbox.state.group_history(group_id, limit=limit))
+        ]
+
+    return router

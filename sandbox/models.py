@@ -1,0 +1,152 @@
+"""The sandbox's plain data: the app config and the records `SandboxState` stores and returns."""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from botkit.callbacks import C2CMessage, GroupMessage
+from botkit.config import Settings
+from botkit.elements import MsgBody, dump_body
+
+if TYPE_CHECKING:
+    from sandbox.state import SandboxState
+
+
+class SandboxConfig(BaseModel):
+    """The fake app: its identity, the admin, and where (and how) robot callbacks go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sdkappid: int = Field(gt=0)
+    key: SecretStr
+    admin: str = Field("administrator", min_length=1)
+    webhook_url: str | None = None
+    callback_token: SecretStr | None = None
+    callback_timeout: float = Field(2.0, gt=0, description="Tencent waits 2 s for every callback.")
+    callback_retries: int = Field(0, ge=0, le=5, description="Retries on timeout; Tencent's default is 0.")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("the callback URL must start with http:// or https://")
+        return value
+
+    @field_validator("callback_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 1 <= len(value.get_secret_value()) <= 128:
+            raise ValueError("the callback token must be 1 to 128 characters")
+        return value
+
+
+def config_from_settings(settings: Settings, *, webhook_url: str | None = None) -> SandboxConfig:
+    """A sandbox that matches a botkit deployment: same app, key, admin and callback token."""
+    return SandboxConfig(
+        sdkappid=settings.sdkappid,
+        key=settings.key,
+        admin=settings.admin,
+        callback_token=settings.callback_token,
+        webhook_url=webhook_url,
+    )
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: str
+    nick: str = ""
+    face_url: str = ""
+    is_robot: bool = False
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Group:
+    group_id: str
+    type: str
+    name: str
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class C2CRecord:
+    """A stored 1:1 message; `flag` is Tencent's MsgFlagBits (8 = recalled)."""
+
+    from_account: str
+    to_account: str
+    msg_seq: int
+    msg_random: int
+    msg_time: int
+    msg_key: str
+    body: MsgBody
+    cloud_custom_data: str = ""
+    flag: int = 0
+    online_only: bool = False
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """A stored group message; `msg_seq` is given by `store_group`, from 1 in each group."""
+
+    group_id: str
+    random: int
+    from_account: str
+    msg_time: int
+    body: MsgBody
+    msg_seq: int = 0
+    cloud_custom_data: str = ""
+    priority: str = "Normal"
+    online_only: bool = False
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One line of a user's conversation list, newest first."""
+
+    kind: Literal["c2c", "group"]
+    peer: str
+    last_text: str
+    last_time: int
+
+
+def content_crc(body: MsgBody) -> int:
+    """CRC32 of a body's canonical JSON: Tencent's "same content" test for de-dup."""
+    canonical = json.dumps(dump_body(body), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return zlib.crc32(canonical.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a command runs with: the state, the request time and who asked.
+
+    `operator` is the admin for REST calls and the user for messages sent from the sandbox UI;
+    it becomes `Operator_Account` in group callbacks.
+    """
+
+    state: SandboxState
+    now: float
+    rng: random.Random
+    operator: str
+
+    @property
+    def msg_time(self) -> int:
+        return int(self.now)
+
+    @property
+    def event_time(self) -> int:
+        """Callback `EventTime`: milliseconds."""
+        return int(self.now * 1000)
+
+
+@dataclass
+class CommandResult:
+    """A command's extra answer fields, and the robot callbacks it caused."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    callbacks: list[C2CMessage | GroupMessage] = field(default_factory=list)

@@ -1,0 +1,69 @@
+"""The running fake without HTTP: state, traffic log, faults and dispatcher, plus `execute()`.
+
+The FastAPI app, the control API and the UI all go through one `Sandbox`, so a message sent from
+the UI takes the same checks and fires the same callbacks as one sent over REST.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sandbox.commands import run_command
+from sandbox.dispatch import Dispatcher
+from sandbox.errorcodes import SandboxError, fail_envelope, ok_envelope
+from sandbox.faults import Faults
+from sandbox.models import CommandContext
+from sandbox.state import SandboxState
+from sandbox.traffic import TrafficLog
+
+
+class Sandbox:
+    """One fake Chat app. `faults` may be replaced at any time; the next call or callback sees it."""
+
+    def __init__(
+        self,
+        state: SandboxState,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        traffic: TrafficLog | None = None,
+    ) -> None:
+        if not state.configured:
+            raise ValueError(
+                "the sandbox state has no config: call state.set_config(SandboxConfig(...)) first"
+            )
+        self.state = state
+        self.clock = clock
+        self.rng = rng if rng is not None else random.Random()
+        self.faults = Faults()
+        self.traffic = traffic if traffic is not None else TrafficLog(clock=clock)
+        self.dispatcher = Dispatcher(state, self.traffic, faults=lambda: self.faults, clock=clock)
+
+    def __repr__(self) -> str:
+        return f"Sandbox(state={self.state!r})"
+
+    def execute(
+        self,
+        command: str,
+        body: Mapping[str, Any],
+        *,
+        operator: str | None = None,
+        platform: str = "RESTAPI",
+        client_ip: str = "127.0.0.1",
+    ) -> dict[str, Any]:
+        """Run "service/command" as `operator` (the admin by default) and schedule its callbacks.
+
+        Returns the full answer envelope, OK or FAIL. URL and UserSig checks are the app's job, not
+        this method's. Call it on the event loop while the dispatcher runs: callbacks are tasks.
+        """
+        ctx = CommandContext(self.state, self.clock(), self.rng, operator or self.state.config.admin)
+        try:
+            result = run_command(command, ctx, body)
+        except SandboxError as exc:
+            return fail_envelope(exc)
+        for callback in result.callbacks:
+            self.dispatcher.schedule(callback, client_ip=client_ip, platform=platform)
+        return ok_envelope(result.fields)

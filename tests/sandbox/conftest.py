@@ -1,0 +1,167 @@
+"""A sandbox app in-process: REST over `ASGITransport`, callbacks to a recording fake bot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from botkit.usersig import generate_usersig
+from sandbox.app import create_sandbox_app, sandbox_of
+from sandbox.runtime import Sandbox
+from sandbox.state import SandboxConfig, SandboxState
+from tests.conftest import KEY, SDKAPPID, TOKEN
+
+ADMIN = "administrator"
+ROBOT = "@RBT#001"
+WEBHOOK = "http://bot.test/im"
+
+
+class Clock:
+    """A settable clock that starts at the real time, so real UserSigs are valid under it."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+Reply = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+@dataclass
+class Recorder:
+    """The fake bot webhook: keeps every request and answers the ack, or what `reply` says."""
+
+    requests: list[httpx.Request] = field(default_factory=list)
+    reply: Reply | None = None
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.reply is not None:
+            return await self.reply(request)
+        return httpx.Response(200, json={"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""})
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(request.content) for request in self.requests]
+
+
+@dataclass
+class Harness:
+    client: httpx.AsyncClient
+    sandbox: Sandbox
+    clock: Clock
+    recorder: Recorder
+    usersig: str
+
+    def url_params(self, **overrides: str | None) -> dict[str, str]:
+        params: dict[str, str | None] = {
+            "sdkappid": str(SDKAPPID),
+            "identifier": ADMIN,
+            "usersig": self.usersig,
+            "random": "12345",
+            "contenttype": "json",
+        }
+        params |= overrides
+        return {name: value for name, value in params.items() if value is not None}
+
+    async def post(
+        self,
+        command: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        **url: str | None,
+    ) -> httpx.Response:
+        content = raw if raw is not None else json.dumps({} if body is None else body).encode()
+        return await self.client.post(
+            f"/v4/{command}", params=self.url_params(**url), content=content, headers=headers or {}
+        )
+
+    async def rest(self, command: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """One REST call; asserts Tencent's HTTP 200 and returns the envelope."""
+        response = await self.post(command, body, **kwargs)
+        assert response.status_code == 200
+        answer: dict[str, Any] = response.json()
+        assert {"ActionStatus", "ErrorCode", "ErrorInfo"} <= answer.keys()
+        return answer
+
+    async def ok(self, command: str, body: Any = None) -> dict[str, Any]:
+        answer = await self.rest(command, body)
+        assert answer["ErrorCode"] == 0, answer
+        assert answer["ActionStatus"] == "OK"
+        return answer
+
+    async def sent_callbacks(self) -> list[dict[str, Any]]:
+        """Wait for pending callbacks, then the bodies the fake bot received."""
+        await self.sandbox.dispatcher.drain()
+        return self.recorder.bodies()
+
+
+def text_msg(text: str) -> list[dict[str, Any]]:
+    return [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}]
+
+
+def make_state(*, token: str | None = TOKEN, path: str = ":memory:") -> SandboxState:
+    state = SandboxState(path)
+    state.set_config(
+        SandboxConfig(
+            sdkappid=SDKAPPID,
+            key=SecretStr(KEY),
+            admin=ADMIN,
+            webhook_url=WEBHOOK,
+            callback_token=SecretStr(token) if token else None,
+        )
+    )
+    for user in ("alice", "bob"):
+        state.import_account(user)
+    state.create_robot(ROBOT)
+    return state
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def state() -> SandboxState:
+    return make_state()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def harness(state: SandboxState, clock: Clock, recorder: Recorder) -> AsyncIterator[Harness]:
+    app = create_sandbox_app(
+        state, transport=httpx.MockTransport(recorder), clock=clock, rng=random.Random(7)
+    )
+    usersig = generate_usersig(SDKAPPID, SecretStr(KEY), ADMIN, 86400)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://chat.test") as client,
+    ):
+        yield Harness(client, sandbox_of(app), clock, recorder, usersig)
+
+
+async def wait_until(predicate: Callable[[], bool], *, deadline: float = 5.0) -> None:
+    """Poll `predicate` until true or fail after `deadline` seconds."""
+    async with asyncio.timeout(deadline):
+        while not predicate():
+            await asyncio.sleep(0.005)

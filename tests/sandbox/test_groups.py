@@ -1,0 +1,238 @@
+"""Groups: create, members, send (MsgSeq, 5-minute de-dup, limits), history, modify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from botkit.elements import body_text
+
+from .conftest import ADMIN, ROBOT, Harness, text_msg
+
+CREATE = "group_open_http_svc/create_group"
+ADD = "group_open_http_svc/add_group_member"
+SEND = "group_open_http_svc/send_group_msg"
+HISTORY = "group_open_http_svc/group_msg_get_simple"
+MODIFY = "openim/modify_group_msg"
+
+
+async def make_group(harness: Harness, group_type: str = "Public", **extra: Any) -> str:
+    members = [{"Member_Account": "alice"}, {"Member_Account": "bob"}, {"Member_Account": ROBOT}]
+    body = {"Type": group_type, "Name": "team"} | (
+        {} if group_type == "AVChatRoom" else {"MemberList": members}
+    )
+    answer = await harness.ok(CREATE, body | extra)
+    group_id: str = answer["GroupId"]
+    return group_id
+
+
+def group_msg(group_id: str, text: str = "hello", random: int = 77, **fields: Any) -> dict[str, Any]:
+    return {
+        "GroupId": group_id,
+        "From_Account": "alice",
+        "Random": random,
+        "MsgBody": text_msg(text),
+    } | fields
+
+
+def stored_texts(harness: Harness, group_id: str) -> list[str]:
+    return [body_text(record.body) for record in reversed(harness.sandbox.state.group_history(group_id))]
+
+
+async def test_create_group_generates_a_tgs_id_with_members(harness: Harness) -> None:
+    group_id = await make_group(harness, Owner_Account="alice")
+    assert group_id.startswith("@TGS#")
+    assert harness.sandbox.state.members(group_id) == ["alice", "bob", ROBOT]
+
+
+async def test_create_group_keeps_a_custom_id(harness: Harness) -> None:
+    assert await make_group(harness, GroupId="team-1") == "team-1"
+    answer = await harness.rest(CREATE, {"Type": "Public", "Name": "again", "GroupId": "team-1"})
+    assert answer["ErrorCode"] == 10021
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"Name": "n"}, 10004),
+        ({"Type": "Secret", "Name": "n"}, 10004),
+        ({"Type": "Public"}, 10004),
+        ({"Type": "Public", "Name": "n" * 31}, 10004),
+        ({"Type": "Public", "Name": "n", "GroupId": "@TGS#mine"}, 10004),
+        ({"Type": "Public", "Name": "n", "GroupId": "g" * 49}, 10004),
+        ({"Type": "Public", "Name": "n", "Owner_Account": "ghost"}, 10004),
+        ({"Type": "Public", "Name": "n", "MemberList": [{"Member_Account": "ghost"}]}, 10004),
+        ({"Type": "Public", "Name": "n", "MemberList": "alice"}, 10004),
+        ({"Type": "AVChatRoom", "Name": "n", "MemberList": [{"Member_Account": "alice"}]}, 10007),
+    ],
+)
+async def test_create_group_errors(harness: Harness, body: dict[str, Any], code: int) -> None:
+    assert (await harness.rest(CREATE, body))["ErrorCode"] == code
+    assert harness.sandbox.state.groups() == []
+
+
+async def test_add_group_member_results(harness: Harness) -> None:
+    group_id = await make_group(harness)
+    harness.sandbox.state.import_account("carol")
+    body = {"GroupId": group_id, "MemberList": [{"Member_Account": m} for m in ("carol", "alice", "ghost")]}
+    answer = await harness.ok(ADD, body)
+    assert answer["MemberList"] == [
+        {"Member_Account": "carol", "Result": 1},
+        {"Member_Account": "alice", "Result": 2},
+        {"Member_Account": "ghost", "Result": 0},
+    ]
+
+
+@pytest.mark.parametrize(("group", "code"), [("@TGS#2NOPE", 10010), (None, 10004), ("live", 10007)])
+async def test_add_group_member_errors(harness: Harness, group: str | None, code: int) -> None:
+    live = await make_group(harness, "AVChatRoom")
+    body: dict[str, Any] = {"MemberList": [{"Member_Account": "alice"}]}
+    if group is not None:
+        body["GroupId"] = live if group == "live" else group
+    assert (await harness.rest(ADD, body))["ErrorCode"] == code
+
+
+async def test_send_group_msg_counts_msg_seq_from_one(harness: Harness) -> None:
+    group_id = await make_group(harness)
+    first = await harness.ok(SEND, group_msg(group_id, "one", 1))
+    second = await harness.ok(SEND, group_msg(group_id, "two", 2))
+    other = await harness.ok(SEND, group_msg(await make_group(harness), "elsewhere", 3))
+    assert [first["MsgSeq"], second["MsgSeq"], other["MsgSeq"]] == [1, 2, 1]
+    assert first["MsgTime"] == int(harness.clock())
+    assert first["MsgDropReason"] == ""
+    assert stored_texts(harness, group_id) == ["one", "two"]
+
+
+async def test_admin_may_send_without_being_a_member(harness: Harness) -> None:
+    group_id = await make_group(harness)
+    body = {"GroupId": group_id, "Random": 5, "MsgBody": text_msg("notice")}
+    await harness.ok(SEND, body)
+    assert harness.sandbox.state.group_history(group_id)[0].from_account == ADMIN
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"GroupId": "@TGS#2NOPE"}, 10010),
+        ({"GroupId": None}, 10004),
+        ({"Random": None}, 10004),
+        ({"Random": "7"}, 10004),
+        ({"MsgBody": None}, 90007),
+        ({"MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {}}]}, 90002),
+        ({"MsgBody": text_msg("x" * 12289)}, 80002),
+        ({"From_Account": "ghost"}, 10004),
+        ({"From_Account": "carol"}, 10007),
+        ({"GroupAtInfo": {"GroupAt_Account": "bob"}}, 10004),
+        ({"GroupAtInfo": [{"GroupAtAllFlag": 0}]}, 10004),
+        ({"MsgPriority": "Urgent"}, 10004),
+    ],
+)
+async def test_send_group_msg_errors(harness: Harness, change: dict[str, Any], code: int) -> None:
+    group_id = await make_group(harness)
+    harness.sandbox.state.import_account("carol")
+    body = {name: value for name, value in (group_msg(group_id) | change).items() if value is not None}
+    assert (await harness.rest(SEND, body))["ErrorCode"] == code
+    assert stored_texts(harness, group_id) == []
+
+
+async def test_same_random_and_content_within_5_minutes_is_dropped(harness: Harness) -> None:
+    group_id = await make_group(harness)
+    first = await harness.ok(SEND, group_msg(group_id))
+    harness.clock.advance(300)
+    again = await harness.ok(SEND, group_msg(group_id))
+    assert (again["MsgSeq"], again["MsgTime"]) == (first["MsgSeq"], first["MsgTime"])
+    assert stored_texts(harness, group_id) == ["hello"]
+
+
+@pytest.mark.parametrize(
+    ("change", "advance"), [({}, 301), ({"Random": 78}, 0), ({"MsgBody": text_msg("x")}, 0)]
+)
+async def test_group_messages_that_differ_are_kept(
+    harness: Harness, change: dict[str, Any], advance: int
+) -> None:
+    group_id = await make_group(harness)
+    await harness.ok(SEND, group_msg(group_id))
+    harness.clock.advance(advance)
+    assert (await harness.ok(SEND, group_msg(group_id) | change))["MsgSeq"] == 2
+
+
+async def test_avchatroom_accepts_non_members(harness: Harness) -> None:
+    group_id = await make_group(harness, "AVChatRoom")
+    assert (await harness.ok(SEND, group_msg(group_id)))["MsgSeq"] == 1
+
+
+async def test_group_msg_get_simple_pages_from_the_newest(harness: Harness) -> None:
+    group_id = await make_group(harness)
+    for index in range(3):
+        await harness.ok(SEND, group_msg(group_id, f"m{index + 1}", index))
+    newest = await harness.ok(HISTORY, {"GroupId": group_id, "ReqMsgNumber": 2})
+    assert (newest["GroupId"], newest["IsFinished"]) == (group_id, 0)
+    assert [item["MsgSeq"] for item in newest["RspMsgList"]] == [3, 2]
+    item = newest["RspMsgList"][0]
+    assert item == {
+        "From_Account": "alice",
+        "IsPlaceMsg": 0,
+        "MsgBody": text_msg("m3"),
+        "MsgPriority": "Normal",
+        "MsgRandom": 2,
+        "MsgSeq": 3,
+        "MsgTimeStamp": int(harness.clock()),
+    }
+    oldest = await harness.ok(HISTORY, {"GroupId": group_id, "ReqMsgNumber": 20, "ReqMsgSeq": 1})
+    assert (oldest["IsFinished"], [item["MsgSeq"] for item in oldest["RspMsgList"]]) == (1, [1])
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"ReqMsgNumber": 21}, 10004),
+        ({"ReqMsgNumber": 0}, 10004),
+        ({}, 10004),
+        ({"ReqMsgNumber": 5, "GroupId": "@TGS#2NOPE"}, 10010),
+        ({"ReqMsgNumber": 5, "GroupId": "live"}, 10007),
+    ],
+)
+async def test_group_msg_get_simple_errors(harness: Harness, body: dict[str, Any], code: int) -> None:
+    group_id = await make_group(harness)
+    live = await make_group(harness, "AVChatRoom")
+    request = {"GroupId": group_id} | body
+    if request["GroupId"] == "live":
+        request["GroupId"] = live
+    assert (await harness.rest(HISTORY, request))["ErrorCode"] == code
+
+
+async def test_modify_group_msg_overwrites_the_body(harness: Harness) -> None:
+    group_id = await make_group(harness)
+    sent = await harness.ok(SEND, group_msg(group_id, "draft"))
+    answer = await harness.ok(
+        MODIFY, {"GroupId": group_id, "MsgSeq": sent["MsgSeq"], "MsgBody": text_msg("done")}
+    )
+    assert answer == {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
+    assert stored_texts(harness, group_id) == ["done"]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"MsgSeq": 9}, 20022),
+        ({"MsgSeq": None}, 10004),
+        ({"MsgBody": None}, 10004),
+        ({"GroupId": "@TGS#2NOPE"}, 10010),
+        ({"MsgBody": text_msg("y" * 12289)}, 80002),
+    ],
+)
+async def test_modify_group_msg_errors(harness: Harness, change: dict[str, Any], code: int) -> None:
+    group_id = await make_group(harness)
+    await harness.ok(SEND, group_msg(group_id, "draft"))
+    edit = {"GroupId": group_id, "MsgSeq": 1, "MsgBody": text_msg("x")} | change
+    body = {name: value for name, value in edit.items() if value is not None}
+    assert (await harness.rest(MODIFY, body))["ErrorCode"] == code
+    assert stored_texts(harness, group_id) == ["draft"]
+
+
+async def test_modify_group_msg_refuses_avchatroom(harness: Harness) -> None:
+    group_id = await make_group(harness, "AVChatRoom")
+    await harness.ok(SEND, group_msg(group_id))
+    edit = {"GroupId": group_id, "MsgSeq": 1, "MsgBody": text_msg("x")}
+    assert (await harness.rest(MODIFY, edit))["ErrorCode"] == 10007
