@@ -8,15 +8,19 @@ import logging
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
 import httpx
 
-from botkit.config import Settings, load_settings
+from botkit.config import LLMName, Settings, load_settings
 from botkit.errors import BotkitError
 from botkit.restapi import ChatClient
 from botkit.usersig import DEFAULT_EXPIRE_SECONDS, generate_usersig
+
+if TYPE_CHECKING:
+    from botkit.eval import EvalReport
 
 T = TypeVar("T")
 
@@ -113,6 +117,69 @@ def sandbox(port: int, webhook_url: str | None, data_dir: str) -> None:
         sys.exit(subprocess.call(args))
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+@cli.command("eval")
+@click.argument("suite_file", metavar="SUITE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--provider",
+    "provider_names",
+    multiple=True,
+    type=click.Choice(get_args(LLMName)),
+    help="A provider to try (repeatable). Default: the one `botkit serve` would use.",
+)
+@click.option("--prompt", "prompt_names", multiple=True, help="Only this prompt of the suite (repeatable).")
+@click.option(
+    "--out",
+    default="eval-results.json",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Results file: CSV when it ends in .csv, else JSON.",
+)
+@click.option(
+    "--save-best",
+    is_flag=True,
+    help="Write the winning prompt to .env as BOTKIT_SYSTEM_PROMPT, for `botkit serve`.",
+)
+def eval_suite(
+    suite_file: Path,
+    provider_names: tuple[str, ...],
+    prompt_names: tuple[str, ...],
+    out: Path,
+    save_best: bool,
+) -> None:
+    """Answer the conversations of SUITE with each of its prompts and each provider, and score them."""
+    from botkit.eval import load_suite, progress_bar, providers_for, run_suite, save_prompt
+    from botkit.llm import default_provider_name
+
+    # Evaluation only talks to the model, never to Chat: placeholder Chat credentials let it run
+    # without BOTKIT_SDKAPPID/BOTKIT_KEY, and these settings go nowhere but the evaluation.
+    settings = load_settings(sdkappid=1, key="unused-by-eval")
+    configure_logging(settings.log_level)
+    suite = load_suite(suite_file).only(prompt_names)
+    names = list(provider_names) or [default_provider_name(settings)]
+
+    async def run() -> EvalReport:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout, connect=5.0)) as http:
+            providers = providers_for(names, settings, http)
+            with progress_bar() as progress:
+                return await run_suite(suite, settings, providers, progress=progress)
+
+    report = asyncio.run(run())
+    click.echo(report.table())
+    written = report.to_csv(out) if out.suffix.lower() == ".csv" else report.to_json(out)
+    prompt, provider = report.best()
+    score = next(
+        line.score for line in report.summary() if (line.prompt, line.provider) == (prompt, provider)
+    )
+    click.echo(f"\nbest: prompt {prompt!r} with {provider} (score {score:.2f}); results in {written}")
+    if save_best:
+        env_file = save_prompt(suite.prompts[prompt])
+        click.echo(f"saved prompt {prompt!r} to {env_file} as BOTKIT_SYSTEM_PROMPT")
+        if settings.robot_prompts:
+            click.echo(
+                f"note: BOTKIT_ROBOT_PROMPTS still overrides it for {', '.join(settings.robot_prompts)}"
+            )
 
 
 def _with_client(call: Callable[[ChatClient], Awaitable[T]]) -> T:
