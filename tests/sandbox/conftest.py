@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,8 +137,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def state() -> SandboxState:
-    return make_state()
+def state() -> Iterator[SandboxState]:
+    state = make_state()
+    yield state
+    state.close()
 
 
 @pytest.fixture
@@ -158,10 +159,3 @@ async def harness(state: SandboxState, clock: Clock, recorder: Recorder) -> Asyn
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://chat.test") as client,
     ):
         yield Harness(client, sandbox_of(app), clock, recorder, usersig)
-
-
-async def wait_until(predicate: Callable[[], bool], *, deadline: float = 5.0) -> None:
-    """Poll `predicate` until true or fail after `deadline` seconds."""
-    async with asyncio.timeout(deadline):
-        while not predicate():
-            await asyncio.sleep(0.005)
