@@ -6,7 +6,6 @@ polls `version`, which grows by one with every entry.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import deque
@@ -15,14 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from botkit.logmask import mask_usersig
+
 DEFAULT_CAPACITY = 500
-
-_USERSIG = re.compile(r"(?i)([?&]usersig=)[^&#]*")
-
-
-def mask_usersig(url: str) -> str:
-    """The URL with its `usersig` value replaced, so logs and the inspector never show it."""
-    return _USERSIG.sub(r"\1***", url)
 
 
 class TrafficEntry(BaseModel):

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from sandbox.traffic import TrafficLog, mask_usersig
+from botkit.logmask import mask_usersig
+from sandbox.traffic import TrafficLog
 
 
 @pytest.mark.parametrize(
