@@ -240,3 +240,34 @@ async def test_conversation_memory_reaches_the_model(settings: Settings) -> None
         ("assistant", "echo: my name is Ann"),
         ("user", "what is my name?"),
     ]
+
+
+async def test_a_long_answer_is_sent_in_order_in_parts_under_the_limit(settings: Settings) -> None:
+    sentences = [f"Sentence number {i} of a very long answer." for i in range(800)]
+
+    class Long(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            for sentence in sentences:
+                yield sentence + " "
+
+    async for bot in start_bot(settings, provider=Long()):
+        await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("tell me everything"))
+
+        sent = bot.chat.sent("openim/sendmsg")
+        texts = [body["MsgBody"][0]["MsgContent"]["Text"] for body in sent]
+        assert len(texts) > 1
+        assert all(len(text.encode()) <= 11 * 1024 for text in texts)
+        assert " ".join(texts) == " ".join(sentences)
+        assert len({body["MsgRandom"] for body in sent}) == len(sent)
+
+
+async def test_control_characters_never_reach_the_chat(settings: Settings) -> None:
+    class Noisy(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            yield "clean\x00 text\x1b[31m here"
+
+    async for bot in start_bot(settings, provider=Noisy()):
+        await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hi"))
+
+        [sent] = bot.chat.sent("openim/sendmsg")
+        assert sent["MsgBody"][0]["MsgContent"]["Text"] == "clean text[31m here"
