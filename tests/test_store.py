@@ -14,11 +14,26 @@ T0 = 1700000000.0
 LEASE = 30.0
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+pytest_plugins = ["tests.redisserver"]
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store = InMemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    opened = _open(request, tmp_path)
     yield opened
     await opened.close()
+
+
+def _open(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The store under test; Redis runs against a real, emptied server and skips when there is none."""
+    if request.param == "memory":
+        return InMemoryStore()
+    if request.param == "sqlite":
+        return SQLiteStore(tmp_path / "s.db")
+    url = request.getfixturevalue("fresh_redis")
+    from botkit.store.redis import RedisStore
+
+    return RedisStore(url)
 
 
 async def _claim_keys(store: Store, *, now: float, limit: int = 10) -> list[str]:
@@ -127,6 +142,21 @@ async def test_finish_leaves_other_entries_claimable(store: Store) -> None:
     await store.finish("done", EntryStatus.DONE)
 
     assert await _claim_keys(store, now=T0 + 2) == ["open"]
+
+
+@pytest.mark.parametrize("status", [EntryStatus.DONE, EntryStatus.FAILED])
+async def test_late_retry_does_not_revive_a_finished_entry(store: Store, status: EntryStatus) -> None:
+    """A replica whose lease ran out may report a retry after another replica finished the entry."""
+    await store.record("k", "p", now=T0)
+    await store.claim(now=T0, lease_seconds=LEASE, limit=10)
+    await store.finish("k", status)
+
+    await store.retry_later("k", not_before=T0 + 1, error="late")
+
+    assert await _claim_keys(store, now=T0 + 10 * LEASE) == []
+    entry = await store.get("k")
+    assert entry is not None
+    assert entry.status is status
 
 
 @pytest.mark.parametrize(
@@ -323,7 +353,7 @@ async def test_open_store_sqlite_absolute_path(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "scheme"),
     [
-        ("redis://localhost:6379/0", "redis://"),
+        ("mysql://user:pw@db/botkit", "mysql://"),
         ("postgresql://user:pw@db/botkit", "postgresql://"),
         ("sqlite://relative.db", "sqlite://"),
         ("http://example.test/store", "http://"),

@@ -11,13 +11,17 @@ __all__ = ["EntryStatus", "InMemoryStore", "JournalEntry", "SQLiteStore", "Store
 
 
 def open_store(url: str) -> Store:
-    """`memory://`, `sqlite:///path/to/file.db`, or a bare file path (SQLite)."""
+    """`memory://`, `sqlite:///path/to/file.db`, a bare file path (SQLite), or `redis://host:port/db`."""
     if url == "memory://":
         return InMemoryStore()
+    if url.startswith(("redis://", "rediss://")):
+        from botkit.store.redis import RedisStore  # imported here: redis is an optional extra
+
+        return RedisStore(url)
     if url.startswith("sqlite:///"):
         return SQLiteStore(url.removeprefix("sqlite:///"))
     if "://" in url:
         raise ConfigError(
-            f"BOTKIT_STORE {url.split('://')[0]}:// is not supported; use sqlite:/// or memory://"
+            f"BOTKIT_STORE {url.split('://')[0]}:// is not supported; use sqlite:///, memory:// or redis://"
         )
     return SQLiteStore(url)
