@@ -52,7 +52,11 @@ class Settings(BaseSettings):
         default_factory=dict, description='Per-robot system prompts, JSON: {"@RBT#001": "..."}.'
     )
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
-    store: str = Field("sqlite:///botkit.db", description="sqlite:///PATH or memory://")
+    store: str = Field(
+        "sqlite:///botkit.db",
+        repr=False,  # a redis:// URL may carry a password
+        description="sqlite:///PATH, redis://[:password@]host:port/db or memory://",
+    )
     history_chars: int = Field(6000, ge=0, description="Character budget for remembered turns.")
     history_turns: int = Field(20, ge=0, description="At most this many remembered turns.")
     rest_timeout: float = Field(10.0, gt=3.0, description="REST timeout; Tencent's own is 3 s.")

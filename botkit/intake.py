@@ -91,9 +91,7 @@ class Intake:
             generation = self._generation
             self._busy += 1
             try:
-                entries = await self._store.claim(
-                    now=self._clock(), lease_seconds=self._lease_seconds, limit=1
-                )
+                entries = await self._claim()
                 for entry in entries:
                     await self._process(entry)
             finally:
@@ -105,6 +103,14 @@ class Intake:
                 self._idle.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+
+    async def _claim(self) -> list[JournalEntry]:
+        """Due entries, or none when the store is unreachable (logged; the poll tries again)."""
+        try:
+            return await self._store.claim(now=self._clock(), lease_seconds=self._lease_seconds, limit=1)
+        except Exception:
+            log.exception("cannot read the intake journal; retrying in %.0f s", self._poll_seconds)
+            return []
 
     async def _process(self, entry: JournalEntry) -> None:
         assert self._handler is not None, "start() sets the handler before any worker runs"

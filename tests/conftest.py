@@ -14,6 +14,8 @@ import pytest
 from botkit.config import Settings
 from botkit.signature import sign_callback
 
+pytest_plugins = ["tests.redisserver"]
+
 SDKAPPID = 1400000000
 KEY = "test-secret-key-0123456789abcdef"
 TOKEN = "test-callback-token"

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
 from botkit.app import create_app
 from botkit.callbacks import parse_callback
 from botkit.config import Settings
 from botkit.handler import reply_random
 from botkit.llm.echo import EchoProvider
-from botkit.store import EntryStatus, SQLiteStore, Store
+from botkit.store import EntryStatus, InMemoryStore, JournalEntry, SQLiteStore, Store
 from tests.conftest import c2c_body
 from tests.fakechat import FakeChat
 
@@ -90,3 +92,30 @@ async def test_a_retry_after_failure_sends_the_saved_text_not_a_new_answer(
 
     [sent] = chat.sent("openim/sendmsg")
     assert sent["MsgBody"][0]["MsgContent"]["Text"] == "the answer given before the crash"
+
+
+async def test_a_store_outage_while_claiming_is_logged_and_survived(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Flaky(InMemoryStore):
+        failures = 1
+
+        async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("store unreachable")
+            return await super().claim(now=now, lease_seconds=lease_seconds, limit=limit)
+
+    store = Flaky()
+    await journal(store, "hello")
+    chat = FakeChat()
+    quick = settings.model_copy(update={"workers": 1})
+    app = create_app(quick, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
+    async with app.router.lifespan_context(app):
+        deadline = asyncio.get_running_loop().time() + 5
+        while not chat.sent("openim/sendmsg"):
+            assert asyncio.get_running_loop().time() < deadline, "the message was never answered"
+            await asyncio.sleep(0.01)
+
+    assert "cannot read the intake journal" in caplog.text
+    assert len(chat.sent("openim/sendmsg")) == 1

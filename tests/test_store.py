@@ -14,9 +14,6 @@ T0 = 1700000000.0
 LEASE = 30.0
 
 
-pytest_plugins = ["tests.redisserver"]
-
-
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     opened = _open(request, tmp_path)

@@ -25,8 +25,6 @@ from botkit.store.redis import DONE_TTL_SECONDS, RedisStore
 from tests.conftest import c2c_body, callback_url
 from tests.fakechat import FakeChat
 
-pytest_plugins = ["tests.redisserver"]
-
 T0 = 1700000000.0
 LEASE = 30.0
 
