@@ -1,0 +1,101 @@
+"""`Chat`: talk to a bot through a `LocalSandbox` as a user and get its reply, for tests.
+
+Each send waits for the reply by settling the sandbox (callbacks delivered, botkit's workers idle)
+and reading the stored history, until the deadline; a missing reply is a `TimeoutError` that says
+what the traffic log saw instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from botkit.elements import MsgBody, body_text
+from sandbox.harness import LocalSandbox
+from sandbox.models import C2CRecord, GroupRecord
+from sandbox.traffic import TrafficEntry
+
+DEFAULT_TIMEOUT = 10.0
+POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message the bot sent, as the sandbox stored it."""
+
+    text: str
+    sender: str
+    body: MsgBody
+    record: C2CRecord | GroupRecord
+
+
+class Chat:
+    """One user talking to one robot: 1:1 with `send`, or @-mentioning it in a group with `send_group`."""
+
+    def __init__(
+        self, local: LocalSandbox, user: str, *, robot: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self.local = local
+        self.user = user
+        self.robot = robot or local.robot
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"Chat(user={self.user!r}, robot={self.robot!r})"
+
+    def as_user(self, user: str) -> Chat:
+        """The same chat as another user, imported and added to the demo group if new."""
+        self.local.add_user(user)
+        return Chat(self.local, user, robot=self.robot, timeout=self.timeout)
+
+    async def send(self, text: str) -> Reply:
+        """Send `text` 1:1 to the robot and return its (first) reply."""
+        mark = self.local.sandbox.traffic.version
+        sent = self.local.send_c2c(self.user, self.robot, text)
+        return await self._reply(lambda: self.local.c2c_replies(sent), mark, "1:1")
+
+    async def send_group(self, text: str, *, group: str | None = None) -> Reply:
+        """Send "@robot text" in `group` (the demo group) and return the robot's (first) reply there."""
+        mark = self.local.sandbox.traffic.version
+        sent = self.local.send_group(self.user, text, group=group, at=self.robot)
+        return await self._reply(lambda: self.local.group_replies(sent, self.robot), mark, sent.group_id)
+
+    async def _reply(
+        self, find: Callable[[], Sequence[C2CRecord | GroupRecord]], mark: int, where: str
+    ) -> Reply:
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    await self.local.settle()
+                    found = find()
+                    if found:
+                        return _as_reply(found[0])
+                    await asyncio.sleep(POLL_SECONDS)
+        except TimeoutError:
+            seen = [entry for entry in self.local.sandbox.traffic.list(newest_first=False) if entry.id > mark]
+            raise TimeoutError(
+                f"no reply from {self.robot} to {self.user} ({where}) within {self.timeout:g} s; "
+                f"{describe_traffic(seen)}"
+            ) from None
+
+
+def _as_reply(record: C2CRecord | GroupRecord) -> Reply:
+    return Reply(body_text(record.body), record.from_account, record.body, record)
+
+
+def describe_traffic(entries: Sequence[TrafficEntry]) -> str:
+    """One line on what reached the bot and what it called, with the failures."""
+    callbacks = sum(entry.kind == "callback" for entry in entries)
+    summary = f"{callbacks} callback(s) sent, {len(entries) - callbacks} REST call(s) received"
+    failures = [f"{_name(entry)}: {entry.error}" for entry in entries if entry.error]
+    return summary + "".join(f"; {failure}" for failure in failures[-5:])
+
+
+def _name(entry: TrafficEntry) -> str:
+    if entry.kind == "rest":
+        return urlsplit(entry.url).path.removeprefix("/v4/")
+    command = entry.request.get("CallbackCommand") if isinstance(entry.request, dict) else None
+    return f"callback {command or ''}".rstrip()

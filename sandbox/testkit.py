@@ -1,0 +1,82 @@
+"""pytest plugin `botkit_sandbox`: test a bot against an in-process sandbox, with no Tencent account.
+
+Needs pytest-asyncio (the `sandbox` fixture is async). Fixtures:
+
+- `botkit_settings`: the app, robots (`@RBT#001`), model (`echo`) and store (`memory://`); override it.
+- `botkit_local_sandbox`: the `LocalSandbox` for those settings, before it runs.
+- `sandbox_transport`: the `httpx.ASGITransport` a bot uses as its REST transport.
+- `botkit_app`: `botkit.create_app(botkit_settings, transport=sandbox_transport)`; override it to
+  test your own app (FastAPI or Starlette)::
+
+      @pytest.fixture
+      def botkit_app(botkit_settings, sandbox_transport):
+          return create_my_app(botkit_settings, transport=sandbox_transport)
+
+- `sandbox`: the running `LocalSandbox` (state, traffic log, faults), callbacks going to `botkit_app`.
+- `chat`: a `Chat` as the demo user: `reply = await chat.send("hello")`, `await chat.send_group(...)`,
+  `chat.as_user("bob")`.
+
+Importing this module loads neither gradio nor a model: pytest imports it on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+from starlette.applications import Starlette
+
+from botkit.app import create_app
+from botkit.config import Settings
+from sandbox.chat import Chat
+from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
+
+SDKAPPID = 1400000000
+KEY = "botkit-sandbox-test-key"
+CALLBACK_TOKEN = "botkit-sandbox-test-token"
+ROBOT = "@RBT#001"
+
+
+@pytest.fixture
+def botkit_settings() -> Settings:
+    return Settings(
+        sdkappid=SDKAPPID,
+        key=SecretStr(KEY),
+        callback_token=SecretStr(CALLBACK_TOKEN),
+        api_base=SANDBOX_BASE_URL,
+        robots=[ROBOT],
+        llm="echo",
+        store="memory://",
+    )
+
+
+@pytest.fixture
+def botkit_local_sandbox(botkit_settings: Settings) -> Iterator[LocalSandbox]:
+    """The sandbox for `botkit_settings`, not yet running (see `sandbox`)."""
+    local = LocalSandbox(botkit_settings)
+    yield local
+    local.close()
+
+
+@pytest.fixture
+def sandbox_transport(botkit_local_sandbox: LocalSandbox) -> httpx.ASGITransport:
+    return botkit_local_sandbox.transport
+
+
+@pytest.fixture
+def botkit_app(botkit_settings: Settings, sandbox_transport: httpx.ASGITransport) -> Starlette:
+    return create_app(botkit_settings, transport=sandbox_transport)
+
+
+@pytest_asyncio.fixture
+async def sandbox(botkit_local_sandbox: LocalSandbox, botkit_app: Starlette) -> AsyncIterator[LocalSandbox]:
+    async with botkit_local_sandbox.running(botkit_app) as running:
+        yield running
+
+
+@pytest.fixture
+def chat(sandbox: LocalSandbox) -> Chat:
+    return Chat(sandbox, sandbox.user)

@@ -1,0 +1,167 @@
+"""botkit and the sandbox in one event loop, through the testkit: message in, one reply out.
+
+The sandbox fires signed callbacks at the bot app and the bot answers over REST into the sandbox,
+both over `httpx.ASGITransport`; the assertions read what the sandbox stored and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import subprocess
+import sys
+
+import pytest
+from pydantic import SecretStr
+
+from botkit.app import create_app
+from botkit.config import Settings
+from botkit.elements import TextElem
+from botkit.store import EntryStatus
+from sandbox import testkit
+from sandbox.chat import Chat
+from sandbox.faults import Faults
+from sandbox.harness import LocalSandbox
+from sandbox.models import C2CRecord
+
+# The plugin's fixtures, until pyproject registers sandbox.testkit as the pytest11 entry point
+# `botkit_sandbox`; then these lines go.
+botkit_settings = testkit.botkit_settings
+botkit_local_sandbox = testkit.botkit_local_sandbox
+sandbox_transport = testkit.sandbox_transport
+botkit_app = testkit.botkit_app
+sandbox = testkit.sandbox
+chat = testkit.chat
+
+ROBOT = testkit.ROBOT
+
+
+class FirstDrawFails(random.Random):
+    """A random source whose first `random()` is 0.0 (a fault at any rate fires), then 1.0 (none does)."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.draws = 0
+
+    def random(self) -> float:
+        self.draws += 1
+        return 0.0 if self.draws == 1 else 1.0
+
+    def getrandbits(self, k: int) -> int:
+        # Defined here so that randrange() keeps drawing bits, not the scripted random().
+        return super().getrandbits(k)
+
+
+async def test_c2c_hello_gets_exactly_one_text_reply_from_the_robot(
+    sandbox: LocalSandbox, chat: Chat
+) -> None:
+    reply = await chat.send("hello")
+
+    assert (reply.sender, reply.text) == (ROBOT, "echo: hello")
+    stored = sandbox.state.c2c_history(sandbox.user, ROBOT)
+    from_robot = [record for record in stored if record.from_account == ROBOT]
+    assert len(from_robot) == 1
+    assert from_robot[0].to_account == sandbox.user
+    [element] = from_robot[0].body
+    assert isinstance(element, TextElem)
+    assert element.msg_content.text
+    assert len(sandbox.rest_calls("openim/sendmsg")) == 1
+
+
+async def test_group_mention_gets_one_group_reply_that_mentions_the_asker(
+    sandbox: LocalSandbox, chat: Chat
+) -> None:
+    reply = await chat.send_group("hello")
+
+    assert reply.sender == ROBOT
+    assert reply.text.startswith(f"@{sandbox.user} ")
+    [call] = sandbox.rest_calls("group_open_http_svc/send_group_msg")
+    assert call.request["GroupId"] == sandbox.group
+    assert call.request["From_Account"] == ROBOT
+    assert call.request["GroupAtInfo"] == [{"GroupAtAllFlag": 0, "GroupAt_Account": sandbox.user}]
+    from_robot = [r for r in sandbox.state.group_history(sandbox.group) if r.from_account == ROBOT]
+    assert len(from_robot) == 1
+
+
+async def test_another_user_gets_their_own_reply(sandbox: LocalSandbox, chat: Chat) -> None:
+    reply = await chat.as_user("bob").send("hi from bob")
+
+    assert reply.text == "echo: hi from bob"
+    assert isinstance(reply.record, C2CRecord)
+    assert reply.record.to_account == "bob"
+    group_reply = await chat.as_user("bob").send_group("and here")
+    assert group_reply.text.startswith("@bob ")
+
+
+async def test_a_duplicated_callback_is_answered_once(sandbox: LocalSandbox, chat: Chat) -> None:
+    sandbox.sandbox.faults = Faults(duplicate_callbacks=True)
+
+    await chat.send("hello")
+    await sandbox.settle()
+
+    callbacks = sandbox.callbacks()
+    assert [entry.status for entry in callbacks] == [200, 200]
+    assert callbacks[0].request == callbacks[1].request
+    assert len(sandbox.rest_calls("openim/sendmsg")) == 1
+    history = sandbox.state.c2c_history(sandbox.user, ROBOT)
+    assert [record.from_account for record in history] == [ROBOT, sandbox.user]
+
+
+async def test_a_retryable_rest_failure_still_delivers_the_reply(sandbox: LocalSandbox, chat: Chat) -> None:
+    sandbox.sandbox.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)
+    sandbox.sandbox.rng = FirstDrawFails()
+
+    reply = await chat.send("hello")
+
+    assert reply.text == "echo: hello"
+    codes = [entry.response["ErrorCode"] for entry in sandbox.rest_calls("openim/sendmsg")]
+    assert codes == [60008, 0]
+
+
+async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
+    botkit_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    local = LocalSandbox(botkit_settings)
+    wrong = botkit_settings.model_copy(update={"key": SecretStr("not-this-apps-key")})
+    bot = create_app(wrong, transport=local.transport)
+    try:
+        async with local.running(bot):
+            with caplog.at_level(logging.ERROR, logger="botkit.intake"):
+                sent = local.send_c2c(local.user, ROBOT, "hello")
+                await local.settle()
+            entry = await bot.state.store.get(f"c2c:{sent.msg_key}")
+            local.send_c2c(local.user, ROBOT, "still there?")
+            await local.settle()
+
+            [first, _] = local.rest_calls("openim/sendmsg")
+            assert first.response["ErrorCode"] == 70009
+            assert entry is not None
+            assert entry.status is EntryStatus.FAILED
+            assert "70009" in (entry.error or "")
+            assert any("giving up" in r.getMessage() and "70009" in r.getMessage() for r in caplog.records)
+            assert [callback.status for callback in local.callbacks()] == [200, 200]
+            assert local.c2c_replies(sent) == []
+    finally:
+        local.close()
+
+
+async def test_no_reply_is_a_timeout_that_says_what_happened(sandbox: LocalSandbox) -> None:
+    sandbox.sandbox.faults = Faults(drop_callbacks=True)
+    patient = Chat(sandbox, sandbox.user, timeout=0.2)
+
+    with pytest.raises(TimeoutError) as caught:
+        await patient.send("anyone?")
+
+    message = str(caught.value)
+    assert f"no reply from {ROBOT} to {sandbox.user}" in message
+    assert "callback Bot.OnC2CMessage: dropped by fault injection" in message
+
+
+def test_importing_the_testkit_loads_no_gradio_or_model() -> None:
+    code = (
+        "import sys, sandbox.testkit; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'gradio', 'llama_cpp'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert result.stdout.strip() == "[]"
