@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -110,20 +111,28 @@ async def test_duplicate_delivery_produces_one_reply(bot: Bot) -> None:
 @pytest.mark.parametrize(
     ("url", "body"),
     [
-        pytest.param(callback_url("Bot.OnC2CMessage"), c2c_body(sender="@RBT#002"), id="robot-sender"),
-        pytest.param(callback_url("Bot.OnC2CMessage"), c2c_body(robot="@RBT#999"), id="c2c-other-robot"),
         pytest.param(
-            callback_url("Bot.OnGroupMessage"),
+            partial(callback_url, "Bot.OnC2CMessage"), c2c_body(sender="@RBT#002"), id="robot-sender"
+        ),
+        pytest.param(
+            partial(callback_url, "Bot.OnC2CMessage"), c2c_body(robot="@RBT#999"), id="c2c-other-robot"
+        ),
+        pytest.param(
+            partial(callback_url, "Bot.OnGroupMessage"),
             group_body("@@RBT#999 hi", robots=["@RBT#999"]),
             id="group-mentions-another-robot",
         ),
         pytest.param(
-            callback_url("Bot.OnGroupMessage"), group_body(sender="@RBT#002"), id="group-robot-sender"
+            partial(callback_url, "Bot.OnGroupMessage"),
+            group_body(sender="@RBT#002"),
+            id="group-robot-sender",
         ),
     ],
 )
-async def test_messages_not_for_us_are_acked_and_not_answered(bot: Bot, url: str, body: bytes) -> None:
-    response = await bot.post(url, body)
+async def test_messages_not_for_us_are_acked_and_not_answered(
+    bot: Bot, url: Callable[[], str], body: bytes
+) -> None:
+    response = await bot.post(url(), body)
 
     assert response.json() == ACK_BODY
     assert bot.chat.calls == []
@@ -132,26 +141,31 @@ async def test_messages_not_for_us_are_acked_and_not_answered(bot: Bot, url: str
 @pytest.mark.parametrize(
     ("url", "body", "status", "reason"),
     [
-        (callback_url("Bot.OnC2CMessage", sdkappid=1400000999), c2c_body(), 403, "wrong app"),
-        (callback_url("Bot.OnC2CMessage", token="forged-token"), c2c_body(), 403, "Sign does not match"),
+        (partial(callback_url, "Bot.OnC2CMessage", sdkappid=1400000999), c2c_body(), 403, "wrong app"),
         (
-            callback_url("Bot.OnC2CMessage", request_time=int(time.time()) - 120),
+            partial(callback_url, "Bot.OnC2CMessage", token="forged-token"),
+            c2c_body(),
+            403,
+            "Sign does not match",
+        ),
+        (
+            partial(callback_url, "Bot.OnC2CMessage", request_time=int(time.time()) - 120),
             c2c_body(),
             403,
             "more than 60 s",
         ),
-        (callback_url("Bot.OnC2CMessage", token=None), c2c_body(), 403, "not signed"),
-        (callback_url("Bot.OnC2CMessage"), b"{not json", 400, "not UTF-8 JSON"),
-        (callback_url("Bot.OnC2CMessage"), b"", 400, "empty body"),
-        (callback_url("Bot.OnC2CMessage"), b'{"From_Account": "u1"}', 400, "To_Account"),
-        (callback_url("State.StateChange"), c2c_body(), 400, "unsupported CallbackCommand"),
-        ("/im?CallbackCommand=Bot.OnC2CMessage", c2c_body(), 400, "SdkAppid"),
+        (partial(callback_url, "Bot.OnC2CMessage", token=None), c2c_body(), 403, "not signed"),
+        (partial(callback_url, "Bot.OnC2CMessage"), b"{not json", 400, "not UTF-8 JSON"),
+        (partial(callback_url, "Bot.OnC2CMessage"), b"", 400, "empty body"),
+        (partial(callback_url, "Bot.OnC2CMessage"), b'{"From_Account": "u1"}', 400, "To_Account"),
+        (partial(callback_url, "State.StateChange"), c2c_body(), 400, "unsupported CallbackCommand"),
+        (lambda: "/im?CallbackCommand=Bot.OnC2CMessage", c2c_body(), 400, "SdkAppid"),
     ],
 )
 async def test_bad_callbacks_get_a_4xx_with_a_reason(
-    bot: Bot, url: str, body: bytes, status: int, reason: str
+    bot: Bot, url: Callable[[], str], body: bytes, status: int, reason: str
 ) -> None:
-    response = await bot.post(url, body)
+    response = await bot.post(url(), body)
 
     assert response.status_code == status
     assert response.json()["ActionStatus"] == "FAIL"
