@@ -24,15 +24,6 @@ from sandbox.faults import Faults
 from sandbox.harness import LocalSandbox
 from sandbox.models import C2CRecord
 
-# The plugin's fixtures, until pyproject registers sandbox.testkit as the pytest11 entry point
-# `botkit_sandbox`; then these lines go.
-botkit_settings = testkit.botkit_settings
-botkit_local_sandbox = testkit.botkit_local_sandbox
-sandbox_transport = testkit.sandbox_transport
-botkit_app = testkit.botkit_app
-sandbox = testkit.sandbox
-chat = testkit.chat
-
 ROBOT = testkit.ROBOT
 
 
