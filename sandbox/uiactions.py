@@ -1,0 +1,203 @@
+"""The chat UI's event handlers as plain methods over one `Sandbox`: no Gradio, so tests call them directly.
+
+Each returns the new values of its outputs, in order. `Keep.SHOWN` leaves an output as the browser
+shows it (so the one-second refresh repaints nothing when nothing changed), and `Choices` refills a
+dropdown; `sandbox.ui` turns both into Gradio updates.
+
+Commands are `async def`: Gradio runs those on the app's event loop, where the dispatcher schedules
+the callbacks they cause. Reads are plain functions and may run in Gradio's worker threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from fastapi import HTTPException
+from pydantic import ValidationError
+
+from sandbox import uiviews as views
+from sandbox.control import ConfigUpdate, _config_view, _send_body, _updated
+from sandbox.faults import Faults
+from sandbox.runtime import Sandbox
+from sandbox.traffic import TrafficEntry
+from sandbox.uiviews import ChatTurn, Target
+
+
+class Keep(Enum):
+    SHOWN = "shown"
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A dropdown's (label, value) options and its selected value."""
+
+    options: list[tuple[str, str]]
+    value: str | None
+
+    @classmethod
+    def of(cls, options: list[tuple[str, str]], current: str | None) -> Choices:
+        """Keep `current` selected while it is still offered, else select the first option."""
+        values = [value for _, value in options]
+        return cls(options, current if current in values else (values[0] if values else None))
+
+
+def _problems(errors: Any) -> str:
+    """Pydantic's error list (also an `HTTPException.detail` from control.py) as one line."""
+    return "⚠️ " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+
+
+class UiActions:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.state = sandbox.state
+
+    # -- chat --------------------------------------------------------------------------------------
+
+    def identities(self, current: str | None) -> Choices:
+        return Choices.of([(name, name) for name in views.users(self.state)], current)
+
+    def targets(self, user: str | None, current: str | None) -> Choices:
+        return Choices.of(views.chat_targets(self.state, user) if user else [], current)
+
+    def chat(
+        self, user: str | None, target_value: str | None, shown: list[ChatTurn]
+    ) -> tuple[list[ChatTurn] | Keep, list[ChatTurn] | Keep]:
+        """The conversation for the chatbot and the `shown` state, or `Keep.SHOWN` for both."""
+        target = Target.parse(target_value)
+        lines = views.history(self.state, user, target) if user and target else []
+        turns = views.chat_messages(lines, user or "")
+        return (Keep.SHOWN, Keep.SHOWN) if turns == shown else (turns, turns)
+
+    async def send(self, user: str | None, target_value: str | None, text: str) -> tuple[str | Keep, str]:
+        """Send as `user`, as a client SDK would: same checks and callbacks as REST. (message box, status)"""
+        target = Target.parse(target_value)
+        if not user or target is None:
+            return Keep.SHOWN, "⚠️ Pick who you are and who to chat with first."
+        if not text.strip():
+            return Keep.SHOWN, ""
+        try:
+            request = views.send_request(self.state, user, target, text)
+        except ValueError as exc:
+            return Keep.SHOWN, f"⚠️ {exc}"
+        command, body = _send_body(request, self.sandbox.rng.randrange(2**32))
+        answer = self.sandbox.execute(command, body, operator=user, platform="Web")
+        status = views.outcome(answer, "")
+        return ("" if not status else Keep.SHOWN), status
+
+    async def create_user(self, name: str) -> tuple[Choices | Keep, str | Keep, str]:
+        """(identity dropdown, new-user box, status); the new user becomes the identity."""
+        user_id = name.strip()
+        answer = self.sandbox.execute("im_open_login_svc/account_import", {"UserID": user_id})
+        if answer["ErrorCode"] != 0:
+            return Keep.SHOWN, Keep.SHOWN, views.outcome(answer, "")
+        return self.identities(user_id), "", f"Created user {user_id}."
+
+    async def create_group(
+        self, user: str | None, target_value: str | None, name: str
+    ) -> tuple[Choices | Keep, str | Keep, str]:
+        """(chat-with dropdown, group-name box, status): a group of the user and the robot chatted with
+        (else the first robot), which becomes the chat."""
+        target = Target.parse(target_value)
+        robots = [robot.user_id for robot in self.state.robots()]
+        robot = target.peer if target is not None and target.kind == "c2c" else next(iter(robots), None)
+        if not user or robot is None:
+            return Keep.SHOWN, Keep.SHOWN, "⚠️ A group needs a user and at least one robot."
+        body = views.new_group_body(user, robot, name)
+        answer = self.sandbox.execute("group_open_http_svc/create_group", body)
+        if answer["ErrorCode"] != 0:
+            return Keep.SHOWN, Keep.SHOWN, views.outcome(answer, "")
+        group = Target("group", answer["GroupId"])
+        return self.targets(user, group.value), "", f"Created group {group.peer} with {robot}."
+
+    # -- inspector ---------------------------------------------------------------------------------
+
+    def _entries(self, kind: str) -> list[TrafficEntry]:
+        """Newest first; `kind` is "all", "callback" or "rest"."""
+        entries = self.sandbox.traffic.list()
+        return entries if kind == "all" else [entry for entry in entries if entry.kind == kind]
+
+    def inspector(self, selected: int | None, kind: str) -> tuple[list[list[Any]], dict[str, Any], int]:
+        """(table rows, the selected entry or the newest, the traffic version they show)."""
+        version = self.sandbox.traffic.version
+        entries = self._entries(kind)
+        return views.traffic_rows(entries), views.entry_detail(entries, selected), version
+
+    def select(self, kind: str, entry_id: int) -> tuple[int, dict[str, Any]]:
+        return entry_id, views.entry_detail(self._entries(kind), entry_id)
+
+    def clear_traffic(self, kind: str) -> tuple[list[list[Any]], dict[str, Any], int, None]:
+        self.sandbox.traffic.clear()
+        return (*self.inspector(None, kind), None)
+
+    def tick(
+        self,
+        user: str | None,
+        target: str | None,
+        shown: list[ChatTurn],
+        seen: int,
+        selected: int | None,
+        kind: str,
+    ) -> tuple[Any, ...]:
+        """The timer: chat and inspector, each `Keep.SHOWN` when unchanged, so nothing flickers."""
+        unchanged = self.sandbox.traffic.version == seen
+        inspector = (Keep.SHOWN,) * 3 if unchanged else self.inspector(selected, kind)
+        return (*self.chat(user, target, shown), *inspector)
+
+    # -- settings and faults -----------------------------------------------------------------------
+
+    def settings(self) -> tuple[str, bool, str, str, list[list[str]]]:
+        """(webhook URL, auth on, token box (always blank), summary, robot rows)."""
+        view = _config_view(self.sandbox)
+        robots = [[robot.user_id, robot.nick] for robot in self.state.robots()]
+        return view.webhook_url or "", view.callback_token_set, "", views.settings_summary(view), robots
+
+    async def save_settings(self, url: str, auth_on: bool, token: str) -> tuple[Any, ...]:
+        if auth_on and not token and self.state.config.callback_token is None:
+            return (*(Keep.SHOWN,) * 5, "⚠️ Enter a callback token to turn callback auth on.")
+        try:
+            self.state.set_config(_updated(self.state.config, views.config_update(url, auth_on, token)))
+        except HTTPException as exc:
+            return (*(Keep.SHOWN,) * 5, _problems(exc.detail))
+        return (*self.settings(), "Saved.")
+
+    async def create_robot(self, robot_id: str, nick: str) -> tuple[Any, ...]:
+        body = {"UserID": robot_id.strip(), "Nick": nick.strip()}
+        answer = self.sandbox.execute("openim_robot_http_svc/create_robot", body)
+        return (*self.settings(), views.outcome(answer, f"Robot {robot_id.strip()} is ready."))
+
+    def faults(self) -> tuple[float, bool, bool, int, float, int, str]:
+        """(delay, drop, duplicate, retries on timeout, REST failure rate and code, summary)."""
+        faults, retries = self.sandbox.faults, self.state.config.callback_retries
+        summary = views.faults_summary(faults, retries)
+        return (
+            faults.delay_callbacks_seconds,
+            faults.drop_callbacks,
+            faults.duplicate_callbacks,
+            retries,
+            faults.rest_failure_rate,
+            faults.rest_failure_code,
+            summary,
+        )
+
+    async def apply_faults(
+        self, delay: float, drop: bool, duplicate: bool, retries: float, rate: float, code: float
+    ) -> str:
+        """Replace the faults and the retry count; the summary, or why the values were refused."""
+        try:
+            faults = Faults(
+                delay_callbacks_seconds=delay,
+                drop_callbacks=drop,
+                duplicate_callbacks=duplicate,
+                rest_failure_rate=rate,
+                rest_failure_code=int(code),
+            )
+            config = _updated(self.state.config, ConfigUpdate(callback_retries=int(retries)))
+        except ValidationError as exc:
+            return _problems(exc.errors())
+        except HTTPException as exc:
+            return _problems(exc.detail)
+        self.sandbox.faults = faults
+        self.state.set_config(config)
+        return views.faults_summary(faults, config.callback_retries)

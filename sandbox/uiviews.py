@@ -1,0 +1,190 @@
+"""What the sandbox UI shows and sends, as plain functions: no Gradio here, so tests need no browser.
+
+Chat turns use Gradio's "messages" shape (`{"role", "content"}`): the chosen identity's messages are
+"user" (right), everyone else's "assistant" (left), each headed by its sender's UserID.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from botkit.callbacks import is_robot
+from botkit.elements import body_text
+from sandbox.control import ConfigUpdate, ConfigView, SendRequest
+from sandbox.faults import Faults
+from sandbox.state import SandboxState
+from sandbox.traffic import TrafficEntry
+
+ChatTurn = dict[str, str]
+TRAFFIC_HEADERS = ("#", "time", "kind", "command", "HTTP", "ms", "result")
+HISTORY_LIMIT = 100
+GROUP_NAME_BYTES = 30
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who the user chats with: a robot 1:1 (`peer` is its UserID) or a group (`peer` is the GroupId)."""
+
+    kind: Literal["c2c", "group"]
+    peer: str
+
+    @property
+    def value(self) -> str:
+        """The dropdown value; GroupIds may hold '@' and '#', so the kind goes first, before a colon."""
+        return f"{self.kind}:{self.peer}"
+
+    @classmethod
+    def parse(cls, value: str | None) -> Target | None:
+        kind, _, peer = (value or "").partition(":")
+        if kind == "c2c" and peer:
+            return cls("c2c", peer)
+        if kind == "group" and peer:
+            return cls("group", peer)
+        return None
+
+
+def users(state: SandboxState) -> list[str]:
+    """Who the UI can speak as: every live non-robot account except the admin (the bot's identity)."""
+    admin = state.config.admin
+    return [a.user_id for a in state.accounts() if not a.is_robot and not a.deleted and a.user_id != admin]
+
+
+def group_robots(state: SandboxState, group_id: str) -> list[str]:
+    """The live robots among a group's members."""
+    return [member for member in state.members(group_id) if is_robot(member) and state.account_exists(member)]
+
+
+def chat_targets(state: SandboxState, user: str) -> list[tuple[str, str]]:
+    """(label, value) choices: every live robot 1:1, then the user's groups that have a robot in them."""
+    choices = [(f"{robot.user_id} (1:1)", Target("c2c", robot.user_id).value) for robot in state.robots()]
+    for group in state.groups():
+        if state.is_member(group.group_id, user) and group_robots(state, group.group_id):
+            choices.append((f"{group.name} (group)", Target("group", group.group_id).value))
+    return choices
+
+
+def history(state: SandboxState, user: str, target: Target) -> list[tuple[str, str]]:
+    """(sender, text) of the conversation's stored messages, oldest first."""
+    if target.kind == "c2c":
+        records = state.c2c_history(user, target.peer, limit=HISTORY_LIMIT)
+        return [(record.from_account, body_text(record.body)) for record in reversed(records)]
+    group_records = state.group_history(target.peer, limit=HISTORY_LIMIT)
+    return [(record.from_account, body_text(record.body)) for record in reversed(group_records)]
+
+
+def chat_messages(lines: Iterable[tuple[str, str]], me: str) -> list[ChatTurn]:
+    """Chatbot turns: mine on the right, everyone else's on the left, each with the sender's name."""
+    return [
+        {"role": "user" if sender == me else "assistant", "content": f"**{sender}**\n{text}"}
+        for sender, text in lines
+    ]
+
+
+def mention(text: str, robot: str) -> str:
+    """The text with a leading "@<robot> ", unless it already starts by mentioning that robot."""
+    text = text.strip()
+    first_word = text.split(maxsplit=1)[0] if text else ""
+    return text if first_word == f"@{robot}" else f"@{robot} {text}"
+
+
+def send_request(state: SandboxState, user: str, target: Target, text: str) -> SendRequest:
+    """The message as a client would send it; in a group it @-mentions the group's robot by name."""
+    if target.kind == "c2c":
+        return SendRequest(kind="c2c", from_account=user, to=target.peer, text=text)
+    robots = group_robots(state, target.peer)
+    if not robots:
+        raise ValueError(f"group {target.peer} has no robot to talk to")
+    robot = robots[0]
+    return SendRequest(kind="group", from_account=user, to=target.peer, text=mention(text, robot), at=[robot])
+
+
+def new_group_body(owner: str, robot: str, name: str) -> dict[str, Any]:
+    """A `create_group` body: a Public group owned by `owner` with `robot` as a member."""
+    name = name.strip() or f"{owner} and {robot}"
+    while len(name.encode("utf-8")) > GROUP_NAME_BYTES:
+        name = name[:-1]
+    return {"Type": "Public", "Name": name, "Owner_Account": owner, "MemberList": [{"Member_Account": robot}]}
+
+
+def outcome(answer: Mapping[str, Any], done: str) -> str:
+    """A one-line status for a command's answer envelope."""
+    if answer.get("ErrorCode") == 0:
+        return done
+    return f"⚠️ ErrorCode {answer.get('ErrorCode')}: {answer.get('ErrorInfo')}"
+
+
+def _command(entry: TrafficEntry) -> str:
+    if entry.kind == "callback" and isinstance(entry.request, dict):
+        return str(entry.request.get("CallbackCommand", ""))
+    return urlsplit(entry.url).path.removeprefix("/v4/")
+
+
+def _result(entry: TrafficEntry) -> str:
+    if entry.error is not None:
+        return entry.error
+    if entry.kind == "rest" and isinstance(entry.response, dict):
+        return str(entry.response.get("ActionStatus", "OK"))
+    return "OK"
+
+
+def traffic_rows(entries: Iterable[TrafficEntry]) -> list[list[Any]]:
+    """One row per entry for the inspector table, in `TRAFFIC_HEADERS` order."""
+    return [
+        [
+            entry.id,
+            time.strftime("%H:%M:%S", time.localtime(entry.time)),
+            entry.kind,
+            _command(entry),
+            "—" if entry.status is None else entry.status,
+            round(entry.latency_ms, 1),
+            _result(entry),
+        ]
+        for entry in entries
+    ]
+
+
+def entry_detail(entries: list[TrafficEntry], entry_id: int | None) -> dict[str, Any]:
+    """The raw entry with that id, else the newest (the first), as JSON-ready data; {} when none."""
+    chosen = next((entry for entry in entries if entry.id == entry_id), entries[0] if entries else None)
+    return chosen.model_dump() if chosen is not None else {}
+
+
+def faults_summary(faults: Faults, callback_retries: int) -> str:
+    """What is currently broken, in words."""
+    active = []
+    if faults.drop_callbacks:
+        active.append("robot callbacks are **dropped**")
+    if faults.delay_callbacks_seconds:
+        active.append(f"callbacks are **delayed {faults.delay_callbacks_seconds:g} s**")
+    if faults.duplicate_callbacks:
+        active.append("callbacks are **sent twice**")
+    if callback_retries:
+        active.append(f"timed-out callbacks are **retried {callback_retries} times**")
+    if faults.rest_failure_rate:
+        share = f"{faults.rest_failure_rate:.0%}"
+        active.append(f"**{share}** of REST calls fail with ErrorCode {faults.rest_failure_code}")
+    if not active:
+        return "No faults: callbacks go out once and on time, REST calls succeed."
+    return "Active faults: " + "; ".join(active) + "."
+
+
+def settings_summary(view: ConfigView) -> str:
+    auth = "on" if view.callback_token_set else "off"
+    return (
+        f"SDKAppID **{view.sdkappid}** · admin **{view.admin}** · callback auth **{auth}** · "
+        f"timeout {view.callback_timeout:g} s"
+    )
+
+
+def config_update(webhook_url: str, auth_on: bool, token: str) -> ConfigUpdate:
+    """The settings form as a config change: a blank URL turns callbacks off, a blank token keeps it."""
+    changes: dict[str, Any] = {"webhook_url": webhook_url.strip() or None}
+    if not auth_on:
+        changes["callback_token"] = ""
+    elif token:
+        changes["callback_token"] = token
+    return ConfigUpdate(**changes)

@@ -1,0 +1,330 @@
+"""The chat UI without a browser: what `uiviews` renders and what `UiActions` does to a live sandbox."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.app import create_sandbox_app, sandbox_of
+from sandbox.faults import Faults
+from sandbox.models import Group
+from sandbox.state import SandboxState
+from sandbox.traffic import TrafficLog
+from sandbox.uiactions import Choices, Keep, UiActions
+from sandbox.uiviews import (
+    Target,
+    chat_messages,
+    chat_targets,
+    config_update,
+    entry_detail,
+    faults_summary,
+    mention,
+    new_group_body,
+    send_request,
+    traffic_rows,
+    users,
+)
+from tests.conftest import TOKEN
+
+from .conftest import ROBOT, Harness
+
+C2C = Target("c2c", ROBOT).value
+
+
+def add_group(state: SandboxState, group_id: str, members: list[str], name: str = "team") -> str:
+    state.create_group(Group(group_id, "Public", name, members[0]), members)
+    return Target("group", group_id).value
+
+
+# -- views ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "target"),
+    [
+        ("c2c:@RBT#001", Target("c2c", "@RBT#001")),
+        ("group:@TGS#2AB:C", Target("group", "@TGS#2AB:C")),
+        ("group:", None),
+        ("robot:@RBT#001", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_target_values_parse_back(value: str | None, target: Target | None) -> None:
+    assert Target.parse(value) == target
+    if target is not None:
+        assert Target.parse(target.value) == target
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("hello", "@@RBT#001 hello"),
+        ("  hello  ", "@@RBT#001 hello"),
+        ("@@RBT#001 hello", "@@RBT#001 hello"),
+        ("@@RBT#001", "@@RBT#001"),
+        ("@@RBT#0011 hello", "@@RBT#001 @@RBT#0011 hello"),
+        ("hi @@RBT#001", "@@RBT#001 hi @@RBT#001"),
+    ],
+)
+def test_group_text_starts_with_the_robot_mention(text: str, sent: str) -> None:
+    assert mention(text, ROBOT) == sent
+
+
+def test_chat_puts_me_on_the_right_and_names_every_sender() -> None:
+    lines = [("alice", "hi"), (ROBOT, "echo: hi"), ("bob", "yo")]
+    assert chat_messages(lines, "alice") == [
+        {"role": "user", "content": "**alice**\nhi"},
+        {"role": "assistant", "content": f"**{ROBOT}**\necho: hi"},
+        {"role": "assistant", "content": "**bob**\nyo"},
+    ]
+
+
+def test_identities_are_users_without_the_admin_or_robots(state: SandboxState) -> None:
+    assert users(state) == ["alice", "bob"]
+
+
+def test_targets_are_robots_then_the_users_groups_with_a_robot(state: SandboxState) -> None:
+    with_robot = add_group(state, "g1", ["alice", ROBOT], name="with robot")
+    add_group(state, "g2", ["alice", "bob"], name="no robot")
+    add_group(state, "g3", ["bob", ROBOT], name="not alice's")
+    assert chat_targets(state, "alice") == [(f"{ROBOT} (1:1)", C2C), ("with robot (group)", with_robot)]
+
+
+def test_a_group_message_names_the_groups_robot(state: SandboxState) -> None:
+    group = Target.parse(add_group(state, "g1", ["alice", ROBOT]))
+    assert group is not None
+    request = send_request(state, "alice", group, "hi")
+    assert (request.kind, request.to, request.text, request.at, request.at_all) == (
+        "group",
+        "g1",
+        f"@{ROBOT} hi",
+        [ROBOT],
+        False,
+    )
+    direct = send_request(state, "alice", Target("c2c", ROBOT), "hi")
+    assert (direct.kind, direct.to, direct.text, direct.at) == ("c2c", ROBOT, "hi", [])
+    lonely = Target.parse(add_group(state, "g2", ["alice", "bob"]))
+    assert lonely is not None
+    with pytest.raises(ValueError, match="no robot"):
+        send_request(state, "alice", lonely, "hi")
+
+
+def _log() -> TrafficLog:
+    log = TrafficLog(clock=lambda: 1700000000.0)
+    log.record(
+        "callback",
+        method="POST",
+        url="http://bot/im?CallbackCommand=Bot.OnC2CMessage",
+        request={"CallbackCommand": "Bot.OnC2CMessage"},
+        response={"ErrorCode": 0},
+        status=200,
+        latency_ms=12.345,
+    )
+    log.record(
+        "rest",
+        method="POST",
+        url="http://chat/v4/openim/sendmsg?usersig=secret&random=1",
+        request={},
+        response={"ActionStatus": "FAIL", "ErrorCode": 60008},
+        status=200,
+        latency_ms=3.0,
+        error="ErrorCode 60008: timeout",
+    )
+    log.record(
+        "callback", method="POST", url="", request={"CallbackCommand": "Bot.OnGroupMessage"}, error="dropped"
+    )
+    return log
+
+
+def test_traffic_rows_show_kind_command_status_latency_and_result() -> None:
+    rows = traffic_rows(_log().list())
+    assert [row[:1] + row[2:] for row in rows] == [
+        [3, "callback", "Bot.OnGroupMessage", "—", 0.0, "dropped"],
+        [2, "rest", "openim/sendmsg", 200, 3.0, "ErrorCode 60008: timeout"],
+        [1, "callback", "Bot.OnC2CMessage", 200, 12.3, "OK"],
+    ]
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", row[1]) for row in rows)
+
+
+@pytest.mark.parametrize(("entry_id", "shown"), [(None, 3), (2, 2), (1, 1), (9, 3)])
+def test_entry_detail_is_the_chosen_or_newest_raw_entry(entry_id: int | None, shown: int | None) -> None:
+    detail = entry_detail(_log().list(), entry_id)
+    assert detail.get("id") == shown
+    assert entry_detail([], entry_id) == {}
+    if shown == 2:
+        assert detail["url"] == "http://chat/v4/openim/sendmsg?usersig=***&random=1"
+        assert detail["response"]["ErrorCode"] == 60008
+
+
+@pytest.mark.parametrize(
+    ("faults", "retries", "says"),
+    [
+        (Faults(), 0, ["No faults"]),
+        (Faults(drop_callbacks=True), 0, ["dropped"]),
+        (Faults(delay_callbacks_seconds=2.5, duplicate_callbacks=True), 0, ["delayed 2.5 s", "sent twice"]),
+        (Faults(), 2, ["retried 2 times"]),
+        (Faults(rest_failure_rate=0.25, rest_failure_code=70001), 0, ["25%", "ErrorCode 70001"]),
+    ],
+)
+def test_faults_summary_names_each_active_fault(faults: Faults, retries: int, says: list[str]) -> None:
+    summary = faults_summary(faults, retries)
+    assert all(words in summary for words in says)
+
+
+@pytest.mark.parametrize(
+    ("url", "auth_on", "token", "changes"),
+    [
+        ("http://bot/im", True, "", {"webhook_url": "http://bot/im"}),
+        ("  ", True, "t", {"webhook_url": None, "callback_token": "t"}),
+        ("http://bot/im", False, "ignored", {"webhook_url": "http://bot/im", "callback_token": ""}),
+    ],
+)
+def test_settings_form_becomes_a_config_update(
+    url: str, auth_on: bool, token: str, changes: dict[str, Any]
+) -> None:
+    update = config_update(url, auth_on, token)
+    assert update.model_dump(include=update.model_fields_set) == changes
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("Robot fans", "Robot fans"), ("", f"alice and {ROBOT}"), ("x" * 40, "x" * 30), ("群" * 11, "群" * 10)],
+)
+def test_new_groups_have_the_owner_and_robot_and_a_short_name(name: str, expected: str) -> None:
+    body = new_group_body("alice", ROBOT, name)
+    assert body["Name"] == expected
+    assert (body["Owner_Account"], body["MemberList"]) == ("alice", [{"Member_Account": ROBOT}])
+
+
+# -- actions on a live sandbox -------------------------------------------------------------------
+
+
+async def test_a_message_to_a_robot_fires_the_callback_like_rest(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    assert await actions.send("alice", C2C, "hello") == ("", "")
+    [callback] = await harness.sent_callbacks()
+    assert (callback["CallbackCommand"], callback["From_Account"], callback["To_Account"]) == (
+        "Bot.OnC2CMessage",
+        "alice",
+        ROBOT,
+    )
+    assert "OptPlatform=Web" in str(harness.recorder.requests[0].url)
+    turns, shown = actions.chat("alice", C2C, [])
+    assert turns == shown == [{"role": "user", "content": "**alice**\nhello"}]
+    assert actions.chat("alice", C2C, turns) == (Keep.SHOWN, Keep.SHOWN)
+
+
+async def test_a_group_message_mentions_the_robot_and_fires_the_group_callback(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    group = add_group(harness.sandbox.state, "team", ["alice", ROBOT])
+    assert await actions.send("alice", group, "hi all") == ("", "")
+    [callback] = await harness.sent_callbacks()
+    assert callback["CallbackCommand"] == "Bot.OnGroupMessage"
+    assert callback["AtRobots_Account"] == [ROBOT]
+    assert callback["MsgBody"][0]["MsgContent"]["Text"] == f"@{ROBOT} hi all"
+
+
+@pytest.mark.parametrize(
+    ("user", "target", "text", "status"),
+    [
+        (None, C2C, "hi", "Pick who you are"),
+        ("alice", None, "hi", "Pick who you are"),
+        ("alice", C2C, "   ", ""),
+        ("alice", "group:bobs", "hi", "ErrorCode 10007"),
+    ],
+)
+async def test_sends_that_cannot_go_keep_the_text(
+    harness: Harness, user: str | None, target: str | None, text: str, status: str
+) -> None:
+    add_group(harness.sandbox.state, "bobs", ["bob", ROBOT])
+    box, said = await UiActions(harness.sandbox).send(user, target, text)
+    assert box is Keep.SHOWN and status in said
+    assert await harness.sent_callbacks() == []
+
+
+async def test_the_timer_repaints_the_inspector_only_when_traffic_changed(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    await actions.send("alice", C2C, "hello")
+    await harness.sandbox.dispatcher.drain()
+    _, shown, rows, detail, seen = actions.tick("alice", C2C, [], -1, None, "all")
+    assert [row[3] for row in rows] == ["Bot.OnC2CMessage"]
+    assert detail["request"]["From_Account"] == "alice"
+    assert actions.tick("alice", C2C, shown, seen, None, "all") == (Keep.SHOWN,) * 5
+    assert actions.inspector(None, "rest")[0] == []
+
+
+async def test_new_users_and_groups_become_the_selection(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    picked, box, status = await actions.create_user(" carol ")
+    assert picked == Choices([("alice", "alice"), ("bob", "bob"), ("carol", "carol")], "carol")
+    assert (box, status) == ("", "Created user carol.")
+    assert (await actions.create_user("@RBT#9"))[:2] == (Keep.SHOWN, Keep.SHOWN)
+    chosen, box, status = await actions.create_group("carol", C2C, "Robot fans")
+    assert isinstance(chosen, Choices)
+    group = Target.parse(chosen.value)
+    assert group is not None and group.kind == "group"
+    assert harness.sandbox.state.members(group.peer) == ["carol", ROBOT]
+    assert [label for label, _ in chosen.options] == [f"{ROBOT} (1:1)", "Robot fans (group)"]
+
+
+async def test_settings_save_and_refuse(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    *_, status = await actions.save_settings("http://127.0.0.1:9/im", False, "")
+    config = harness.sandbox.state.config
+    assert (status, config.webhook_url, config.callback_token) == ("Saved.", "http://127.0.0.1:9/im", None)
+    *_, status = await actions.save_settings("http://127.0.0.1:9/im", True, "")
+    assert "Enter a callback token" in status
+    *_, status = await actions.save_settings("bot.test/im", True, TOKEN)
+    assert "webhook_url" in status and harness.sandbox.state.config.webhook_url == "http://127.0.0.1:9/im"
+    url, auth_on, token, _, robots, status = await actions.create_robot("@RBT#002", "Two")
+    assert (url, auth_on, token, robots) == (
+        "http://127.0.0.1:9/im",
+        False,
+        "",
+        [[ROBOT, ""], ["@RBT#002", "Two"]],
+    )
+
+
+async def test_faults_apply_or_are_refused_whole(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    summary = await actions.apply_faults(1.5, True, False, 2, 0.5, 60008)
+    assert "dropped" in summary and "retried 2 times" in summary
+    assert harness.sandbox.faults == Faults(
+        delay_callbacks_seconds=1.5, drop_callbacks=True, rest_failure_rate=0.5, rest_failure_code=60008
+    )
+    assert actions.faults() == (1.5, True, False, 2, 0.5, 60008, summary)
+    refused = await actions.apply_faults(0, False, False, 0, 2.0, 60008)
+    assert "rest_failure_rate" in refused
+    assert harness.sandbox.faults.drop_callbacks and harness.sandbox.state.config.callback_retries == 2
+
+
+def test_only_the_ui_module_imports_gradio() -> None:
+    code = "import sys, sandbox.app, sandbox.uiactions; print('gradio' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"
+
+
+async def test_the_ui_mounts_at_the_root_without_hiding_the_apis(state: SandboxState) -> None:
+    """Built inside the running loop: outside one, Gradio leaks an event loop per asyncio lock."""
+    pytest.importorskip("gradio", reason="the UI needs gradio: pip install 'botkit[sandbox]'")
+    from sandbox.ui import mount_ui
+
+    app = create_sandbox_app(state)
+    mount_ui(app, sandbox_of(app))
+    transport = httpx.ASGITransport(app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://ui.test") as client,
+    ):
+        page = await client.get("/")
+        config = await client.get("/sandbox/api/config")
+        rest = await client.post("/v4/openim/sendmsg", content=b"{}")
+    assert page.status_code == 200 and "botkit sandbox" in page.text
+    assert config.json()["robots"] == [ROBOT]
+    assert rest.json()["ErrorCode"] == 60025

@@ -1,0 +1,101 @@
+"""The chat UI in a real Chromium: send, see the bot's reply arrive, inspect the raw callback.
+
+`python -m sandbox` runs as a child process with its `botkit serve` child (echo model), and the
+browser drives the sandbox's page as a person would. Screenshots go to `artifacts/` at the repo root.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.runner import SandboxProcess
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 30_000
+
+
+def _missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return "no Chromium at /usr/bin/chromium or on PATH (apt-get install chromium)"
+    for module in ("playwright", "gradio"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install -e '.[dev]')"
+    return None
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[SandboxProcess]:
+    """`python -m sandbox` with its bot on the echo model, in a fresh data dir."""
+    reason = _missing()
+    if reason is not None:
+        print(f"skipping the browser test: {reason}")
+        pytest.skip(reason)
+    with SandboxProcess(tmp_path / "data", env={"BOTKIT_LLM": "echo"}, cwd=tmp_path) as running:
+        yield running
+        print(f"--- output of python -m sandbox ---\n{running.output()}")  # shown when the test fails
+
+
+def _send(page: Any, text: str) -> None:
+    box = page.locator("#message textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_chat_with_the_robot_then_in_a_group_and_inspect_the_callbacks(sandbox: SandboxProcess) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    robot = sandbox.robots[0]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 960})
+            page.goto(sandbox.base_url + "/")
+            chat, table, detail = page.locator("#chat"), page.locator("#traffic"), page.locator("#detail")
+            chat_with = page.get_by_label("Chat with")
+            expect(page.get_by_label("You are")).to_have_value(sandbox.demo_user, timeout=TIMEOUT_MS)
+            expect(chat_with).to_have_value(f"{robot} (1:1)", timeout=TIMEOUT_MS)
+
+            _send(page, "hello")
+            mine = chat.get_by_role("paragraph").filter(
+                has=page.locator("strong", has_text=sandbox.demo_user)
+            )
+            expect(mine.first).to_contain_text("hello", timeout=TIMEOUT_MS)
+            expect(chat).to_contain_text("echo: hello", timeout=TIMEOUT_MS)
+            # Both entries listed: the table is done changing, so the click lands on the callback row.
+            expect(table).to_contain_text("Bot.OnC2CMessage", timeout=TIMEOUT_MS)
+            expect(table).to_contain_text("openim/sendmsg", timeout=TIMEOUT_MS)
+            table.get_by_text("Bot.OnC2CMessage").filter(visible=True).first.click()
+            expect(detail).to_contain_text('"CallbackCommand"', timeout=TIMEOUT_MS)
+            expect(detail).to_contain_text('"Bot.OnC2CMessage"')
+            expect(detail).to_contain_text('"hello"')
+            page.screenshot(path=str(ARTIFACTS / "ui-chat.png"), full_page=True)
+
+            chat_with.click()
+            page.get_by_role("option", name=re.compile(r"\(group\)")).first.click()
+            expect(chat_with).to_have_value(re.compile(r"\(group\)$"), timeout=TIMEOUT_MS)
+            _send(page, "hi group")
+            expect(chat).to_contain_text(f"@{robot} hi group", timeout=TIMEOUT_MS)
+            expect(chat).to_contain_text("echo: hi group", timeout=TIMEOUT_MS)
+            expect(table).to_contain_text("Bot.OnGroupMessage", timeout=TIMEOUT_MS)
+            page.screenshot(path=str(ARTIFACTS / "ui-group.png"), full_page=True)
+        finally:
+            browser.close()
