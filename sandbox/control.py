@@ -53,7 +53,7 @@ class SendRequest(BaseModel):
     at_all: bool = False
 
 
-def _config_view(sandbox: Sandbox) -> ConfigView:
+def config_view(sandbox: Sandbox) -> ConfigView:
     config = sandbox.state.config
     return ConfigView(
         sdkappid=config.sdkappid,
@@ -66,7 +66,7 @@ def _config_view(sandbox: Sandbox) -> ConfigView:
     )
 
 
-def _updated(config: SandboxConfig, update: ConfigUpdate) -> SandboxConfig:
+def updated_config(config: SandboxConfig, update: ConfigUpdate) -> SandboxConfig:
     changes = update.model_dump(include=update.model_fields_set)
     if "callback_token" in changes and not changes["callback_token"]:
         changes["callback_token"] = None
@@ -76,7 +76,7 @@ def _updated(config: SandboxConfig, update: ConfigUpdate) -> SandboxConfig:
         raise HTTPException(422, detail=exc.errors(include_url=False, include_context=False)) from None
 
 
-def _send_body(request: SendRequest, rng_value: int) -> tuple[str, dict[str, Any]]:
+def send_body(request: SendRequest, rng_value: int) -> tuple[str, dict[str, Any]]:
     """The REST command and body that carry a UI message."""
     body = request.msg_body if request.msg_body is not None else dump_body(text_body(request.text or ""))
     if request.kind == "c2c":
@@ -121,12 +121,12 @@ def control_router(sandbox: Sandbox) -> APIRouter:
 
     @router.get("/config")
     def get_config() -> ConfigView:
-        return _config_view(sandbox)
+        return config_view(sandbox)
 
     @router.put("/config")
     def put_config(update: ConfigUpdate) -> ConfigView:
-        sandbox.state.set_config(_updated(sandbox.state.config, update))
-        return _config_view(sandbox)
+        sandbox.state.set_config(updated_config(sandbox.state.config, update))
+        return config_view(sandbox)
 
     @router.get("/faults")
     def get_faults() -> Faults:
@@ -152,7 +152,7 @@ def control_router(sandbox: Sandbox) -> APIRouter:
     @router.post("/send")
     async def send(request: SendRequest) -> dict[str, Any]:
         """Send as a user (the UI's chat box): same checks and callbacks as REST, platform "Web"."""
-        command, body = _send_body(request, sandbox.rng.randrange(2**32))
+        command, body = send_body(request, sandbox.rng.randrange(2**32))
         return sandbox.execute(command, body, operator=request.from_account, platform="Web")
 
     @router.post("/rest/{service}/{command}")

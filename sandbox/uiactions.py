@@ -18,7 +18,7 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from sandbox import uiviews as views
-from sandbox.control import ConfigUpdate, _config_view, _send_body, _updated
+from sandbox.control import ConfigUpdate, config_view, send_body, updated_config
 from sandbox.faults import Faults
 from sandbox.runtime import Sandbox
 from sandbox.traffic import TrafficEntry
@@ -81,7 +81,7 @@ class UiActions:
             request = views.send_request(self.state, user, target, text)
         except ValueError as exc:
             return Keep.SHOWN, f"⚠️ {exc}"
-        command, body = _send_body(request, self.sandbox.rng.randrange(2**32))
+        command, body = send_body(request, self.sandbox.rng.randrange(2**32))
         answer = self.sandbox.execute(command, body, operator=user, platform="Web")
         status = views.outcome(answer, "")
         return ("" if not status else Keep.SHOWN), status
@@ -149,7 +149,7 @@ class UiActions:
 
     def settings(self) -> tuple[str, bool, str, str, list[list[str]]]:
         """(webhook URL, auth on, token box (always blank), summary, robot rows)."""
-        view = _config_view(self.sandbox)
+        view = config_view(self.sandbox)
         robots = [[robot.user_id, robot.nick] for robot in self.state.robots()]
         return view.webhook_url or "", view.callback_token_set, "", views.settings_summary(view), robots
 
@@ -157,7 +157,7 @@ class UiActions:
         if auth_on and not token and self.state.config.callback_token is None:
             return (*(Keep.SHOWN,) * 5, "⚠️ Enter a callback token to turn callback auth on.")
         try:
-            self.state.set_config(_updated(self.state.config, views.config_update(url, auth_on, token)))
+            self.state.set_config(updated_config(self.state.config, views.config_update(url, auth_on, token)))
         except HTTPException as exc:
             return (*(Keep.SHOWN,) * 5, _problems(exc.detail))
         return (*self.settings(), "Saved.")
@@ -193,7 +193,7 @@ class UiActions:
                 rest_failure_rate=rate,
                 rest_failure_code=int(code),
             )
-            config = _updated(self.state.config, ConfigUpdate(callback_retries=int(retries)))
+            config = updated_config(self.state.config, ConfigUpdate(callback_retries=int(retries)))
         except ValidationError as exc:
             return _problems(exc.errors())
         except HTTPException as exc:
