@@ -22,6 +22,7 @@ from botkit.store.base import EntryStatus, JournalEntry, Store
 log = logging.getLogger("botkit.intake")
 
 MAX_BACKOFF_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
 
 
 class Intake:
@@ -46,6 +47,7 @@ class Intake:
         self._clock = clock
         self._wake = asyncio.Event()
         self._busy = 0
+        self._stopping = False
         self._generation = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -73,11 +75,21 @@ class Intake:
             task.add_done_callback(self._tasks.discard)
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Cancel the workers; entries they held are resumed by the next start once leases expire."""
-        for task in list(self._tasks):
+    async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Let workers finish the entry in hand for up to `grace_seconds`, then cancel them.
+
+        An entry cut off mid-answer is resumed by the next start once its lease expires.
+        """
+        self._stopping = True
+        self._wake.set()
+        tasks = list(self._tasks)
+        if not tasks:
+            return
+        _, unfinished = await asyncio.wait(tasks, timeout=grace_seconds)
+        for task in unfinished:
+            log.warning("stopping %s mid-answer; the entry resumes after a restart", task.get_name())
             task.cancel()
-        for task in list(self._tasks):
+        for task in unfinished:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -86,14 +98,14 @@ class Intake:
         await self._idle.wait()
 
     async def _work(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             generation = self._generation
             self._busy += 1
             try:
                 entries = await self._claim()
                 for entry in entries:
-                    await self._process(entry)
+                    await self._process_safely(entry)
             finally:
                 self._busy -= 1
             if entries:
@@ -111,6 +123,13 @@ class Intake:
         except Exception:
             log.exception("cannot read the intake journal; retrying in %.0f s", self._poll_seconds)
             return []
+
+    async def _process_safely(self, entry: JournalEntry) -> None:
+        """Process one entry; a store failure while recording the outcome must not end the worker."""
+        try:
+            await self._process(entry)
+        except Exception:
+            log.exception("cannot record the outcome of %s; it is retried once its lease expires", entry.key)
 
     async def _process(self, entry: JournalEntry) -> None:
         assert self._handler is not None, "start() sets the handler before any worker runs"

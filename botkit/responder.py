@@ -6,6 +6,7 @@ The service (through the Handler), the evaluation module and the notebooks all a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from botkit.callbacks import C2CMessage, GroupMessage
@@ -36,10 +37,16 @@ class Responder:
         question = strip_mentions(message.text, [robot, *self._settings.robots])
         prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
         try:
-            return clean(await complete(self._provider, prompt)) or self._settings.fallback_reply
-        except LLMError as exc:
-            log.error("%s failed for %s: %s; sending the fallback reply", self._provider.name, key, exc)
+            # The one bound on a whole answer, whatever the provider does; the intake lease counts on it.
+            async with asyncio.timeout(self._settings.llm_timeout):
+                answer = await complete(self._provider, prompt)
+        except (LLMError, TimeoutError) as exc:
+            reason = (
+                exc if isinstance(exc, LLMError) else f"no answer within {self._settings.llm_timeout:g} s"
+            )
+            log.error("%s failed for %s: %s; sending the fallback reply", self._provider.name, key, reason)
             return self._settings.fallback_reply
+        return clean(answer) or self._settings.fallback_reply
 
     async def reply_to(self, message: C2CMessage | GroupMessage, robot: str) -> str:
         """Answer and remember the exchange, without sending anything."""

@@ -31,7 +31,7 @@ def verify_callback(
     """Raise `CallbackError(403)` unless `sign` is right for `request_time` and that is fresh."""
     if not sign or not request_time:
         raise CallbackError(403, "callback is not signed: Sign and RequestTime are required")
-    if not (request_time.isascii() and request_time.isdigit()):
+    if not (request_time.isascii() and request_time.isdigit()) or len(request_time) > 12:
         raise CallbackError(403, "RequestTime is not a Unix time in seconds")
     if abs(clock() - int(request_time)) > window:
         raise CallbackError(403, f"RequestTime is more than {window} s away from now")

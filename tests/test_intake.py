@@ -119,3 +119,31 @@ async def test_a_store_outage_while_claiming_is_logged_and_survived(
 
     assert "cannot read the intake journal" in caplog.text
     assert len(chat.sent("openim/sendmsg")) == 1
+
+
+async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    class FailsToFinishOnce(InMemoryStore):
+        failures = 1
+
+        async def finish(self, key: str, status: EntryStatus, error: str | None = None) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("store unreachable")
+            await super().finish(key, status, error)
+
+    store = FailsToFinishOnce()
+    await journal(store, "first", seq=1)
+    chat = FakeChat()
+    one_worker = settings.model_copy(update={"workers": 1})
+    app = create_app(one_worker, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
+    async with app.router.lifespan_context(app):
+        await app.state.intake.wait_idle()
+        await app.state.intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("second", seq=2)))
+        deadline = asyncio.get_running_loop().time() + 5
+        while len(chat.sent("openim/sendmsg")) < 2:
+            assert asyncio.get_running_loop().time() < deadline, "the worker stopped after the failure"
+            await asyncio.sleep(0.01)
+
+    assert "cannot record the outcome" in caplog.text

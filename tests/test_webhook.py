@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -285,3 +286,19 @@ async def test_control_characters_never_reach_the_chat(settings: Settings) -> No
 
         [sent] = bot.chat.sent("openim/sendmsg")
         assert sent["MsgBody"][0]["MsgContent"]["Text"] == "clean text[31m here"
+
+
+async def test_a_model_slower_than_the_llm_timeout_gets_the_fallback(settings: Settings) -> None:
+    never = asyncio.Event()
+
+    class Hanging(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            await never.wait()
+            yield "too late"
+
+    quick = settings.model_copy(update={"llm_timeout": 0.05})
+    async for bot in start_bot(quick, provider=Hanging()):
+        await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
+
+        [sent] = bot.chat.sent("openim/sendmsg")
+        assert sent["MsgBody"][0]["MsgContent"]["Text"] == settings.fallback_reply
