@@ -38,33 +38,41 @@ def create_app(
     """The webhook service. Tests pass a transport (the sandbox or a MockTransport), a provider or a store."""
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.store)
+    # Built here, not in the lifespan, so a bad setting fails create_app with a ConfigError. The
+    # client opens no connection before its first request; the lifespan closes it.
+    timeout = httpx.Timeout(max(settings.rest_timeout, settings.llm_timeout), connect=5.0)
+    http = httpx.AsyncClient(transport=transport, timeout=timeout)
+    model = provider if provider is not None else get_provider(settings, http)
+    memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
+    handler = Handler(
+        settings=settings,
+        responder=Responder(settings=settings, provider=model, memory=memory),
+        store=the_store,
+        chat=ChatClient.from_settings(settings, http),
+    )
+    if settings.callback_token is None:
+        log.warning(
+            "BOTKIT_CALLBACK_TOKEN is not set: callbacks are not authenticated, so anyone who can "
+            "reach %s can make the robots message any user; set it and enable callback auth",
+            settings.callback_path,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        timeout = httpx.Timeout(max(settings.rest_timeout, settings.llm_timeout), connect=5.0)
-        async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
-            model = provider if provider is not None else get_provider(settings, http)
-            memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
-            handler = Handler(
-                settings=settings,
-                responder=Responder(settings=settings, provider=model, memory=memory),
-                store=the_store,
-                chat=ChatClient.from_settings(settings, http),
-            )
-            app.state.handler = handler
-            intake.start(handler)
-            log.info(
-                "botkit ready: %s for %s, model %s",
-                settings.callback_path,
-                ", ".join(settings.robots),
-                model.name,
-            )
-            try:
-                yield
-            finally:
-                await intake.stop()
-                if owns_store:
-                    await the_store.close()
+        intake.start(handler)
+        log.info(
+            "botkit ready: %s for %s, model %s",
+            settings.callback_path,
+            ", ".join(settings.robots),
+            model.name,
+        )
+        try:
+            yield
+        finally:
+            await intake.stop()
+            await http.aclose()
+            if owns_store:
+                await the_store.close()
 
     intake = Intake(
         the_store,
@@ -75,6 +83,7 @@ def create_app(
     )
     app = FastAPI(title="botkit", lifespan=lifespan)
     app.state.intake = intake
+    app.state.handler = handler
     app.state.store = the_store
     app.include_router(create_webhook_router(settings, intake, clock=clock))
 

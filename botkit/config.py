@@ -63,7 +63,12 @@ class Settings(BaseSettings):
     rest_retries: int = Field(3, ge=0, description="Retries on retryable REST errors.")
     workers: int = Field(4, ge=1, description="Messages answered at the same time.")
     max_attempts: int = Field(5, ge=1, description="Tries per message before it is given up.")
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("robots", mode="before")
     @classmethod

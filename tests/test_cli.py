@@ -61,3 +61,19 @@ def test_unreachable_api_is_reported_without_a_traceback() -> None:
     assert "Error:" in output
     assert "get_all_robots" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"BOTKIT_LLM": "minimax"}, "BOTKIT_LLM=minimax needs BOTKIT_LLM_API_KEY"),
+        ({"BOTKIT_LOG_LEVEL": "verbose"}, "BOTKIT_LOG_LEVEL"),
+        ({"BOTKIT_STORE": "mysql://db/bot"}, "BOTKIT_STORE"),
+    ],
+)
+def test_serve_refuses_bad_settings_before_starting(extra: dict[str, str], message: str) -> None:
+    code, output = run("serve", env=ENV | {"BOTKIT_STORE": "memory://"} | extra)
+
+    assert code == 1
+    assert message in output
+    assert "Traceback" not in output

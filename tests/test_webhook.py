@@ -302,3 +302,13 @@ async def test_a_model_slower_than_the_llm_timeout_gets_the_fallback(settings: S
 
         [sent] = bot.chat.sent("openim/sendmsg")
         assert sent["MsgBody"][0]["MsgContent"]["Text"] == settings.fallback_reply
+
+
+def test_an_unsigned_webhook_is_warned_about_at_start(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    create_app(
+        settings.model_copy(update={"callback_token": None}), provider=EchoProvider(), store=InMemoryStore()
+    )
+
+    assert "BOTKIT_CALLBACK_TOKEN is not set" in caplog.text
