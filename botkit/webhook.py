@@ -13,7 +13,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from botkit.callbacks import ACK_BODY, CallbackQuery, parse_callback, parse_query
+from botkit.callbacks import ACK_BODY, MAX_CALLBACK_BYTES, CallbackQuery, parse_callback, parse_query
 from botkit.config import Settings
 from botkit.errors import CallbackError
 from botkit.intake import Intake
@@ -21,18 +21,23 @@ from botkit.signature import verify_callback
 
 log = logging.getLogger("botkit.webhook")
 
-MAX_BODY_BYTES = 1024 * 1024
-
 
 def check_app(query: CallbackQuery, sdkappid: int) -> None:
     if query.sdkappid != sdkappid:
         raise CallbackError(403, f"wrong app: SdkAppid {query.sdkappid} is not this service's app")
 
 
-def check_size(request: Request) -> None:
+async def read_body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it passes the cap, whether or not it declared a length."""
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise CallbackError(413, f"body over {MAX_BODY_BYTES} bytes")
+    if length.isdigit() and int(length) > MAX_CALLBACK_BYTES:
+        raise CallbackError(413, f"body over {MAX_CALLBACK_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_CALLBACK_BYTES:
+            raise CallbackError(413, f"body over {MAX_CALLBACK_BYTES} bytes")
+    return bytes(body)
 
 
 def create_webhook_router(
@@ -49,16 +54,23 @@ def create_webhook_router(
             check_app(query, settings.sdkappid)
             if token is not None:
                 verify_callback(token, query.sign, query.request_time, clock=clock)
-            check_size(request)
-            message = parse_callback(query.callback_command, await request.body())
-            await intake.record(message)
+            message = parse_callback(query.callback_command, await read_body(request))
         except CallbackError as exc:
             log.warning("refused callback from %s: %s", _client(request), exc)
-            body = {"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": exc.reason}
-            return JSONResponse(body, status_code=exc.status)
+            return _failure(exc.status, exc.reason)
+        try:
+            await intake.record(message)
+        except Exception:
+            # Not acked, so Tencent's retry (when switched on) or the sender can try again.
+            log.exception("cannot journal %s", message.dedupe_key)
+            return _failure(503, "the bot cannot store the message right now; try again")
         return JSONResponse(ACK_BODY)
 
     return router
+
+
+def _failure(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": reason}, status_code=status)
 
 
 def _client(request: Request) -> str:

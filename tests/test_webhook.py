@@ -312,3 +312,32 @@ def test_an_unsigned_webhook_is_warned_about_at_start(
     )
 
     assert "BOTKIT_CALLBACK_TOKEN is not set" in caplog.text
+
+
+async def test_an_oversized_body_without_a_length_is_refused(bot: Bot) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b" " * 65536
+
+    response = await bot.http.post(callback_url("Bot.OnC2CMessage"), content=chunks())
+
+    assert response.status_code == 413
+
+
+async def test_a_store_outage_is_a_503_not_an_ack(settings: Settings) -> None:
+    class Broken(InMemoryStore):
+        async def record(self, key: str, payload: str, *, now: float) -> bool:
+            raise ConnectionError("store unreachable")
+
+    app = create_app(
+        settings, transport=httpx.MockTransport(FakeChat()), provider=EchoProvider(), store=Broken()
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bot") as http,
+    ):
+        response = await http.post(callback_url("Bot.OnC2CMessage"), content=c2c_body())
+
+    assert response.status_code == 503
+    assert response.json()["ActionStatus"] == "FAIL"
