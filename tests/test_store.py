@@ -9,6 +9,7 @@ import pytest
 
 from botkit.errors import ConfigError
 from botkit.store import EntryStatus, InMemoryStore, SQLiteStore, Store, Turn, open_store
+from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP
 
 T0 = 1700000000.0
 LEASE = 30.0
@@ -363,3 +364,20 @@ def test_open_store_unsupported_scheme(url: str, scheme: str) -> None:
     assert "BOTKIT_STORE" in str(caught.value)
     assert scheme in str(caught.value)
     assert "pw" not in str(caught.value)
+
+
+async def test_sqlite_forgets_finished_entries_after_the_ttl_and_caps_turns(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "prune.db")
+    await store.record("old", "{}", now=0.0)
+    await store.finish("old", EntryStatus.DONE)
+    await store.record("pending", "{}", now=0.0)
+    await store.record("new", "{}", now=DONE_TTL_SECONDS + 1.0)
+    for index in range(TURNS_CAP + 10):
+        await store.append_turns("c", [Turn("user", str(index))])
+
+    assert await store.get("old") is None
+    assert await store.get("pending") is not None
+    turns = await store.load_turns("c", limit=TURNS_CAP + 10)
+    assert len(turns) == TURNS_CAP
+    assert turns[-1].content == str(TURNS_CAP + 9)
+    await store.close()

@@ -21,7 +21,8 @@ from botkit.config import Settings
 from botkit.errors import ConfigError
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, Store, Turn, open_store
-from botkit.store.redis import DONE_TTL_SECONDS, RedisStore
+from botkit.store.base import DONE_TTL_SECONDS
+from botkit.store.redis import RedisStore
 from tests.conftest import c2c_body, callback_url
 from tests.fakechat import FakeChat
 

@@ -14,6 +14,11 @@ from typing import Protocol
 
 from botkit.llm.base import Role
 
+DONE_TTL_SECONDS = 7 * 24 * 3600
+"""How long finished journal entries are kept: a late repeat delivery within it is still a duplicate."""
+TURNS_CAP = 200
+"""Turns kept per conversation; the prompt uses far fewer (BOTKIT_HISTORY_TURNS)."""
+
 
 class EntryStatus(StrEnum):
     PENDING = "pending"

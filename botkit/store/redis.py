@@ -17,15 +17,13 @@ from collections.abc import Sequence
 from typing import cast
 
 from botkit.errors import ConfigError
-from botkit.store.base import EntryStatus, JournalEntry, Turn
+from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP, EntryStatus, JournalEntry, Turn
 
 try:
     from redis.asyncio import Redis
 except ImportError as exc:  # the redis extra is optional
     raise ConfigError("BOTKIT_STORE=redis://... needs: pip install 'botkit[redis]'") from exc
 
-DONE_TTL_SECONDS = 7 * 24 * 3600
-TURNS_CAP = 200
 
 # KEYS: entry, due set. ARGV: payload, created_at, key. A new entry is due from its arrival.
 _RECORD = """

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from botkit.store.base import EntryStatus, JournalEntry, Turn
+from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP, EntryStatus, JournalEntry, Turn
 
 T = TypeVar("T")
 
@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS journal (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_due ON journal (status, not_before);
+CREATE INDEX IF NOT EXISTS journal_age ON journal (status, created_at);
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation TEXT NOT NULL,
@@ -65,6 +66,10 @@ class SQLiteStore:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO journal (key, payload, created_at) VALUES (?, ?, ?)",
                 (key, payload, now),
+            )
+            db.execute(
+                "DELETE FROM journal WHERE status IN ('done', 'failed') AND created_at < ?",
+                (now - DONE_TTL_SECONDS,),
             )
             return cursor.rowcount == 1
 
@@ -136,6 +141,11 @@ class SQLiteStore:
             db.executemany(
                 "INSERT INTO turns (conversation, role, content) VALUES (?, ?, ?)",
                 [(conversation, turn.role, turn.content) for turn in turns],
+            )
+            db.execute(
+                "DELETE FROM turns WHERE conversation = ? AND id NOT IN "
+                "(SELECT id FROM turns WHERE conversation = ? ORDER BY id DESC LIMIT ?)",
+                (conversation, conversation, TURNS_CAP),
             )
 
         await self._run(insert)
