@@ -1,6 +1,8 @@
 """1:1 message commands under `openim/` (protocol.md §5.1, §5.2, §5.4, §5.5).
 
-A message to a live robot from anyone but a robot causes `Bot.OnC2CMessage`. A repeat of a message
+A message to a live robot causes `Bot.OnC2CMessage`, even from another robot (protocol.md §2.1: the
+sender "may itself be @RBT#"; bots must drop those themselves). A robot's message to a person fires
+nothing. A repeat of a message
 (same sender, `MsgSeq`, `MsgRandom` and content within 120 s) is dropped but answered OK with the
 first message's `MsgTime` and `MsgKey`, as Tencent does, so a retry that reuses them is harmless.
 """
@@ -91,7 +93,7 @@ def sendmsg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
     record = draft.record(to_account)
     ctx.state.store_c2c(record)
     result = CommandResult({"MsgTime": record.msg_time, "MsgKey": record.msg_key})
-    if is_robot(to_account) and not is_robot(draft.sender):
+    if is_robot(to_account):
         result.callbacks.append(c2c_callback(record, event_time=ctx.event_time))
     return result
 

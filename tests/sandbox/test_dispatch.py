@@ -164,7 +164,7 @@ async def test_group_messages_that_fire_nothing(
     assert await harness.sent_callbacks() == []
 
 
-@pytest.mark.parametrize(("sender", "to"), [("alice", "bob"), (ROBOT, "alice"), (ROBOT, ROBOT)])
+@pytest.mark.parametrize(("sender", "to"), [("alice", "bob"), (ROBOT, "alice")])
 async def test_c2c_messages_that_fire_nothing(harness: Harness, sender: str, to: str) -> None:
     await send_c2c(harness, sender, to)
     assert await harness.sent_callbacks() == []
@@ -289,3 +289,13 @@ async def test_a_dispatcher_outside_its_lifespan_refuses_to_send(state: SandboxS
     )
     with pytest.raises(RuntimeError, match="lifespan"):
         dispatcher.schedule(callback)
+
+
+async def test_robot_to_robot_fires_a_callback_and_robot_to_person_does_not(harness: Harness) -> None:
+    await harness.ok("openim_robot_http_svc/create_robot", {"UserID": "@RBT#002"})
+
+    await send_c2c(harness, sender="@RBT#002", to=ROBOT)
+    await send_c2c(harness, sender=ROBOT, to="alice", text="a reply")
+
+    [body] = await harness.sent_callbacks()
+    assert (body["From_Account"], body["To_Account"]) == ("@RBT#002", ROBOT)
