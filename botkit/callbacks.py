@@ -12,10 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
 
-from botkit.elements import MsgBody, WireModel, body_text
+from botkit.config import ROBOT_PREFIX
+from botkit.elements import MsgBody, WireModel, body_text, first_problem
 from botkit.errors import CallbackError
-
-ROBOT_PREFIX = "@RBT#"
 
 ACK_BODY: dict[str, Any] = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
 """The documented success answer to every callback."""
@@ -111,7 +110,7 @@ def parse_query(query: Mapping[str, str]) -> CallbackQuery:
     try:
         return CallbackQuery.model_validate(dict(query))
     except ValidationError as exc:
-        raise CallbackError(400, "bad query string: " + _first_problem(exc)) from None
+        raise CallbackError(400, "bad query string: " + first_problem(exc)) from None
 
 
 def parse_callback(command: str, body: bytes) -> C2CMessage | GroupMessage:
@@ -134,7 +133,7 @@ def parse_callback(command: str, body: bytes) -> C2CMessage | GroupMessage:
     try:
         return callback_adapter.validate_python(data)
     except ValidationError as exc:
-        raise CallbackError(400, f"invalid {command} body: " + _first_problem(exc)) from None
+        raise CallbackError(400, f"invalid {command} body: " + first_problem(exc)) from None
 
 
 def dump_callback(callback: C2CMessage | GroupMessage) -> dict[str, Any]:
@@ -144,9 +143,3 @@ def dump_callback(callback: C2CMessage | GroupMessage) -> dict[str, Any]:
 
 def is_robot(user_id: str) -> bool:
     return user_id.startswith(ROBOT_PREFIX)
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"]) or "body"
-    return f"{field}: {error['msg']}"

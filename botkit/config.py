@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from botkit.errors import ConfigError
 
+ROBOT_PREFIX = "@RBT#"
+
 LLMName = Literal["echo", "local", "openai", "minimax"]
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -73,19 +75,12 @@ class Settings(BaseSettings):
     @field_validator("robots", mode="before")
     @classmethod
     def _split_robots(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return split_robots(value)
 
     @field_validator("robots")
     @classmethod
     def _check_robots(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("name at least one robot UserID")
-        bad = [robot for robot in value if not robot.startswith("@RBT#")]
-        if bad:
-            raise ValueError(f"robot UserIDs must start with @RBT#: {', '.join(bad)}")
-        return value
+        return check_robots(value)
 
     @field_validator("api_base", "llm_base_url")
     @classmethod
@@ -106,6 +101,23 @@ class Settings(BaseSettings):
     def prompt_for(self, robot: str) -> str:
         """The system prompt of one robot: its own, else the shared one."""
         return self.robot_prompts.get(robot, self.system_prompt)
+
+
+def split_robots(value: object) -> object:
+    """`BOTKIT_ROBOTS` is comma-separated: "@RBT#001, @RBT#002" → ["@RBT#001", "@RBT#002"]."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def check_robots(robots: list[str]) -> list[str]:
+    """At least one robot, each a robot UserID."""
+    if not robots:
+        raise ValueError("name at least one robot UserID")
+    bad = [robot for robot in robots if not robot.startswith(ROBOT_PREFIX)]
+    if bad:
+        raise ValueError(f"robot UserIDs must start with {ROBOT_PREFIX}: {', '.join(bad)}")
+    return robots
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 
 class WireModel(BaseModel):
@@ -16,6 +16,13 @@ class WireModel(BaseModel):
     model_config = ConfigDict(
         extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
     )
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first validation error as `field.path: message`, for a one-line reason."""
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{field}: {error['msg']}"
 
 
 class TextContent(WireModel):

@@ -16,7 +16,7 @@ import httpx
 from pydantic import ValidationError
 
 from botkit.config import Settings
-from botkit.elements import MsgBody, WireModel, dump_body
+from botkit.elements import MsgBody, WireModel, dump_body, first_problem
 from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code
 from botkit.logmask import mask_httpx_logs
 from botkit.restmodels import (
@@ -336,6 +336,4 @@ def _parse(model: type[ResultT], command: str, data: Mapping[str, Any]) -> Resul
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise ChatTransportError(f"{command}: unexpected answer ({where}: {problem['msg']})") from None
+        raise ChatTransportError(f"{command}: unexpected answer ({first_problem(exc)})") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from botkit.callbacks import ROBOT_PREFIX
+from botkit.config import ROBOT_PREFIX
 from botkit.errors import ConfigError
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botkit.callbacks import ROBOT_PREFIX, is_robot
+from botkit.callbacks import is_robot
+from botkit.config import ROBOT_PREFIX
 from sandbox import fields
 from sandbox.errorcodes import ErrorCode, SandboxError
 from sandbox.models import CommandContext, CommandResult

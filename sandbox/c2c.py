@@ -16,6 +16,7 @@ from typing import Any
 
 from botkit.callbacks import is_robot
 from botkit.elements import MsgBody, dump_body
+from botkit.restapi import MAX_UINT32
 from sandbox import fields
 from sandbox.dispatch import c2c_callback
 from sandbox.errorcodes import ErrorCode, SandboxError
@@ -70,7 +71,7 @@ def _draft(ctx: CommandContext, body: Mapping[str, Any]) -> _Draft:
     msg_time = fields.optional_integer(body, "MsgTimeStamp", bad)
     return _Draft(
         sender=sender,
-        msg_seq=msg_seq if msg_seq is not None else ctx.rng.randrange(1, fields.MAX_UINT32),
+        msg_seq=msg_seq if msg_seq is not None else ctx.rng.randrange(1, MAX_UINT32),
         msg_random=msg_random,
         msg_time=msg_time if msg_time is not None else ctx.msg_time,
         body=msg_body,

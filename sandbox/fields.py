@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from botkit.elements import MsgBody, dump_body, msg_body_adapter
+from botkit.elements import MsgBody, dump_body, first_problem, msg_body_adapter
+from botkit.restapi import MAX_UINT32
 from sandbox.errorcodes import ErrorCode, SandboxError
 
-MAX_UINT32 = 2**32 - 1
 MAX_BODY_BYTES = 12 * 1024
 
 
@@ -69,8 +69,9 @@ def msg_body(body: Mapping[str, Any]) -> MsgBody:
     try:
         parsed = msg_body_adapter.validate_python(value)
     except ValidationError as exc:
-        where = ".".join(str(part) for part in exc.errors()[0]["loc"])
-        raise SandboxError(ErrorCode.MSGBODY_MALFORMED, f"MsgBody is malformed at {where}.") from None
+        raise SandboxError(
+            ErrorCode.MSGBODY_MALFORMED, f"MsgBody is malformed: {first_problem(exc)}."
+        ) from None
     if body_size(parsed) > MAX_BODY_BYTES:
         raise SandboxError(ErrorCode.BODY_TOO_LONG)
     return parsed

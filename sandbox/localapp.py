@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from botkit.config import describe_validation_error
+from botkit.config import check_robots, describe_validation_error, split_robots
 from botkit.errors import ConfigError
 from sandbox.models import SandboxConfig
 from sandbox.seed import DEMO_GROUP, DEMO_USER, seed_demo
@@ -40,16 +40,12 @@ class AppChoice(BaseModel):
     @field_validator("robots", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return split_robots(value)
 
     @field_validator("robots")
     @classmethod
     def _check_robots(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not all(robot.startswith("@RBT#") for robot in value):
-            raise ValueError("robot UserIDs must start with @RBT#")
-        return value or None
+        return check_robots(value) if value is not None else None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AppChoice:
