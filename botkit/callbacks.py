@@ -64,6 +64,11 @@ class C2CMessage(WireModel):
         return "c2c:" + "_".join(str(part) for part in parts)
 
     @property
+    def lane(self) -> str:
+        """Messages in one lane are answered one at a time, in order: here, one user and one robot."""
+        return f"c2c:{self.to_account}:{self.from_account}"
+
+    @property
     def text(self) -> str:
         return body_text(self.msg_body)
 
@@ -89,6 +94,11 @@ class GroupMessage(WireModel):
     @property
     def dedupe_key(self) -> str:
         return f"group:{self.group_id}:{self.msg_seq}"
+
+    @property
+    def lane(self) -> str:
+        """A whole group is one lane, so its messages are answered in the order they were sent."""
+        return f"group:{self.group_id}"
 
     @property
     def text(self) -> str:

@@ -4,6 +4,8 @@ A callback is recorded under its dedupe key, so a repeat delivery adds no work. 
 entries, hand them to the Handler and mark them done. A crash leaves the lease to expire and the
 entry is taken up again; the journal remembers the reply text and how many parts went out, so the
 answer is resumed, not asked again. Retryable failures back off; the rest are logged and closed.
+Messages of one lane (a user's chat with a robot, or a group) are answered one at a time in arrival
+order, each seeing the exchanges before it, while other lanes are answered meanwhile.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class Intake:
     async def record(self, message: C2CMessage | GroupMessage) -> bool:
         """Journal a callback; False when it is a repeat of one already recorded."""
         payload = message.model_dump_json(by_alias=True, exclude_none=True)
-        is_new = await self._store.record(message.dedupe_key, payload, now=self._clock())
+        is_new = await self._store.record(message.dedupe_key, payload, now=self._clock(), lane=message.lane)
         if is_new:
             self._generation += 1
             self._idle.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ from botkit.app import create_app
 from botkit.callbacks import parse_callback
 from botkit.config import Settings
 from botkit.handler import reply_random
+from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore, JournalEntry, SQLiteStore, Store
 from tests.conftest import c2c_body
@@ -27,7 +29,7 @@ async def run_until_idle(settings: Settings, store: Store, chat: FakeChat) -> No
 async def journal(store: Store, text: str, seq: int = 1) -> str:
     message = parse_callback("Bot.OnC2CMessage", c2c_body(text, seq=seq))
     payload = message.model_dump_json(by_alias=True, exclude_none=True)
-    assert await store.record(message.dedupe_key, payload, now=0.0)
+    assert await store.record(message.dedupe_key, payload, now=0.0, lane=message.lane)
     return message.dedupe_key
 
 
@@ -140,10 +142,63 @@ async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
     app = create_app(one_worker, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
     async with app.router.lifespan_context(app):
         await app.state.intake.wait_idle()
-        await app.state.intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("second", seq=2)))
+        # Another user's: u1's lane waits for the unfinished entry until its lease expires.
+        await app.state.intake.record(
+            parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u2", seq=2))
+        )
         deadline = asyncio.get_running_loop().time() + 5
         while len(chat.sent("openim/sendmsg")) < 2:
             assert asyncio.get_running_loop().time() < deadline, "the worker stopped after the failure"
             await asyncio.sleep(0.01)
 
     assert "cannot record the outcome" in caplog.text
+
+
+async def _wait_for_replies(chat: FakeChat, count: int) -> list[tuple[str, str]]:
+    """(recipient, text) of the first `count` replies, polled with a deadline."""
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(sent := chat.sent("openim/sendmsg")) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"only {len(sent)} of {count} replies were sent"
+        await asyncio.sleep(0.01)
+    return [(body["To_Account"], body["MsgBody"][0]["MsgContent"]["Text"]) for body in sent]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_one_users_messages_are_answered_in_order_while_others_are_answered_meanwhile(
+    settings: Settings, tmp_path: Path, kind: str
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    prompts: dict[str, list[tuple[str, str]]] = {}
+
+    class SlowFirst(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            prompts[messages[-1].content] = [(m.role, m.content) for m in messages[1:]]
+            if messages[-1].content == "first":
+                started.set()
+                await release.wait()
+            async for chunk in super().stream(messages):
+                yield chunk
+
+    store = InMemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "bot.db")
+    chat = FakeChat()
+    four = settings.model_copy(update={"workers": 4})
+    app = create_app(four, transport=httpx.MockTransport(chat), provider=SlowFirst(), store=store)
+    intake = app.state.intake
+    async with app.router.lifespan_context(app):
+        await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("first", sender="u1", seq=1)))
+        await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u1", seq=2)))
+        await started.wait()
+        await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("other", sender="u2", seq=3)))
+
+        while_first_is_slow = await _wait_for_replies(chat, 1)
+        asked_meanwhile = set(prompts)
+        release.set()
+        await intake.wait_idle()
+        replies = await _wait_for_replies(chat, 3)
+
+    if kind == "sqlite":
+        await store.close()
+    assert while_first_is_slow == [("u2", "echo: other")]
+    assert asked_meanwhile == {"first", "other"}
+    assert replies[1:] == [("u1", "echo: first"), ("u1", "echo: second")]
+    assert prompts["second"] == [("user", "first"), ("assistant", "echo: first"), ("user", "second")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -39,8 +40,8 @@ async def _claim_keys(store: Store, *, now: float, limit: int = 10) -> list[str]
 
 
 async def test_record_new_then_duplicate(store: Store) -> None:
-    assert await store.record("c2c:k1", '{"n": 1}', now=T0) is True
-    assert await store.record("c2c:k1", '{"n": 2}', now=T0 + 1) is False
+    assert await store.record("c2c:k1", '{"n": 1}', now=T0, lane="c2c:k1") is True
+    assert await store.record("c2c:k1", '{"n": 2}', now=T0 + 1, lane="c2c:k1") is False
 
     entry = await store.get("c2c:k1")
     assert entry is not None
@@ -49,12 +50,13 @@ async def test_record_new_then_duplicate(store: Store) -> None:
 
 
 async def test_recorded_entry_starts_pending(store: Store) -> None:
-    await store.record("k", "payload 你好", now=T0)
+    await store.record("k", "payload 你好", now=T0, lane="group:@TGS#1")
 
     entry = await store.get("k")
 
     assert entry is not None
     assert (entry.key, entry.payload, entry.status) == ("k", "payload 你好", EntryStatus.PENDING)
+    assert entry.lane == "group:@TGS#1"
     assert (entry.attempts, entry.not_before, entry.sent_parts) == (0, 0.0, 0)
     assert (entry.reply_parts, entry.error) == (None, None)
 
@@ -64,10 +66,10 @@ async def test_get_unknown_key_is_none(store: Store) -> None:
 
 
 async def test_duplicate_of_finished_entry_is_still_a_duplicate(store: Store) -> None:
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
     await store.finish("k", EntryStatus.DONE)
 
-    assert await store.record("k", "p", now=T0 + 1000) is False
+    assert await store.record("k", "p", now=T0 + 1000, lane="k") is False
 
 
 @pytest.mark.parametrize(
@@ -82,7 +84,7 @@ async def test_duplicate_of_finished_entry_is_still_a_duplicate(store: Store) ->
     ],
 )
 async def test_claim_leases_entry(store: Store, second_claim_at: float, claimed_again: bool) -> None:
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
 
     first = await store.claim(now=T0, lease_seconds=LEASE, limit=10)
     second = await _claim_keys(store, now=second_claim_at)
@@ -94,7 +96,7 @@ async def test_claim_leases_entry(store: Store, second_claim_at: float, claimed_
 
 async def test_claim_returns_entries_oldest_first(store: Store) -> None:
     for key, created in [("b", T0 + 2), ("a", T0 + 1), ("c", T0 + 3)]:
-        await store.record(key, key, now=created)
+        await store.record(key, key, now=created, lane=key)
 
     assert await _claim_keys(store, now=T0 + 10) == ["a", "b", "c"]
 
@@ -102,7 +104,7 @@ async def test_claim_returns_entries_oldest_first(store: Store) -> None:
 @pytest.mark.parametrize(("limit", "count"), [(0, 0), (1, 1), (2, 2), (3, 3), (10, 3)])
 async def test_claim_respects_limit(store: Store, limit: int, count: int) -> None:
     for n in range(3):
-        await store.record(f"k{n}", "p", now=T0 + n)
+        await store.record(f"k{n}", "p", now=T0 + n, lane=f"k{n}")
 
     claimed = await _claim_keys(store, now=T0 + 10, limit=limit)
 
@@ -111,7 +113,7 @@ async def test_claim_respects_limit(store: Store, limit: int, count: int) -> Non
 
 async def test_claims_in_turn_share_out_entries(store: Store) -> None:
     for n in range(3):
-        await store.record(f"k{n}", "p", now=T0 + n)
+        await store.record(f"k{n}", "p", now=T0 + n, lane=f"k{n}")
 
     first = await _claim_keys(store, now=T0 + 10, limit=2)
     second = await _claim_keys(store, now=T0 + 10, limit=2)
@@ -122,7 +124,7 @@ async def test_claims_in_turn_share_out_entries(store: Store) -> None:
 
 @pytest.mark.parametrize("status", [EntryStatus.DONE, EntryStatus.FAILED])
 async def test_finish_removes_entry_from_claims(store: Store, status: EntryStatus) -> None:
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
     await store.claim(now=T0, lease_seconds=LEASE, limit=10)
 
     await store.finish("k", status, "gave up" if status is EntryStatus.FAILED else None)
@@ -135,8 +137,8 @@ async def test_finish_removes_entry_from_claims(store: Store, status: EntryStatu
 
 
 async def test_finish_leaves_other_entries_claimable(store: Store) -> None:
-    await store.record("done", "p", now=T0)
-    await store.record("open", "p", now=T0 + 1)
+    await store.record("done", "p", now=T0, lane="done")
+    await store.record("open", "p", now=T0 + 1, lane="open")
     await store.finish("done", EntryStatus.DONE)
 
     assert await _claim_keys(store, now=T0 + 2) == ["open"]
@@ -145,7 +147,7 @@ async def test_finish_leaves_other_entries_claimable(store: Store) -> None:
 @pytest.mark.parametrize("status", [EntryStatus.DONE, EntryStatus.FAILED])
 async def test_late_retry_does_not_revive_a_finished_entry(store: Store, status: EntryStatus) -> None:
     """A replica whose lease ran out may report a retry after another replica finished the entry."""
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
     await store.claim(now=T0, lease_seconds=LEASE, limit=10)
     await store.finish("k", status)
 
@@ -162,7 +164,7 @@ async def test_late_retry_does_not_revive_a_finished_entry(store: Store, status:
     [(T0 + 5, False), (T0 + 59.9, False), (T0 + 60, True), (T0 + 100, True)],
 )
 async def test_retry_later_respects_not_before(store: Store, claim_at: float, claimed: bool) -> None:
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
     await store.claim(now=T0, lease_seconds=LEASE, limit=10)
 
     await store.retry_later("k", not_before=T0 + 60, error="ChatAPIError 60008")
@@ -171,7 +173,7 @@ async def test_retry_later_respects_not_before(store: Store, claim_at: float, cl
 
 
 async def test_retry_later_releases_the_lease_and_counts_attempts(store: Store) -> None:
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
     await store.claim(now=T0, lease_seconds=LEASE, limit=10)
 
     await store.retry_later("k", not_before=T0 + 1, error="first")
@@ -185,12 +187,69 @@ async def test_retry_later_releases_the_lease_and_counts_attempts(store: Store) 
     assert entry.status is EntryStatus.PENDING
 
 
+LANE = "c2c:@RBT#001:u1"
+
+
+@pytest.mark.parametrize(
+    ("first_then", "claim_at", "claimed"),
+    [
+        ("still leased", T0 + 11, []),
+        ("waiting to retry", T0 + 11, []),
+        ("retry due", T0 + 20, ["first"]),
+        ("lease expired", T0 + 10 + LEASE, ["first"]),
+        ("done", T0 + 11, ["second"]),
+        ("failed", T0 + 11, ["second"]),
+    ],
+)
+async def test_an_entry_waits_until_the_older_one_of_its_lane_is_finished(
+    store: Store, first_then: str, claim_at: float, claimed: list[str]
+) -> None:
+    await store.record("first", "p", now=T0, lane=LANE)
+    await store.record("second", "p", now=T0 + 1, lane=LANE)
+
+    assert await _claim_keys(store, now=T0 + 10) == ["first"]
+    if first_then in ("waiting to retry", "retry due"):
+        await store.retry_later("first", not_before=T0 + 20, error="timeout")
+    if first_then in ("done", "failed"):
+        await store.finish("first", EntryStatus(first_then))
+
+    assert await _claim_keys(store, now=claim_at) == claimed
+
+
+async def test_entries_of_different_lanes_are_claimed_together(store: Store) -> None:
+    recorded = [("u1-a", LANE), ("u2-a", "c2c:@RBT#001:u2"), ("u1-b", LANE), ("g-a", "group:@TGS#1")]
+    for n, (key, lane) in enumerate(recorded):
+        await store.record(key, "p", now=T0 + n, lane=lane)
+
+    assert await _claim_keys(store, now=T0 + 10) == ["u1-a", "u2-a", "g-a"]
+
+
+async def test_a_waiting_entry_does_not_use_up_the_claim_limit(store: Store) -> None:
+    await store.record("u1-a", "p", now=T0, lane=LANE)
+    await store.record("u1-b", "p", now=T0 + 1, lane=LANE)
+    await store.record("u2-a", "p", now=T0 + 2, lane="c2c:@RBT#001:u2")
+
+    first = await _claim_keys(store, now=T0 + 10, limit=1)
+    second = await _claim_keys(store, now=T0 + 10, limit=1)
+
+    assert (first, second) == (["u1-a"], ["u2-a"])
+
+
+async def test_entries_of_a_lane_recorded_at_the_same_time_go_in_recording_order(store: Store) -> None:
+    await store.record("z", "p", now=T0, lane=LANE)
+    await store.record("a", "p", now=T0, lane=LANE)
+
+    assert await _claim_keys(store, now=T0) == ["z"]
+    await store.finish("z", EntryStatus.DONE)
+    assert await _claim_keys(store, now=T0) == ["a"]
+
+
 @pytest.mark.parametrize(
     "parts",
     [["one part"], ["first", "second", "third"], ["中文", "emoji 🎉", 'quotes "and" \\ slashes'], []],
 )
 async def test_save_reply_mark_sent_get_round_trip(store: Store, parts: list[str]) -> None:
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
 
     await store.save_reply("k", parts)
     await store.mark_sent("k", len(parts))
@@ -203,7 +262,7 @@ async def test_save_reply_mark_sent_get_round_trip(store: Store, parts: list[str
 
 async def test_in_memory_entries_are_independent_copies() -> None:
     store = InMemoryStore()
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
     await store.save_reply("k", ["a"])
 
     entry = await store.get("k")
@@ -216,7 +275,7 @@ async def test_in_memory_entries_are_independent_copies() -> None:
 
 
 async def test_claim_carries_saved_reply_and_progress(store: Store) -> None:
-    await store.record("k", "p", now=T0)
+    await store.record("k", "p", now=T0, lane="k")
     await store.save_reply("k", ["a", "b"])
     await store.mark_sent("k", 1)
 
@@ -267,8 +326,8 @@ async def test_turns_are_kept_per_conversation(store: Store) -> None:
 async def test_sqlite_journal_and_turns_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     first = SQLiteStore(path)
-    await first.record("pending", "p1", now=T0)
-    await first.record("done", "p2", now=T0 + 1)
+    await first.record("pending", "p1", now=T0, lane="pending")
+    await first.record("done", "p2", now=T0 + 1, lane="done")
     await first.save_reply("pending", ["part 1", "part 2"])
     await first.mark_sent("pending", 1)
     await first.retry_later("pending", not_before=T0 + 5, error="timeout")
@@ -285,7 +344,7 @@ async def test_sqlite_journal_and_turns_survive_reopen(tmp_path: Path) -> None:
         assert (pending.payload, pending.reply_parts, pending.sent_parts) == ("p1", ["part 1", "part 2"], 1)
         assert (pending.attempts, pending.not_before, pending.error) == (1, T0 + 5, "timeout")
         assert done.status is EntryStatus.DONE
-        assert await second.record("pending", "again", now=T0 + 10) is False
+        assert await second.record("pending", "again", now=T0 + 10, lane="pending") is False
         assert await _claim_keys(second, now=T0 + 10) == ["pending"]
         assert await second.load_turns("conv", 10) == [Turn("user", "q"), Turn("assistant", "a")]
     finally:
@@ -295,7 +354,7 @@ async def test_sqlite_journal_and_turns_survive_reopen(tmp_path: Path) -> None:
 async def test_sqlite_lease_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     first = SQLiteStore(path)
-    await first.record("k", "p", now=T0)
+    await first.record("k", "p", now=T0, lane="k")
     await first.claim(now=T0, lease_seconds=LEASE, limit=10)
     await first.close()
 
@@ -368,10 +427,10 @@ def test_open_store_unsupported_scheme(url: str, scheme: str) -> None:
 
 async def test_sqlite_forgets_finished_entries_after_the_ttl_and_caps_turns(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "prune.db")
-    await store.record("old", "{}", now=0.0)
+    await store.record("old", "{}", now=0.0, lane="old")
     await store.finish("old", EntryStatus.DONE)
-    await store.record("pending", "{}", now=0.0)
-    await store.record("new", "{}", now=DONE_TTL_SECONDS + 1.0)
+    await store.record("pending", "{}", now=0.0, lane="pending")
+    await store.record("new", "{}", now=DONE_TTL_SECONDS + 1.0, lane="new")
     for index in range(TURNS_CAP + 10):
         await store.append_turns("c", [Turn("user", str(index))])
 
@@ -381,3 +440,33 @@ async def test_sqlite_forgets_finished_entries_after_the_ttl_and_caps_turns(tmp_
     assert len(turns) == TURNS_CAP
     assert turns[-1].content == str(TURNS_CAP + 9)
     await store.close()
+
+
+async def test_sqlite_journal_from_before_lanes_gains_the_column_and_keeps_its_entries(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "CREATE TABLE journal (key TEXT PRIMARY KEY, payload TEXT NOT NULL, "
+            "status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, "
+            "not_before REAL NOT NULL DEFAULT 0, leased_until REAL NOT NULL DEFAULT 0, reply_parts TEXT, "
+            "sent_parts INTEGER NOT NULL DEFAULT 0, error TEXT, created_at REAL NOT NULL);"
+            f"INSERT INTO journal (key, payload, created_at) VALUES ('old', 'p', {T0});"
+        )
+    old.close()
+
+    store = SQLiteStore(path)
+    try:
+        await store.record("new", "p", now=T0 + 1, lane=LANE)
+        assert await _claim_keys(store, now=T0 + 10) == ["old", "new"]
+    finally:
+        await store.close()
+
+    reopened = SQLiteStore(path)  # an upgraded file opens as any other
+    try:
+        old_entry, new_entry = await reopened.get("old"), await reopened.get("new")
+        assert old_entry is not None and new_entry is not None
+        assert (old_entry.lane, new_entry.lane) == ("", LANE)
+    finally:
+        await reopened.close()

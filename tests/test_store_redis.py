@@ -42,7 +42,7 @@ async def test_two_replicas_claiming_at_once_never_lease_the_same_entry(fresh_re
     replicas = [RedisStore(fresh_redis), RedisStore(fresh_redis)]
     expected = [f"c2c:u1:{n}" for n in range(50)]
     for n, key in enumerate(expected):
-        await replicas[0].record(key, "p", now=T0 + n)
+        await replicas[0].record(key, "p", now=T0 + n, lane=key)
 
     try:
         claims = await asyncio.gather(*(_claim_all(replica, limit=3) for replica in replicas * 4))
@@ -93,8 +93,8 @@ async def test_same_callback_delivered_to_two_replicas_is_answered_once(
 async def test_prefixes_keep_apps_on_one_redis_apart(fresh_redis: str) -> None:
     first, second = RedisStore(fresh_redis, prefix="app1:"), RedisStore(fresh_redis, prefix="app2:")
     try:
-        assert await first.record("k", "for app1", now=T0) is True
-        assert await second.record("k", "for app2", now=T0) is True
+        assert await first.record("k", "for app1", now=T0, lane="k") is True
+        assert await second.record("k", "for app2", now=T0, lane="k") is True
         await first.append_turns("conv", [Turn("user", "asked app1")])
 
         assert [entry.payload for entry in await second.claim(now=T0, lease_seconds=LEASE, limit=10)] == [
@@ -121,7 +121,7 @@ async def test_only_finished_entries_expire(
     store = RedisStore(fresh_redis)
     raw = aioredis.Redis.from_url(fresh_redis)
     try:
-        await store.record("k", "p", now=T0)
+        await store.record("k", "p", now=T0, lane="k")
         if finish_with is not None:
             await store.finish("k", finish_with)
 
@@ -154,7 +154,7 @@ async def test_changes_to_an_unknown_key_create_no_entry(fresh_redis: str) -> No
 
         assert await store.get("gone") is None
         assert await store.claim(now=T0 + 100, lease_seconds=LEASE, limit=10) == []
-        assert await store.record("gone", "p", now=T0) is True
+        assert await store.record("gone", "p", now=T0, lane="gone") is True
     finally:
         await store.close()
 
@@ -206,3 +206,51 @@ def test_importing_botkit_does_not_import_redis() -> None:
     code = "import sys, botkit, botkit.app, botkit.cli, botkit.store; print('redis' in sys.modules)"
 
     assert _run_python(code) == "False"
+
+
+async def test_an_entry_from_before_lanes_is_still_claimed_and_finished(fresh_redis: str) -> None:
+    store = RedisStore(fresh_redis)
+    raw = aioredis.Redis.from_url(fresh_redis)
+    try:
+        fields: list[str | float] = [
+            "payload",
+            "p",
+            "created_at",
+            T0,
+            "status",
+            "pending",
+            "attempts",
+            0,
+            "not_before",
+            0,
+        ]
+        fields += ["leased_until", 0, "reply_parts", "null", "sent_parts", 0, "error", "null"]
+        await raw.hset("botkit:entry:old", items=fields)
+        await raw.zadd("botkit:due", {"old": T0})
+
+        claimed = await store.claim(now=T0 + 1, lease_seconds=LEASE, limit=10)
+        await store.finish("old", EntryStatus.DONE)
+        finished = await store.get("old")
+    finally:
+        await raw.aclose()
+        await store.close()
+
+    assert [(entry.key, entry.lane) for entry in claimed] == [("old", "")]
+    assert finished is not None and finished.status is EntryStatus.DONE
+
+
+async def test_a_lane_whose_oldest_entry_was_evicted_moves_on(fresh_redis: str) -> None:
+    store = RedisStore(fresh_redis)
+    raw = aioredis.Redis.from_url(fresh_redis)
+    try:
+        await store.record("first", "p", now=T0, lane="c2c:@RBT#001:u1")
+        await store.record("second", "p", now=T0 + 1, lane="c2c:@RBT#001:u1")
+        await raw.delete("botkit:entry:first")
+        await raw.zrem("botkit:due", "first")
+
+        claimed = [entry.key for entry in await store.claim(now=T0 + 10, lease_seconds=LEASE, limit=10)]
+    finally:
+        await raw.aclose()
+        await store.close()
+
+    assert claimed == ["second"]

@@ -326,7 +326,7 @@ async def test_an_oversized_body_without_a_length_is_refused(bot: Bot) -> None:
 
 async def test_a_store_outage_is_a_503_not_an_ack(settings: Settings) -> None:
     class Broken(InMemoryStore):
-        async def record(self, key: str, payload: str, *, now: float) -> bool:
+        async def record(self, key: str, payload: str, *, now: float, lane: str) -> bool:
             raise ConnectionError("store unreachable")
 
     app = create_app(

@@ -3,6 +3,9 @@
 The journal is what makes intake crash-safe: a callback is recorded before it is acked, its reply
 text is saved before the first send, and each sent part is counted, so a restart resumes where it
 stopped and resends (with the same MsgRandom, which Tencent de-duplicates) rather than re-asking.
+Each entry belongs to a lane (one user's chat with a robot, or one group): `claim` never leases an
+entry while an older entry of its lane is still pending, so a conversation is answered in order,
+each answer seeing the exchanges before it, while different lanes are answered at the same time.
 """
 
 from __future__ import annotations
@@ -47,18 +50,19 @@ class JournalEntry:
     sent_parts: int = 0
     error: str | None = None
     created_at: float = 0.0
+    lane: str = ""
     leased_until: float = field(default=0.0, repr=False)
 
 
 class Store(Protocol):
     """Where botkit keeps what must outlive a request (and, with Redis, be shared by replicas)."""
 
-    async def record(self, key: str, payload: str, *, now: float) -> bool:
-        """Journal a callback under its dedupe key; False when that key was seen before."""
+    async def record(self, key: str, payload: str, *, now: float, lane: str) -> bool:
+        """Journal a callback under its dedupe key, in `lane`; False when that key was seen before."""
         ...
 
     async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
-        """Lease up to `limit` pending entries that are due and not leased by another worker."""
+        """Lease up to `limit` due, unleased entries, none while an older entry of its lane is pending."""
         ...
 
     async def save_reply(self, key: str, parts: Sequence[str]) -> None:

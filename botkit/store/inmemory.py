@@ -13,19 +13,19 @@ class InMemoryStore:
         self._entries: dict[str, JournalEntry] = {}
         self._turns: dict[str, list[Turn]] = {}
 
-    async def record(self, key: str, payload: str, *, now: float) -> bool:
+    async def record(self, key: str, payload: str, *, now: float, lane: str) -> bool:
         if key in self._entries:
             return False
-        self._entries[key] = JournalEntry(key=key, payload=payload, created_at=now)
+        self._entries[key] = JournalEntry(key=key, payload=payload, created_at=now, lane=lane)
         return True
 
     async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
-        due = [
-            entry
-            for entry in self._entries.values()
-            if entry.status is EntryStatus.PENDING and entry.not_before <= now and entry.leased_until <= now
-        ]
-        due.sort(key=lambda entry: entry.created_at)
+        pending = [entry for entry in self._entries.values() if entry.status is EntryStatus.PENDING]
+        pending.sort(key=lambda entry: entry.created_at)  # stable: ties stay in insertion order
+        heads: dict[str, JournalEntry] = {}  # only the oldest pending entry of a lane may be leased
+        for entry in pending:
+            heads.setdefault(entry.lane, entry)
+        due = [entry for entry in heads.values() if entry.not_before <= now and entry.leased_until <= now]
         claimed = due[:limit]
         for entry in claimed:
             entry.leased_until = now + lease_seconds

@@ -1,13 +1,15 @@
 """Store on Redis, so several botkit replicas share one intake journal and one conversation memory.
 
-Each journal entry is a hash. Pending entries also sit in one sorted set scored by the time they
-are next due (arrival, retry time or lease end), so `claim` is one Lua script that leases the
-earliest due entries atomically: two replicas never hold the same entry. Every change that depends
-on an entry's state runs as a script too. Done and failed entries leave the due set and expire
-after `done_ttl` (7 days by default), far past Tencent's callback retries, so a late repeat is still
-a duplicate. Turns are a list per conversation, capped at `turns_cap`. Every key starts with
-`prefix`, so several apps can share one Redis. The scripts name keys they build from the prefix,
-so this runs on a single Redis (or its primary), not on Redis Cluster.
+Each journal entry is a hash. Pending entries also sit in one sorted set scored by the time they are
+next due (arrival, retry time or lease end), so `claim` is one Lua script that leases the earliest
+due entries atomically: two replicas never hold the same entry. Each lane keeps a list of its
+pending keys in arrival order, and `claim` only leases the key at the head of its lane, so a
+conversation is answered in order. Every change that depends on an entry's state runs as a script
+too. Done and failed entries leave the due set and expire after `done_ttl` (7 days by default), far
+past Tencent's callback retries, so a late repeat is still a duplicate. Turns are a list per
+conversation, capped at `turns_cap`. Every key starts with `prefix`, so several apps can share one
+Redis. The scripts name keys they build from the prefix, so this runs on a single Redis (or its
+primary), not on Redis Cluster.
 """
 
 from __future__ import annotations
@@ -25,24 +27,40 @@ except ImportError as exc:  # the redis extra is optional
     raise ConfigError("BOTKIT_STORE=redis://... needs: pip install 'botkit[redis]'") from exc
 
 
-# KEYS: entry, due set. ARGV: payload, created_at, key. A new entry is due from its arrival.
+# KEYS: entry, due set, lane list. ARGV: payload, created_at, key, lane. Due from its arrival.
 _RECORD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'payload', ARGV[1], 'created_at', ARGV[2], 'status', 'pending',
   'attempts', 0, 'not_before', 0, 'leased_until', 0, 'reply_parts', 'null', 'sent_parts', 0,
-  'error', 'null')
+  'error', 'null', 'lane', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('RPUSH', KEYS[3], ARGV[3])
 return 1
 """
 
-# KEYS: due set. ARGV: now, lease end, limit, entry key prefix. A leased entry is due again at lease end.
+# KEYS: due set. ARGV: now, lease end, limit, entry key prefix, lane key prefix. A leased entry is
+# due again at lease end. An entry not at the head of its lane waits; one from before lanes has none.
+# Keys whose entry is no longer pending (or was evicted) are dropped from a lane's head, so it never sticks.
 _CLAIM = """
+local function head(lane)
+  local first = redis.call('LINDEX', lane, 0)
+  while first and redis.call('HGET', ARGV[4] .. first, 'status') ~= 'pending' do
+    redis.call('LPOP', lane)
+    first = redis.call('LINDEX', lane, 0)
+  end
+  return first
+end
 local claimed = {}
-for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])) do
+local limit = tonumber(ARGV[3])
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+  if #claimed >= limit then break end
   local entry = ARGV[4] .. key
-  redis.call('HSET', entry, 'leased_until', ARGV[2])
-  redis.call('ZADD', KEYS[1], ARGV[2], key)
-  claimed[#claimed + 1] = {key, unpack(redis.call('HGETALL', entry))}
+  local lane = redis.call('HGET', entry, 'lane')
+  if not lane or head(ARGV[5] .. lane) == key then
+    redis.call('HSET', entry, 'leased_until', ARGV[2])
+    redis.call('ZADD', KEYS[1], ARGV[2], key)
+    claimed[#claimed + 1] = {key, unpack(redis.call('HGETALL', entry))}
+  end
 end
 return claimed
 """
@@ -58,9 +76,11 @@ end
 return 1
 """
 
-# KEYS: entry, due set. ARGV: status, error, key, ttl seconds.
+# KEYS: entry, due set. ARGV: status, error, key, ttl seconds, lane key prefix. Frees the lane.
 _FINISH = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local lane = redis.call('HGET', KEYS[1], 'lane')
+if lane then redis.call('LREM', ARGV[5] .. lane, 0, ARGV[3]) end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error', ARGV[2], 'leased_until', 0)
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -104,13 +124,16 @@ class RedisStore:
         where = self._redis.connection_pool.connection_kwargs
         return f"RedisStore(host={where.get('host')!r}, db={where.get('db', 0)}, prefix={self.prefix!r})"
 
-    async def record(self, key: str, payload: str, *, now: float) -> bool:
-        created = await self._record(keys=[self._entry_key(key), self._due], args=[payload, now, key])
+    async def record(self, key: str, payload: str, *, now: float, lane: str) -> bool:
+        created = await self._record(
+            keys=[self._entry_key(key), self._due, self._lane_key(lane)], args=[payload, now, key, lane]
+        )
         return bool(created)
 
     async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
         rows = await self._claim(
-            keys=[self._due], args=[now, now + lease_seconds, limit, self._entry_key("")]
+            keys=[self._due],
+            args=[now, now + lease_seconds, limit, self._entry_key(""), self._lane_key("")],
         )
         return [_entry(row[0], dict(zip(row[1::2], row[2::2], strict=True))) for row in rows]
 
@@ -126,7 +149,7 @@ class RedisStore:
     async def finish(self, key: str, status: EntryStatus, error: str | None = None) -> None:
         await self._finish(
             keys=[self._entry_key(key), self._due],
-            args=[status.value, json.dumps(error), key, self._done_ttl],
+            args=[status.value, json.dumps(error), key, self._done_ttl, self._lane_key("")],
         )
 
     async def get(self, key: str) -> JournalEntry | None:
@@ -158,6 +181,9 @@ class RedisStore:
     def _turns_key(self, conversation: str) -> str:
         return f"{self.prefix}turns:{conversation}"
 
+    def _lane_key(self, lane: str) -> str:
+        return f"{self.prefix}lane:{lane}"
+
 
 def _entry(key: str, fields: dict[str, str]) -> JournalEntry:
     return JournalEntry(
@@ -171,4 +197,5 @@ def _entry(key: str, fields: dict[str, str]) -> JournalEntry:
         sent_parts=int(fields["sent_parts"]),
         error=json.loads(fields["error"]),
         created_at=float(fields["created_at"]),
+        lane=fields.get("lane", ""),
     )

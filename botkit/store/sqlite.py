@@ -6,7 +6,8 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +26,8 @@ CREATE TABLE IF NOT EXISTS journal (
     reply_parts TEXT,
     sent_parts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    lane TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS journal_due ON journal (status, not_before);
 CREATE INDEX IF NOT EXISTS journal_age ON journal (status, created_at);
@@ -36,6 +38,19 @@ CREATE TABLE IF NOT EXISTS turns (
     content TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns (conversation, id);
+"""
+
+# Leases the oldest due entries, skipping any with an older pending entry (leased or not) in its lane.
+_CLAIM = """
+SELECT * FROM journal AS entry
+WHERE status = 'pending' AND not_before <= ? AND leased_until <= ?
+AND NOT EXISTS (
+    SELECT 1 FROM journal AS older
+    WHERE older.lane = entry.lane AND older.status = 'pending'
+    AND (older.created_at < entry.created_at
+         OR (older.created_at = entry.created_at AND older.rowid < entry.rowid))
+)
+ORDER BY created_at, rowid LIMIT ?
 """
 
 
@@ -50,6 +65,8 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        with _transaction(self._db):
+            _add_lanes(self._db)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -61,11 +78,11 @@ class SQLiteStore:
 
         return await asyncio.to_thread(locked)
 
-    async def record(self, key: str, payload: str, *, now: float) -> bool:
+    async def record(self, key: str, payload: str, *, now: float, lane: str) -> bool:
         def insert(db: sqlite3.Connection) -> bool:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO journal (key, payload, created_at) VALUES (?, ?, ?)",
-                (key, payload, now),
+                "INSERT OR IGNORE INTO journal (key, payload, created_at, lane) VALUES (?, ?, ?, ?)",
+                (key, payload, now, lane),
             )
             db.execute(
                 "DELETE FROM journal WHERE status IN ('done', 'failed') AND created_at < ?",
@@ -77,21 +94,12 @@ class SQLiteStore:
 
     async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
         def lease(db: sqlite3.Connection) -> list[JournalEntry]:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = db.execute(
-                    "SELECT * FROM journal WHERE status = 'pending' AND not_before <= ? "
-                    "AND leased_until <= ? ORDER BY created_at LIMIT ?",
-                    (now, now, limit),
-                ).fetchall()
+            with _transaction(db):
+                rows = db.execute(_CLAIM, (now, now, limit)).fetchall()
                 db.executemany(
                     "UPDATE journal SET leased_until = ? WHERE key = ?",
                     [(now + lease_seconds, row["key"]) for row in rows],
                 )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             return [_entry(row) for row in rows]
 
         return await self._run(lease)
@@ -157,6 +165,26 @@ class SQLiteStore:
         await self._run(lambda db: db.execute(sql, params))
 
 
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction taken up front, so other processes wait instead of interleaving."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _add_lanes(db: sqlite3.Connection) -> None:
+    """Give a journal from before lanes its lane column; its old entries share the lane ''."""
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(journal)")}
+    if "lane" not in columns:
+        db.execute("ALTER TABLE journal ADD COLUMN lane TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE INDEX IF NOT EXISTS journal_lane ON journal (lane, status, created_at)")
+
+
 def _entry(row: sqlite3.Row) -> JournalEntry:
     parts = row["reply_parts"]
     return JournalEntry(
@@ -170,4 +198,5 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         sent_parts=row["sent_parts"],
         error=row["error"],
         created_at=row["created_at"],
+        lane=row["lane"],
     )
