@@ -160,7 +160,7 @@ def test_stopping_the_sandbox_stops_its_bot(tmp_path: Path) -> None:
             {"BOTKIT_LLM": "openai"},
             [
                 "the bot (botkit serve) exited with code",
-                "bot | botkit.errors.ConfigError: BOTKIT_LLM=openai needs BOTKIT_LLM_API_KEY",
+                "bot | Error: BOTKIT_LLM=openai needs BOTKIT_LLM_API_KEY",
                 "sandbox: the bot (botkit serve, pid",
             ],
         ),
