@@ -2,7 +2,8 @@
 
 It calls the `Sandbox` in-process (through `UiActions`), so a message sent here takes the same checks
 and fires the same callbacks as a REST `sendmsg` from that user. The bot answers through the REST
-API on its own time; a one-second timer re-renders the chat and the inspector when they changed.
+API on its own time; a one-second timer re-renders the chat and the inspector when the page shows
+something else.
 This is the only module that imports Gradio.
 """
 
@@ -203,7 +204,13 @@ def build_ui(sandbox: Sandbox) -> gr.Blocks:
     act = UiActions(sandbox)
     blocks = gr.Blocks(title="botkit sandbox")
     with blocks:
-        shown, seen, selected = gr.State([]), gr.State(-1), gr.State(None)
+        # The digest of the chat shown and the traffic version shown live in the page, written by the
+        # same response as the chat and the table. In a gr.State (kept on the server) they could claim
+        # a newer view than the page has when two responses land out of order, and the timer would
+        # then keep the stale chat for good.
+        shown = gr.Textbox("", visible="hidden", show_label=False, container=False)
+        seen = gr.Number(-1, precision=0, visible="hidden", show_label=False, container=False)
+        selected = gr.State(None)
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4):

@@ -62,13 +62,15 @@ class UiActions:
         return Choices.of(views.chat_targets(self.state, user) if user else [], current)
 
     def chat(
-        self, user: str | None, target_value: str | None, shown: list[ChatTurn]
-    ) -> tuple[list[ChatTurn] | Keep, list[ChatTurn] | Keep]:
-        """The conversation for the chatbot and the `shown` state, or `Keep.SHOWN` for both."""
+        self, user: str | None, target_value: str | None, shown: str
+    ) -> tuple[list[ChatTurn] | Keep, str | Keep]:
+        """The conversation and its digest, or `Keep.SHOWN` for both while `shown` (the digest of
+        what the page shows) still matches."""
         target = Target.parse(target_value)
         lines = views.history(self.state, user, target) if user and target else []
         turns = views.chat_messages(lines, user or "")
-        return (Keep.SHOWN, Keep.SHOWN) if turns == shown else (turns, turns)
+        digest = views.chat_digest(turns)
+        return (Keep.SHOWN, Keep.SHOWN) if digest == shown else (turns, digest)
 
     async def send(self, user: str | None, target_value: str | None, text: str) -> tuple[str | Keep, str]:
         """Send as `user`, as a client SDK would: same checks and callbacks as REST. (message box, status)"""
@@ -135,7 +137,7 @@ class UiActions:
         self,
         user: str | None,
         target: str | None,
-        shown: list[ChatTurn],
+        shown: str,
         seen: int,
         selected: int | None,
         kind: str,

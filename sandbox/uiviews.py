@@ -6,6 +6,8 @@ Chat turns use Gradio's "messages" shape (`{"role", "content"}`): the chosen ide
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -82,6 +84,12 @@ def chat_messages(lines: Iterable[tuple[str, str]], me: str) -> list[ChatTurn]:
         {"role": "user" if sender == me else "assistant", "content": f"**{sender}**\n{text}"}
         for sender, text in lines
     ]
+
+
+def chat_digest(turns: list[ChatTurn]) -> str:
+    """A fingerprint of the turns, kept in the browser beside the chat it describes, so the refresh
+    compares with what the page really shows."""
+    return hashlib.sha256(json.dumps(turns, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def mention(text: str, robot: str) -> str:

@@ -18,6 +18,7 @@ from sandbox.traffic import TrafficLog
 from sandbox.uiactions import Choices, Keep, UiActions
 from sandbox.uiviews import (
     Target,
+    chat_digest,
     chat_messages,
     chat_targets,
     config_update,
@@ -215,9 +216,11 @@ async def test_a_message_to_a_robot_fires_the_callback_like_rest(harness: Harnes
         ROBOT,
     )
     assert "OptPlatform=Web" in str(harness.recorder.requests[0].url)
-    turns, shown = actions.chat("alice", C2C, [])
-    assert turns == shown == [{"role": "user", "content": "**alice**\nhello"}]
-    assert actions.chat("alice", C2C, turns) == (Keep.SHOWN, Keep.SHOWN)
+    turns, shown = actions.chat("alice", C2C, "")
+    assert turns == [{"role": "user", "content": "**alice**\nhello"}]
+    assert shown == chat_digest(turns)
+    assert actions.chat("alice", C2C, shown) == (Keep.SHOWN, Keep.SHOWN)
+    assert actions.chat("alice", C2C, chat_digest([]))[0] == turns
 
 
 async def test_a_group_message_mentions_the_robot_and_fires_the_group_callback(harness: Harness) -> None:
@@ -252,7 +255,7 @@ async def test_the_timer_repaints_the_inspector_only_when_traffic_changed(harnes
     actions = UiActions(harness.sandbox)
     await actions.send("alice", C2C, "hello")
     await harness.sandbox.dispatcher.drain()
-    _, shown, rows, detail, seen = actions.tick("alice", C2C, [], -1, None, "all")
+    _, shown, rows, detail, seen = actions.tick("alice", C2C, "", -1, None, "all")
     assert [row[3] for row in rows] == ["Bot.OnC2CMessage"]
     assert detail["request"]["From_Account"] == "alice"
     assert actions.tick("alice", C2C, shown, seen, None, "all") == (Keep.SHOWN,) * 5
