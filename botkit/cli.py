@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-import subprocess
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -113,10 +113,9 @@ def sandbox(port: int, webhook_url: str | None, data_dir: str) -> None:
     args = [sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", data_dir]
     if webhook_url:
         args += ["--webhook-url", webhook_url]
-    try:
-        sys.exit(subprocess.call(args))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    # Become the sandbox process (botkit never imports it), so Ctrl-C and SIGTERM reach it and it
+    # stops its bot child; a wrapper process would leave that child behind when terminated.
+    os.execv(sys.executable, args)
 
 
 @cli.command("eval")
