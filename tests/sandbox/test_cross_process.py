@@ -145,8 +145,9 @@ def test_stopping_the_sandbox_stops_its_bot(tmp_path: Path) -> None:
     sandbox.stop()
 
     assert not sandbox.running
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{bot_url}/healthz", trust_env=False)
+    for url in (f"{base}/sandbox/api/health", f"{bot_url}/healthz"):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url, trust_env=False)
     assert "bot | " in sandbox.output()
     assert "exited with code" not in sandbox.output()
 
@@ -290,3 +291,44 @@ async def test_a_signed_callback_to_botkit_serve_is_acked_at_once_and_answered_o
     replies = [r for r in state.c2c_history("u1", "@RBT#001") if r.from_account == "@RBT#001"]
     assert sorted(r.to_account for r in replies) == ["u1", "u1"]
     assert sorted(body_text(r.body) for r in replies) == ["echo: hello", "echo: ping"]
+
+
+@pytest.mark.slow
+def test_terminating_botkit_sandbox_stops_the_sandbox_and_its_bot(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTKIT_")} | ECHO
+    command = [
+        sys.executable,
+        "-m",
+        "botkit",
+        "sandbox",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        health: dict[str, Any] = {}
+        while not (health.get("bot") or {}).get("url"):
+            assert process.poll() is None, "botkit sandbox exited early"
+            assert time.monotonic() < deadline, "botkit sandbox did not become ready"
+            try:
+                health = httpx.get(f"{base}/sandbox/api/health", trust_env=False).json()
+            except httpx.TransportError:
+                time.sleep(0.2)
+        bot_url = health["bot"]["url"]
+
+        process.terminate()
+        process.wait(DEADLINE_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    for url in (f"{base}/sandbox/api/health", f"{bot_url}/healthz"):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url, trust_env=False)
