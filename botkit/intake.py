@@ -130,8 +130,19 @@ class Intake:
         """Process one entry; a store failure while recording the outcome must not end the worker."""
         try:
             await self._process(entry)
+        except asyncio.CancelledError:
+            await self._release(entry)
+            raise
         except Exception:
             log.exception("cannot record the outcome of %s; it is retried once its lease expires", entry.key)
+
+    async def _release(self, entry: JournalEntry) -> None:
+        """Hand an entry cut off by shutdown back at once, so a quick restart resumes it inside
+        Tencent's de-dup window instead of waiting for the lease to run out."""
+        try:
+            await self._store.retry_later(entry.key, not_before=self._clock(), error="stopped mid-answer")
+        except Exception:
+            log.exception("cannot release %s; it resumes once its lease expires", entry.key)
 
     async def _process(self, entry: JournalEntry) -> None:
         assert self._handler is not None, "start() sets the handler before any worker runs"

@@ -202,3 +202,29 @@ async def test_one_users_messages_are_answered_in_order_while_others_are_answere
     assert asked_meanwhile == {"first", "other"}
     assert replies[1:] == [("u1", "echo: first"), ("u1", "echo: second")]
     assert prompts["second"] == [("user", "first"), ("assistant", "echo: first"), ("user", "second")]
+
+
+async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
+    settings: Settings, tmp_path: Path
+) -> None:
+    class Hanging(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            await asyncio.Event().wait()
+            yield "never"
+
+    store = SQLiteStore(tmp_path / "bot.db")
+    key = await journal(store, "hello")
+    first = create_app(settings, transport=httpx.MockTransport(FakeChat()), provider=Hanging(), store=store)
+    async with first.router.lifespan_context(first):
+        deadline = asyncio.get_running_loop().time() + 5
+        while (await store.get(key)).leased_until == 0:  # type: ignore[union-attr]
+            assert asyncio.get_running_loop().time() < deadline, "the entry was never claimed"
+            await asyncio.sleep(0.01)
+        await first.state.intake.stop(grace_seconds=0.01)
+
+    entry = await store.get(key)
+    assert entry is not None
+    assert entry.leased_until == 0
+    chat = FakeChat()
+    await run_until_idle(settings, store, chat)
+    assert len(chat.sent("openim/sendmsg")) == 1
