@@ -1,9 +1,13 @@
-"""Keep UserSigs out of logs that botkit does not write itself (httpx logs every request URL at INFO)."""
+"""Showing raw traffic safely: UserSigs masked, including in logs botkit does not write itself
+(httpx logs every request URL at INFO), and bodies shown as JSON where they parse.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from typing import Any
 
 _USERSIG_PARAM = re.compile(r"(usersig=)[^&\s\"']+", re.IGNORECASE)
 
@@ -29,3 +33,12 @@ def mask_httpx_logs() -> None:
     logger = logging.getLogger("httpx")
     if not any(isinstance(f, UserSigMaskingFilter) for f in logger.filters):
         logger.addFilter(UserSigMaskingFilter())
+
+
+def json_or_text(content: bytes) -> Any:
+    """A raw body for display: its JSON when it parses, else its text."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from botkit.config import LLMName, Settings, load_settings
 from botkit.llm import default_provider_name
-from botkit.logmask import mask_usersig
+from botkit.logmask import json_or_text, mask_usersig
 from botkit.restapi import ChatClient
 from botkit.restmodels import GroupHistoryMessage, RoamMessage
 
@@ -79,9 +79,9 @@ class ExchangeLog:
             Exchange(
                 method=request.method,
                 url=mask_usersig(str(request.url)),
-                request=_masked(_decoded(request.content)),
+                request=_masked(json_or_text(request.content)),
                 status=response.status_code,
-                response=_masked(_decoded(response.content)),
+                response=_masked(json_or_text(response.content)),
             )
         )
 
@@ -251,15 +251,6 @@ _CONSOLE_STEPS = (
     "https://<your-host>{path}, authentication on with BOTKIT_CALLBACK_TOKEN as the token, "
     "Robot event webhook on. A changed URL takes about 2 minutes to apply."
 )
-
-
-def _decoded(content: bytes) -> Any:
-    """A body as JSON when it parses, else as text."""
-    text = content.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def _masked(value: Any) -> Any:

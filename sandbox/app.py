@@ -23,6 +23,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from botkit.errors import UserSigError
+from botkit.logmask import json_or_text
 from botkit.usersig import verify_usersig
 from sandbox.commands import find_command
 from sandbox.control import control_router
@@ -109,7 +110,7 @@ def _rest_router(sandbox: Sandbox) -> APIRouter:
             "rest",
             method="POST",
             url=str(request.url),
-            request=_loggable(raw),
+            request=json_or_text(raw),
             response=answer,
             status=200,
             latency_ms=(time.perf_counter() - started) * 1000,
@@ -133,12 +134,3 @@ def _answer(
     except SandboxError as exc:
         return fail_envelope(exc)
     return sandbox.execute(name, body, client_ip=client_ip)
-
-
-def _loggable(raw: bytes) -> Any:
-    """A request body for the traffic log: its JSON when it parses, else its text."""
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
