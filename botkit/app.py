@@ -17,14 +17,13 @@ from botkit.handler import Handler
 from botkit.intake import Intake
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
+from botkit.llm.limit import Limited
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
 from botkit.webhook import create_webhook_router
 
 log = logging.getLogger("botkit.app")
-
-LEASE_MARGIN_SECONDS = 60.0
 
 
 def create_app(
@@ -43,6 +42,7 @@ def create_app(
     timeout = httpx.Timeout(max(settings.rest_timeout, settings.llm_timeout), connect=5.0)
     http = httpx.AsyncClient(transport=transport, timeout=timeout)
     model = provider if provider is not None else get_provider(settings, http)
+    model = Limited(model, settings.llm_concurrency or settings.max_in_flight)
     memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
     handler = Handler(
         settings=settings,
@@ -76,9 +76,9 @@ def create_app(
 
     intake = Intake(
         the_store,
-        workers=settings.workers,
+        max_in_flight=settings.max_in_flight,
         max_attempts=settings.max_attempts,
-        lease_seconds=settings.llm_timeout + LEASE_MARGIN_SECONDS,
+        lease_seconds=settings.lease_seconds,
         clock=clock,
     )
     app = FastAPI(title="botkit", lifespan=lifespan)

@@ -63,7 +63,13 @@ class Settings(BaseSettings):
     history_turns: int = Field(20, ge=0, description="At most this many remembered turns.")
     rest_timeout: float = Field(10.0, gt=3.0, description="REST timeout; Tencent's own is 3 s.")
     rest_retries: int = Field(3, ge=0, description="Retries on retryable REST errors.")
-    workers: int = Field(4, ge=1, description="Messages answered at the same time.")
+    max_in_flight: int = Field(500, ge=1, description="Messages answered at the same time, at most.")
+    llm_concurrency: int | None = Field(
+        None, ge=1, description="Model calls at the same time, at most; BOTKIT_MAX_IN_FLIGHT when unset."
+    )
+    lease_seconds: float = Field(
+        10.0, ge=1.0, description="How long a crashed process holds its messages before another resumes them."
+    )
     max_attempts: int = Field(5, ge=1, description="Tries per message before it is given up.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

@@ -8,6 +8,7 @@ import logging
 from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
 from botkit.config import Settings
 from botkit.elements import text_body
+from botkit.leases import Lease
 from botkit.replies import split
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
@@ -43,8 +44,11 @@ class Handler:
             return message.to_account if message.to_account in self._settings.robots else None
         return next((r for r in message.at_robots_account if r in self._settings.robots), None)
 
-    async def handle(self, entry: JournalEntry) -> None:
-        """Answer a journal entry, resuming after the last part a previous attempt sent."""
+    async def handle(self, entry: JournalEntry, lease: Lease) -> None:
+        """Answer a leased journal entry, resuming after the last part a previous attempt sent.
+
+        Every store write carries the lease's token, and no part is sent once the lease is lost.
+        """
         message = callback_adapter.validate_json(entry.payload)
         robot = self.robot_for(message)
         if robot is None:
@@ -56,11 +60,12 @@ class Handler:
         if parts is None:
             text = await self._responder.answer(message, robot)
             parts = split(text)
-            await self._store.save_reply(entry.key, parts)
+            await self._store.save_reply(entry.key, parts, token=entry.token)
             await self._responder.remember(message, robot, text)
         for index in range(entry.sent_parts, len(parts)):
+            lease.ensure()
             await self._send(message, robot, parts[index], reply_random(entry.key, index), first=index == 0)
-            await self._store.mark_sent(entry.key, index + 1)
+            await self._store.mark_sent(entry.key, index + 1, token=entry.token)
         log.info("answered %s as %s in %d part(s)", entry.key, robot, len(parts))
 
     async def _send(

@@ -1,11 +1,16 @@
-"""Durable intake: callbacks are journalled before the ack and answered by a pool of workers.
+"""The answering engine: every journalled callback is dispatched at once, in process.
 
-A callback is recorded under its dedupe key, so a repeat delivery adds no work. Workers lease due
-entries, hand them to the Handler and mark them done. A crash leaves the lease to expire and the
-entry is taken up again; the journal remembers the reply text and how many parts went out, so the
-answer is resumed, not asked again. Retryable failures back off; the rest are logged and closed.
-Messages of one lane (a user's chat with a robot, or a group) are answered one at a time in arrival
-order, each seeing the exchanges before it, while other lanes are answered meanwhile.
+`record` writes the callback to the journal (the store) and hands its key straight to the lane it
+belongs to: a user's chat with a robot, or a group. Each lane with work runs as one task that
+answers its messages one at a time, in arrival order, while up to `max_in_flight` answers of
+different lanes run together. Nothing polls on the hot path.
+
+The journal is the write-ahead log, not a queue: a sweeper claims from it only what no task here
+holds, namely messages left by a crashed process or another replica, retries that fell due, and
+the backlog found at start. Leases are short and renewed in one batch while answers run; each
+carries a fencing token, so a worker that lost its lease can neither send nor record progress.
+After a `kill -9` the dead process's leases run out within `lease_seconds`, well inside Tencent's
+120 s de-dup window, so a part resent with the same MsgRandom is dropped by Tencent, not shown twice.
 """
 
 from __future__ import annotations
@@ -14,27 +19,31 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.errors import ChatAPIError
 from botkit.handler import Handler
-from botkit.store.base import EntryStatus, JournalEntry, Store
+from botkit.leases import Lease
+from botkit.store.base import EntryStatus, JournalEntry, LeaseLost, Store
 
 log = logging.getLogger("botkit.intake")
 
 MAX_BACKOFF_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+CLAIM_BATCH = 200
+"""Most entries one sweep leases at a time; a full batch is followed at once by another."""
 
 
 class Intake:
-    """The journal plus its worker pool; `start()` in the app's lifespan, `stop()` on shutdown."""
+    """The journal plus the tasks that answer it; `start()` in the app's lifespan, `stop()` on shutdown."""
 
     def __init__(
         self,
         store: Store,
         *,
-        workers: int,
+        max_in_flight: int,
         max_attempts: int,
         lease_seconds: float,
         poll_seconds: float = 1.0,
@@ -42,129 +51,226 @@ class Intake:
     ) -> None:
         self._store = store
         self._handler: Handler | None = None
-        self._workers = workers
+        self._max_in_flight = max_in_flight
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._max_attempts = max_attempts
         self._lease_seconds = lease_seconds
         self._poll_seconds = poll_seconds
         self._clock = clock
+        self._lanes: dict[str, deque[str | JournalEntry]] = {}
+        self._queued_keys: set[str] = set()
+        self._queued = 0  # items in lanes, plus the ones being answered
+        self._held: dict[str, Lease] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._loops: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
-        self._busy = 0
-        self._stopping = False
-        self._generation = 0
+        self._stopped = asyncio.Event()
         self._idle = asyncio.Event()
-        self._idle.set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._generation = 0
+        self._stopping = False
+
+    @property
+    def in_flight(self) -> int:
+        """Answers being worked on right now (holding a lease)."""
+        return len(self._held)
 
     async def record(self, message: C2CMessage | GroupMessage) -> bool:
-        """Journal a callback; False when it is a repeat of one already recorded."""
+        """Journal a callback and dispatch it; False when it is a repeat of one already recorded."""
         payload = message.model_dump_json(by_alias=True, exclude_none=True)
         is_new = await self._store.record(message.dedupe_key, payload, now=self._clock(), lane=message.lane)
-        if is_new:
-            self._generation += 1
-            self._idle.clear()
-            self._wake.set()
-        else:
-            log.info("duplicate delivery of %s acknowledged without new work", message.dedupe_key)
+        if not is_new:
+            log.info("duplicate delivery of %r acknowledged without new work", message.dedupe_key)
+        elif self._handler is not None and not self._stopping:
+            self._dispatch(message.lane, message.dedupe_key)
         return is_new
 
     def start(self, handler: Handler) -> None:
-        """Start the workers; they answer with `handler` (built once the HTTP client is open)."""
+        """Start answering with `handler` (built once the HTTP client is open), backlog first."""
         self._handler = handler
         self._idle.clear()  # the journal may hold work from before a restart
-        for number in range(self._workers):
-            task = asyncio.create_task(self._work(), name=f"botkit-intake-{number}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        self._wake.set()
+        for loop in (self._sweep, self._heartbeat):
+            task = asyncio.create_task(loop(), name=f"botkit-intake-{loop.__name__.strip('_')}")
+            self._loops.add(task)
+            task.add_done_callback(self._loops.discard)
 
     async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
-        """Let workers finish the entry in hand for up to `grace_seconds`, then cancel them.
+        """Let answers in progress finish for up to `grace_seconds`, then cut them off.
 
-        An entry cut off mid-answer is resumed by the next start once its lease expires.
+        An answer cut off is handed back to the journal at once, so a quick restart (or another
+        replica) resumes it without waiting for its lease to run out.
         """
         self._stopping = True
         self._wake.set()
-        tasks = list(self._tasks)
-        if not tasks:
-            return
-        _, unfinished = await asyncio.wait(tasks, timeout=grace_seconds)
-        for task in unfinished:
-            log.warning("stopping %s mid-answer; the entry resumes after a restart", task.get_name())
+        if self._lane_tasks:
+            _, unfinished = await asyncio.wait(list(self._lane_tasks), timeout=grace_seconds)
+            for task in unfinished:
+                task.cancel()
+            if unfinished:
+                log.warning("stopped %d answer(s) mid-way; each resumes on the next start", len(unfinished))
+                await asyncio.wait(unfinished)
+        self._stopped.set()
+        for task in list(self._loops):
             task.cancel()
-        for task in unfinished:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
     async def wait_idle(self) -> None:
-        """Return once every recorded entry that is due has been handled (for tests and shutdown)."""
+        """Return once every recorded entry that is due has been handled (for tests and the sandbox)."""
         await self._idle.wait()
 
-    async def _work(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            generation = self._generation
-            self._busy += 1
-            try:
-                entries = await self._claim()
-                for entry in entries:
-                    await self._process_safely(entry)
-            finally:
-                self._busy -= 1
-            if entries:
-                continue
-            # Idle only if no worker is busy and nothing was recorded since this claim began.
-            if self._busy == 0 and generation == self._generation:
-                self._idle.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+    def _dispatch(self, lane: str, item: str | JournalEntry) -> None:
+        self._generation += 1
+        self._idle.clear()
+        self._queued += 1
+        if isinstance(item, str):
+            self._queued_keys.add(item)
+        queue = self._lanes.get(lane)
+        if queue is not None:
+            queue.append(item)
+            return
+        self._lanes[lane] = deque([item])
+        task = asyncio.create_task(self._run_lane(lane), name=f"botkit-lane-{lane}")
+        self._lane_tasks.add(task)
+        task.add_done_callback(self._lane_tasks.discard)
 
-    async def _claim(self) -> list[JournalEntry]:
-        """Due entries, or none when the store is unreachable (logged; the poll tries again)."""
+    async def _run_lane(self, lane: str) -> None:
+        """Answer a lane's messages one at a time, following the journal to the lane's next head."""
+        queue = self._lanes[lane]
         try:
-            return await self._store.claim(now=self._clock(), lease_seconds=self._lease_seconds, limit=1)
+            while queue and not self._stopping:
+                item = queue.popleft()
+                try:
+                    async with self._slots:
+                        entry = item if isinstance(item, JournalEntry) else await self._lease(item)
+                        next_key = await self._answer(entry) if entry is not None else None
+                finally:
+                    self._queued -= 1
+                    if isinstance(item, str):
+                        self._queued_keys.discard(item)
+                if next_key is not None and next_key not in self._queued_keys and not self._stopping:
+                    self._queued += 1
+                    self._queued_keys.add(next_key)
+                    queue.append(next_key)
+        finally:
+            for item in queue:  # left for the journal: a later sweep, or the next start
+                self._queued -= 1
+                if isinstance(item, str):
+                    self._queued_keys.discard(item)
+            del self._lanes[lane]
+            if self._queued == 0:
+                self._wake.set()  # let the sweeper look for due work, and notice idleness
+
+    async def _lease(self, key: str) -> JournalEntry | None:
+        """Lease a freshly recorded entry; None when it is not its lane's head yet, or already taken."""
+        try:
+            return await self._store.lease(key, now=self._clock(), lease_seconds=self._lease_seconds)
         except Exception:
-            log.exception("cannot read the intake journal; retrying in %.0f s", self._poll_seconds)
-            return []
+            log.exception("cannot lease %r; the sweeper takes it up later", key)
+            return None
 
-    async def _process_safely(self, entry: JournalEntry) -> None:
-        """Process one entry; a store failure while recording the outcome must not end the worker."""
+    async def _answer(self, entry: JournalEntry) -> str | None:
+        """Answer one leased entry; returns the next key of its lane when the lane moved on."""
+        lease = Lease(
+            entry.key, entry.token, entry.leased_until, margin=self._lease_seconds / 3, clock=self._clock
+        )
+        self._held[entry.key] = lease
         try:
-            await self._process(entry)
+            return await self._process(entry, lease)
         except asyncio.CancelledError:
             await self._release(entry)
             raise
+        except LeaseLost:
+            log.warning("lost the lease on %r; whoever holds it now answers it", entry.key)
         except Exception:
-            log.exception("cannot record the outcome of %s; it is retried once its lease expires", entry.key)
+            log.exception("cannot record the outcome of %r; it is retried once its lease expires", entry.key)
+        finally:
+            self._held.pop(entry.key, None)
+        return None
+
+    async def _process(self, entry: JournalEntry, lease: Lease) -> str | None:
+        assert self._handler is not None, "start() sets the handler before anything is dispatched"
+        try:
+            await self._handler.handle(entry, lease)
+        except LeaseLost:
+            raise
+        except ChatAPIError as exc:
+            if not exc.retryable:
+                log.error("giving up on %r: %s", entry.key, exc)
+                return await self._finish(entry, EntryStatus.FAILED, str(exc))
+            return await self._retry_or_fail(entry, exc)
+        except Exception as exc:
+            return await self._retry_or_fail(entry, exc)
+        return await self._finish(entry, EntryStatus.DONE)
+
+    async def _finish(self, entry: JournalEntry, status: EntryStatus, error: str | None = None) -> str | None:
+        return await self._store.finish(entry.key, status, error, token=entry.token)
+
+    async def _retry_or_fail(self, entry: JournalEntry, exc: Exception) -> str | None:
+        attempt = entry.attempts + 1
+        if attempt >= self._max_attempts:
+            log.error("giving up on %r after %d attempts: %r", entry.key, attempt, exc)
+            return await self._finish(entry, EntryStatus.FAILED, repr(exc))
+        delay = min(2.0**attempt, MAX_BACKOFF_SECONDS)
+        log.warning("attempt %d for %r failed (%r); retrying in %.0f s", attempt, entry.key, exc, delay)
+        await self._store.retry_later(
+            entry.key, token=entry.token, not_before=self._clock() + delay, error=repr(exc)
+        )
+        self._wake.set()
+        return None
 
     async def _release(self, entry: JournalEntry) -> None:
         """Hand an entry cut off by shutdown back at once, so a quick restart resumes it inside
         Tencent's de-dup window instead of waiting for the lease to run out."""
         try:
-            await self._store.retry_later(entry.key, not_before=self._clock(), error="stopped mid-answer")
+            await self._store.release(entry.key, token=entry.token, now=self._clock())
         except Exception:
-            log.exception("cannot release %s; it resumes once its lease expires", entry.key)
+            log.exception("cannot release %r; it resumes once its lease expires", entry.key)
 
-    async def _process(self, entry: JournalEntry) -> None:
-        assert self._handler is not None, "start() sets the handler before any worker runs"
+    async def _sweep(self) -> None:
+        """Claim due entries no task here holds: the backlog, retries, work of a crashed replica."""
+        while not self._stopping:
+            self._wake.clear()
+            generation = self._generation
+            limit = min(self._max_in_flight - self._queued, CLAIM_BATCH)
+            claimed = await self._claim(limit) if limit > 0 else []
+            for entry in claimed:
+                self._dispatch(entry.lane, entry)
+            if claimed and len(claimed) == limit:
+                continue  # more may be due right now
+            if not claimed and self._queued == 0 and generation == self._generation:
+                self._idle.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+
+    async def _claim(self, limit: int) -> list[JournalEntry]:
         try:
-            await self._handler.handle(entry)
-        except ChatAPIError as exc:
-            if not exc.retryable:
-                log.error("giving up on %s: %s", entry.key, exc)
-                await self._store.finish(entry.key, EntryStatus.FAILED, str(exc))
-                return
-            await self._retry_or_fail(entry, exc)
-        except Exception as exc:
-            await self._retry_or_fail(entry, exc)
-        else:
-            await self._store.finish(entry.key, EntryStatus.DONE)
+            return await self._store.claim(now=self._clock(), lease_seconds=self._lease_seconds, limit=limit)
+        except Exception:
+            log.exception("cannot read the intake journal; retrying in %.0f s", self._poll_seconds)
+            return []
 
-    async def _retry_or_fail(self, entry: JournalEntry, exc: Exception) -> None:
-        attempt = entry.attempts + 1
-        if attempt >= self._max_attempts:
-            log.error("giving up on %s after %d attempts: %r", entry.key, attempt, exc)
-            await self._store.finish(entry.key, EntryStatus.FAILED, repr(exc))
-            return
-        delay = min(2.0**attempt, MAX_BACKOFF_SECONDS)
-        log.warning("attempt %d for %s failed (%r); retrying in %.0f s", attempt, entry.key, exc, delay)
-        await self._store.retry_later(entry.key, not_before=self._clock() + delay, error=repr(exc))
+    async def _heartbeat(self) -> None:
+        """Renew every held lease in one store call, three times per lease period."""
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self._lease_seconds / 3)
+            held = list(self._held.values())
+            if not held:
+                continue
+            now = self._clock()
+            try:
+                lost = set(
+                    await self._store.renew(
+                        [(lease.key, lease.token) for lease in held],
+                        now=now,
+                        lease_seconds=self._lease_seconds,
+                    )
+                )
+            except Exception:
+                log.exception("cannot renew %d lease(s); sends stop once they run short", len(held))
+                continue
+            for lease in held:
+                if lease.key in lost:
+                    lease.lost = True
+                else:
+                    lease.expires_at = now + self._lease_seconds

@@ -153,7 +153,7 @@ def test_explicit_arguments_win_over_env(base_env: None) -> None:
         ({"BOTKIT_REST_TIMEOUT": "2.5"}, ["BOTKIT_REST_TIMEOUT"]),
         ({"BOTKIT_REST_TIMEOUT": "0"}, ["BOTKIT_REST_TIMEOUT"]),
         ({"BOTKIT_CALLBACK_PATH": "im"}, ["BOTKIT_CALLBACK_PATH"]),
-        ({"BOTKIT_WORKERS": "0"}, ["BOTKIT_WORKERS"]),
+        ({"BOTKIT_MAX_IN_FLIGHT": "0"}, ["BOTKIT_MAX_IN_FLIGHT"]),
         ({"BOTKIT_ROBOT_PROMPTS": '["not", "an", "object"]'}, ["BOTKIT_ROBOT_PROMPTS"]),
         (
             {"BOTKIT_SDKAPPID": "x", "BOTKIT_LLM": "gpt", "BOTKIT_REST_TIMEOUT": "1"},

@@ -56,8 +56,8 @@ async def test_half_sent_reply_resumes_with_the_remaining_parts_only(
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "tell me a long story")
-    await store.save_reply(key, ["part one.", "part two."])
-    await store.mark_sent(key, 1)
+    await store.save_reply(key, ["part one.", "part two."], token=0)
+    await store.mark_sent(key, 1, token=0)
 
     chat = FakeChat()
     await run_until_idle(settings, store, chat)
@@ -87,7 +87,7 @@ async def test_a_retry_after_failure_sends_the_saved_text_not_a_new_answer(
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
-    await store.save_reply(key, ["the answer given before the crash"])
+    await store.save_reply(key, ["the answer given before the crash"], token=0)
     chat = FakeChat()
 
     await run_until_idle(settings, store, chat)
@@ -111,7 +111,7 @@ async def test_a_store_outage_while_claiming_is_logged_and_survived(
     store = Flaky()
     await journal(store, "hello")
     chat = FakeChat()
-    quick = settings.model_copy(update={"workers": 1})
+    quick = settings.model_copy(update={"max_in_flight": 1})
     app = create_app(quick, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
     async with app.router.lifespan_context(app):
         deadline = asyncio.get_running_loop().time() + 5
@@ -129,16 +129,18 @@ async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
     class FailsToFinishOnce(InMemoryStore):
         failures = 1
 
-        async def finish(self, key: str, status: EntryStatus, error: str | None = None) -> None:
+        async def finish(
+            self, key: str, status: EntryStatus, error: str | None = None, *, token: int
+        ) -> str | None:
             if self.failures:
                 self.failures -= 1
                 raise ConnectionError("store unreachable")
-            await super().finish(key, status, error)
+            return await super().finish(key, status, error, token=token)
 
     store = FailsToFinishOnce()
     await journal(store, "first", seq=1)
     chat = FakeChat()
-    one_worker = settings.model_copy(update={"workers": 1})
+    one_worker = settings.model_copy(update={"max_in_flight": 1})
     app = create_app(one_worker, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
     async with app.router.lifespan_context(app):
         await app.state.intake.wait_idle()
@@ -181,7 +183,7 @@ async def test_one_users_messages_are_answered_in_order_while_others_are_answere
 
     store = InMemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "bot.db")
     chat = FakeChat()
-    four = settings.model_copy(update={"workers": 4})
+    four = settings.model_copy(update={"max_in_flight": 4})
     app = create_app(four, transport=httpx.MockTransport(chat), provider=SlowFirst(), store=store)
     intake = app.state.intake
     async with app.router.lifespan_context(app):

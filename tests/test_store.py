@@ -10,7 +10,7 @@ import pytest
 
 from botkit.errors import ConfigError
 from botkit.store import EntryStatus, InMemoryStore, SQLiteStore, Store, Turn, open_store
-from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP
+from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP, LeaseLost
 
 T0 = 1700000000.0
 LEASE = 30.0
@@ -33,6 +33,13 @@ def _open(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     from botkit.store.redis import RedisStore
 
     return RedisStore(url)
+
+
+async def _token(store: Store, key: str) -> int:
+    """The entry's current lease token, as the worker holding it knows it."""
+    entry = await store.get(key)
+    assert entry is not None
+    return entry.token
 
 
 async def _claim_keys(store: Store, *, now: float, limit: int = 10) -> list[str]:
@@ -67,7 +74,7 @@ async def test_get_unknown_key_is_none(store: Store) -> None:
 
 async def test_duplicate_of_finished_entry_is_still_a_duplicate(store: Store) -> None:
     await store.record("k", "p", now=T0, lane="k")
-    await store.finish("k", EntryStatus.DONE)
+    await store.finish("k", EntryStatus.DONE, token=await _token(store, "k"))
 
     assert await store.record("k", "p", now=T0 + 1000, lane="k") is False
 
@@ -127,7 +134,9 @@ async def test_finish_removes_entry_from_claims(store: Store, status: EntryStatu
     await store.record("k", "p", now=T0, lane="k")
     await store.claim(now=T0, lease_seconds=LEASE, limit=10)
 
-    await store.finish("k", status, "gave up" if status is EntryStatus.FAILED else None)
+    await store.finish(
+        "k", status, "gave up" if status is EntryStatus.FAILED else None, token=await _token(store, "k")
+    )
 
     assert await _claim_keys(store, now=T0 + 10 * LEASE) == []
     entry = await store.get("k")
@@ -139,7 +148,7 @@ async def test_finish_removes_entry_from_claims(store: Store, status: EntryStatu
 async def test_finish_leaves_other_entries_claimable(store: Store) -> None:
     await store.record("done", "p", now=T0, lane="done")
     await store.record("open", "p", now=T0 + 1, lane="open")
-    await store.finish("done", EntryStatus.DONE)
+    await store.finish("done", EntryStatus.DONE, token=await _token(store, "done"))
 
     assert await _claim_keys(store, now=T0 + 2) == ["open"]
 
@@ -149,9 +158,10 @@ async def test_late_retry_does_not_revive_a_finished_entry(store: Store, status:
     """A replica whose lease ran out may report a retry after another replica finished the entry."""
     await store.record("k", "p", now=T0, lane="k")
     await store.claim(now=T0, lease_seconds=LEASE, limit=10)
-    await store.finish("k", status)
+    await store.finish("k", status, token=await _token(store, "k"))
 
-    await store.retry_later("k", not_before=T0 + 1, error="late")
+    with pytest.raises(LeaseLost):
+        await store.retry_later("k", token=await _token(store, "k"), not_before=T0 + 1, error="late")
 
     assert await _claim_keys(store, now=T0 + 10 * LEASE) == []
     entry = await store.get("k")
@@ -167,7 +177,9 @@ async def test_retry_later_respects_not_before(store: Store, claim_at: float, cl
     await store.record("k", "p", now=T0, lane="k")
     await store.claim(now=T0, lease_seconds=LEASE, limit=10)
 
-    await store.retry_later("k", not_before=T0 + 60, error="ChatAPIError 60008")
+    await store.retry_later(
+        "k", token=await _token(store, "k"), not_before=T0 + 60, error="ChatAPIError 60008"
+    )
 
     assert await _claim_keys(store, now=claim_at) == (["k"] if claimed else [])
 
@@ -176,9 +188,9 @@ async def test_retry_later_releases_the_lease_and_counts_attempts(store: Store) 
     await store.record("k", "p", now=T0, lane="k")
     await store.claim(now=T0, lease_seconds=LEASE, limit=10)
 
-    await store.retry_later("k", not_before=T0 + 1, error="first")
+    await store.retry_later("k", token=await _token(store, "k"), not_before=T0 + 1, error="first")
     again = await store.claim(now=T0 + 1, lease_seconds=LEASE, limit=10)
-    await store.retry_later("k", not_before=T0 + 2, error="second")
+    await store.retry_later("k", token=await _token(store, "k"), not_before=T0 + 2, error="second")
 
     assert [entry.attempts for entry in again] == [1]
     entry = await store.get("k")
@@ -209,9 +221,11 @@ async def test_an_entry_waits_until_the_older_one_of_its_lane_is_finished(
 
     assert await _claim_keys(store, now=T0 + 10) == ["first"]
     if first_then in ("waiting to retry", "retry due"):
-        await store.retry_later("first", not_before=T0 + 20, error="timeout")
+        await store.retry_later(
+            "first", token=await _token(store, "first"), not_before=T0 + 20, error="timeout"
+        )
     if first_then in ("done", "failed"):
-        await store.finish("first", EntryStatus(first_then))
+        await store.finish("first", EntryStatus(first_then), token=await _token(store, "first"))
 
     assert await _claim_keys(store, now=claim_at) == claimed
 
@@ -240,7 +254,7 @@ async def test_entries_of_a_lane_recorded_at_the_same_time_go_in_recording_order
     await store.record("a", "p", now=T0, lane=LANE)
 
     assert await _claim_keys(store, now=T0) == ["z"]
-    await store.finish("z", EntryStatus.DONE)
+    await store.finish("z", EntryStatus.DONE, token=await _token(store, "z"))
     assert await _claim_keys(store, now=T0) == ["a"]
 
 
@@ -251,8 +265,8 @@ async def test_entries_of_a_lane_recorded_at_the_same_time_go_in_recording_order
 async def test_save_reply_mark_sent_get_round_trip(store: Store, parts: list[str]) -> None:
     await store.record("k", "p", now=T0, lane="k")
 
-    await store.save_reply("k", parts)
-    await store.mark_sent("k", len(parts))
+    await store.save_reply("k", parts, token=await _token(store, "k"))
+    await store.mark_sent("k", len(parts), token=await _token(store, "k"))
 
     entry = await store.get("k")
     assert entry is not None
@@ -263,7 +277,7 @@ async def test_save_reply_mark_sent_get_round_trip(store: Store, parts: list[str
 async def test_in_memory_entries_are_independent_copies() -> None:
     store = InMemoryStore()
     await store.record("k", "p", now=T0, lane="k")
-    await store.save_reply("k", ["a"])
+    await store.save_reply("k", ["a"], token=await _token(store, "k"))
 
     entry = await store.get("k")
     assert entry is not None and entry.reply_parts is not None
@@ -276,12 +290,121 @@ async def test_in_memory_entries_are_independent_copies() -> None:
 
 async def test_claim_carries_saved_reply_and_progress(store: Store) -> None:
     await store.record("k", "p", now=T0, lane="k")
-    await store.save_reply("k", ["a", "b"])
-    await store.mark_sent("k", 1)
+    await store.save_reply("k", ["a", "b"], token=await _token(store, "k"))
+    await store.mark_sent("k", 1, token=await _token(store, "k"))
 
     [entry] = await store.claim(now=T0, lease_seconds=LEASE, limit=1)
 
     assert (entry.reply_parts, entry.sent_parts) == (["a", "b"], 1)
+
+
+async def test_a_worker_whose_lease_was_taken_over_can_write_nothing(store: Store) -> None:
+    await store.record("k", "p", now=T0, lane="k")
+    [stale] = await store.claim(now=T0, lease_seconds=LEASE, limit=1)
+    [fresh] = await store.claim(now=T0 + LEASE, lease_seconds=LEASE, limit=1)
+    assert fresh.token > stale.token
+
+    writes = [
+        store.save_reply("k", ["stale"], token=stale.token),
+        store.mark_sent("k", 1, token=stale.token),
+        store.retry_later("k", token=stale.token, not_before=T0, error="stale"),
+        store.release("k", token=stale.token, now=T0),
+        store.finish("k", EntryStatus.DONE, token=stale.token),
+    ]
+    for write in writes:
+        with pytest.raises(LeaseLost):
+            await write
+
+    entry = await store.get("k")
+    assert entry is not None
+    assert (entry.status, entry.reply_parts, entry.sent_parts, entry.attempts) == (
+        EntryStatus.PENDING, None, 0, 0,
+    )  # fmt: skip
+    await store.save_reply("k", ["fresh"], token=fresh.token)
+    assert await store.finish("k", EntryStatus.DONE, token=fresh.token) is None
+
+
+@pytest.mark.parametrize(
+    ("situation", "leased"),
+    [("fresh", True), ("not the lane's head", False), ("already leased", False), ("lease ran out", True)],
+)
+async def test_lease_takes_one_entry_only_when_it_is_due_and_its_lanes_head(
+    store: Store, situation: str, leased: bool
+) -> None:
+    await store.record("first", "p", now=T0, lane=LANE)
+    await store.record("second", "p", now=T0, lane=LANE)
+    key, now = "first", T0
+    if situation == "not the lane's head":
+        key = "second"
+    if situation in ("already leased", "lease ran out"):
+        assert await store.lease("first", now=T0, lease_seconds=LEASE) is not None
+    if situation == "lease ran out":
+        now = T0 + LEASE
+
+    entry = await store.lease(key, now=now, lease_seconds=LEASE)
+
+    assert (entry is not None) is leased
+    if entry is not None:
+        assert (entry.key, entry.payload, entry.leased_until) == (key, "p", now + LEASE)
+
+
+async def test_lease_of_unknown_or_finished_entries_is_none(store: Store) -> None:
+    await store.record("k", "p", now=T0, lane="k")
+    await store.finish("k", EntryStatus.DONE, token=0)
+
+    assert await store.lease("k", now=T0, lease_seconds=LEASE) is None
+    assert await store.lease("never-recorded", now=T0, lease_seconds=LEASE) is None
+
+
+async def test_renew_extends_held_leases_and_names_the_lost_ones(store: Store) -> None:
+    for key in ("kept", "taken"):
+        await store.record(key, "p", now=T0, lane=key)
+    _, taken = await store.claim(now=T0, lease_seconds=LEASE, limit=2)
+    await store.claim(now=T0 + LEASE, lease_seconds=LEASE, limit=2)  # both run out; both re-leased
+    kept_now = await store.get("kept")
+    assert kept_now is not None
+
+    lost = await store.renew(
+        [("kept", kept_now.token), ("taken", taken.token), ("unknown", 1)],
+        now=T0 + LEASE + 1,
+        lease_seconds=LEASE,
+    )
+
+    assert sorted(lost) == ["taken", "unknown"]
+    assert await _claim_keys(store, now=T0 + 2 * LEASE + 0.5) == ["taken"]
+    assert await _claim_keys(store, now=T0 + 2 * LEASE + 1) == ["kept"]
+
+
+async def test_release_hands_the_entry_back_at_once_without_counting_an_attempt(store: Store) -> None:
+    await store.record("k", "p", now=T0, lane="k")
+    [entry] = await store.claim(now=T0, lease_seconds=LEASE, limit=1)
+
+    await store.release("k", token=entry.token, now=T0 + 1)
+
+    [again] = await store.claim(now=T0 + 1, lease_seconds=LEASE, limit=1)
+    assert (again.key, again.attempts) == ("k", 0)
+
+
+async def test_finish_names_the_lanes_next_entry_which_can_then_be_leased(store: Store) -> None:
+    for n, key in enumerate(["a", "b", "c"]):
+        await store.record(key, "p", now=T0 + n, lane=LANE)
+    chain = []
+    head: str | None = "a"
+    while head is not None:
+        entry = await store.lease(head, now=T0 + 10, lease_seconds=LEASE)
+        assert entry is not None
+        chain.append(head)
+        head = await store.finish(head, EntryStatus.DONE, token=entry.token)
+
+    assert chain == ["a", "b", "c"]
+
+
+async def test_backlog_counts_pending_entries(store: Store) -> None:
+    for n in range(3):
+        await store.record(f"k{n}", "p", now=T0, lane=LANE if n < 2 else "other")
+    await store.finish("k0", EntryStatus.DONE, token=0)
+
+    assert await store.backlog() == 2
 
 
 async def test_turns_load_oldest_first(store: Store) -> None:
@@ -328,10 +451,12 @@ async def test_sqlite_journal_and_turns_survive_reopen(tmp_path: Path) -> None:
     first = SQLiteStore(path)
     await first.record("pending", "p1", now=T0, lane="pending")
     await first.record("done", "p2", now=T0 + 1, lane="done")
-    await first.save_reply("pending", ["part 1", "part 2"])
-    await first.mark_sent("pending", 1)
-    await first.retry_later("pending", not_before=T0 + 5, error="timeout")
-    await first.finish("done", EntryStatus.DONE)
+    await first.save_reply("pending", ["part 1", "part 2"], token=await _token(first, "pending"))
+    await first.mark_sent("pending", 1, token=await _token(first, "pending"))
+    await first.retry_later(
+        "pending", token=await _token(first, "pending"), not_before=T0 + 5, error="timeout"
+    )
+    await first.finish("done", EntryStatus.DONE, token=await _token(first, "done"))
     await first.append_turns("conv", [Turn("user", "q"), Turn("assistant", "a")])
     await first.close()
 
@@ -428,7 +553,7 @@ def test_open_store_unsupported_scheme(url: str, scheme: str) -> None:
 async def test_sqlite_forgets_finished_entries_after_the_ttl_and_caps_turns(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "prune.db")
     await store.record("old", "{}", now=0.0, lane="old")
-    await store.finish("old", EntryStatus.DONE)
+    await store.finish("old", EntryStatus.DONE, token=await _token(store, "old"))
     await store.record("pending", "{}", now=0.0, lane="pending")
     await store.record("new", "{}", now=DONE_TTL_SECONDS + 1.0, lane="new")
     for index in range(TURNS_CAP + 10):

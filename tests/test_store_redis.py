@@ -21,7 +21,7 @@ from botkit.config import Settings
 from botkit.errors import ConfigError
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, Store, Turn, open_store
-from botkit.store.base import DONE_TTL_SECONDS
+from botkit.store.base import DONE_TTL_SECONDS, LeaseLost
 from botkit.store.redis import RedisStore
 from tests.conftest import c2c_body, callback_url
 from tests.fakechat import FakeChat
@@ -123,7 +123,7 @@ async def test_only_finished_entries_expire(
     try:
         await store.record("k", "p", now=T0, lane="k")
         if finish_with is not None:
-            await store.finish("k", finish_with)
+            await store.finish("k", finish_with, token=0)
 
         ttl = await raw.ttl("botkit:entry:k")
     finally:
@@ -147,10 +147,16 @@ async def test_turns_are_capped_to_the_latest(fresh_redis: str) -> None:
 async def test_changes_to_an_unknown_key_create_no_entry(fresh_redis: str) -> None:
     store = RedisStore(fresh_redis)
     try:
-        await store.save_reply("gone", ["text"])
-        await store.mark_sent("gone", 1)
-        await store.retry_later("gone", not_before=T0, error="late")
-        await store.finish("gone", EntryStatus.DONE)
+        writes = [
+            store.save_reply("gone", ["text"], token=0),
+            store.mark_sent("gone", 1, token=0),
+            store.retry_later("gone", token=0, not_before=T0, error="late"),
+            store.release("gone", token=0, now=T0),
+            store.finish("gone", EntryStatus.DONE, token=0),
+        ]
+        for write in writes:
+            with pytest.raises(LeaseLost):
+                await write
 
         assert await store.get("gone") is None
         assert await store.claim(now=T0 + 100, lease_seconds=LEASE, limit=10) == []
@@ -229,7 +235,7 @@ async def test_an_entry_from_before_lanes_is_still_claimed_and_finished(fresh_re
         await raw.zadd("botkit:due", {"old": T0})
 
         claimed = await store.claim(now=T0 + 1, lease_seconds=LEASE, limit=10)
-        await store.finish("old", EntryStatus.DONE)
+        await store.finish("old", EntryStatus.DONE, token=claimed[0].token)
         finished = await store.get("old")
     finally:
         await raw.aclose()
@@ -246,7 +252,6 @@ async def test_a_lane_whose_oldest_entry_was_evicted_moves_on(fresh_redis: str) 
         await store.record("first", "p", now=T0, lane="c2c:@RBT#001:u1")
         await store.record("second", "p", now=T0 + 1, lane="c2c:@RBT#001:u1")
         await raw.delete("botkit:entry:first")
-        await raw.zrem("botkit:due", "first")
 
         claimed = [entry.key for entry in await store.claim(now=T0 + 10, lease_seconds=LEASE, limit=10)]
     finally:

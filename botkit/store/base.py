@@ -1,11 +1,19 @@
 """The Store protocol: conversation turns and the durable intake journal, behind one interface.
 
-The journal is what makes intake crash-safe: a callback is recorded before it is acked, its reply
-text is saved before the first send, and each sent part is counted, so a restart resumes where it
-stopped and resends (with the same MsgRandom, which Tencent de-duplicates) rather than re-asking.
-Each entry belongs to a lane (one user's chat with a robot, or one group): `claim` never leases an
-entry while an older entry of its lane is still pending, so a conversation is answered in order,
-each answer seeing the exchanges before it, while different lanes are answered at the same time.
+The journal is the write-ahead log that makes answering crash-safe and lets replicas take over: a
+callback is recorded before it is acked, its reply text is saved before the first send, and each
+sent part is counted, so whoever resumes it resends (with the same MsgRandom, which Tencent
+de-duplicates) rather than re-asking.
+
+Each entry belongs to a lane (one user's chat with a robot, or one group). Only the oldest pending
+entry of a lane, its head, can be leased, so a conversation is answered in order while different
+lanes are answered at the same time. A lease is short and renewed while the answer runs; every
+lease bumps the entry's fencing `token`, and every write names the token it holds, so a worker
+whose lease was taken over gets `LeaseLost` instead of overwriting the new holder's progress.
+
+Every operation is indexed: stores keep the lanes that have a pending head ordered by when that
+head is next due, so leasing, renewing and finishing cost the same with 100 or 100,000 pending
+entries and with a week of finished ones.
 """
 
 from __future__ import annotations
@@ -29,6 +37,14 @@ class EntryStatus(StrEnum):
     FAILED = "failed"
 
 
+class LeaseLost(Exception):
+    """The entry is no longer leased with this token: another worker took it over, or it is closed."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the lease on {key!r} was lost")
+        self.key = key
+
+
 @dataclass(frozen=True)
 class Turn:
     """One remembered message of a conversation."""
@@ -39,7 +55,7 @@ class Turn:
 
 @dataclass
 class JournalEntry:
-    """One recorded callback and how far its answer got."""
+    """One recorded callback and how far its answer got; `token` is the lease it was read under."""
 
     key: str
     payload: str
@@ -51,6 +67,7 @@ class JournalEntry:
     error: str | None = None
     created_at: float = 0.0
     lane: str = ""
+    token: int = 0
     leased_until: float = field(default=0.0, repr=False)
 
 
@@ -61,27 +78,47 @@ class Store(Protocol):
         """Journal a callback under its dedupe key, in `lane`; False when that key was seen before."""
         ...
 
-    async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
-        """Lease up to `limit` due, unleased entries, none while an older entry of its lane is pending."""
+    async def lease(self, key: str, *, now: float, lease_seconds: float) -> JournalEntry | None:
+        """Lease this entry if it is pending, due, unleased and the head of its lane; else None."""
         ...
 
-    async def save_reply(self, key: str, parts: Sequence[str]) -> None:
+    async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
+        """Lease up to `limit` due lane heads, the earliest due first."""
+        ...
+
+    async def renew(
+        self, leases: Sequence[tuple[str, int]], *, now: float, lease_seconds: float
+    ) -> list[str]:
+        """Extend the given (key, token) leases to `now + lease_seconds`; returns the keys no longer held."""
+        ...
+
+    async def save_reply(self, key: str, parts: Sequence[str], *, token: int) -> None:
         """Remember the reply text before sending, so a retry resends the same text."""
         ...
 
-    async def mark_sent(self, key: str, sent_parts: int) -> None:
+    async def mark_sent(self, key: str, sent_parts: int, *, token: int) -> None:
         """Count the reply parts already delivered."""
         ...
 
-    async def retry_later(self, key: str, *, not_before: float, error: str) -> None:
+    async def retry_later(self, key: str, *, token: int, not_before: float, error: str) -> None:
         """Release the lease and try again from `not_before`, one attempt more."""
         ...
 
-    async def finish(self, key: str, status: EntryStatus, error: str | None = None) -> None:
-        """Close an entry as done or failed."""
+    async def release(self, key: str, *, token: int, now: float) -> None:
+        """Hand the lease back at once, as on shutdown; the attempt is not counted."""
+        ...
+
+    async def finish(
+        self, key: str, status: EntryStatus, error: str | None = None, *, token: int
+    ) -> str | None:
+        """Close an entry as done or failed; returns the next pending key of its lane, now its head."""
         ...
 
     async def get(self, key: str) -> JournalEntry | None: ...
+
+    async def backlog(self) -> int:
+        """How many entries are pending."""
+        ...
 
     async def load_turns(self, conversation: str, limit: int) -> list[Turn]:
         """The last `limit` turns of a conversation, oldest first."""

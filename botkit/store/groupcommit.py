@@ -1,0 +1,83 @@
+"""Group commit for SQLite: store operations from many tasks share one transaction on one thread.
+
+Operations queue up while the previous transaction commits and then run together, each inside its
+own savepoint so one failing operation fails alone. Under load one fsync serves hundreds of
+journal writes; with a single caller nothing waits, since the batch is just that one operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], Any]
+
+
+class GroupCommitter:
+    """Runs operations on `db` from one worker thread, coalescing queued ones into one transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botkit-sqlite")
+        self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `operation(db)` in the next transaction; return its result or raise its exception."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((operation, future))
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def run_alone(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `operation(db)` on the store's thread outside any transaction (open, close)."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, operation, self._db)
+
+    def shutdown(self) -> None:
+        self._thread.shutdown(wait=True)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                operations = [operation for operation, _ in batch]
+                try:
+                    outcomes = await loop.run_in_executor(self._thread, _commit, self._db, operations)
+                except Exception as exc:  # the transaction itself failed: every operation in it did
+                    outcomes = [exc] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._draining = None
+
+
+def _commit(db: sqlite3.Connection, operations: list[Operation]) -> list[Any]:
+    """One write transaction; each operation in a savepoint, so a failure rolls back only itself."""
+    outcomes: list[Any] = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for operation in operations:
+            db.execute("SAVEPOINT operation")
+            try:
+                outcomes.append(operation(db))
+            except Exception as exc:
+                db.execute("ROLLBACK TO operation")
+                outcomes.append(exc)
+            db.execute("RELEASE operation")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return outcomes
