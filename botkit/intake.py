@@ -271,6 +271,7 @@ class Intake:
                 continue
             for lease in held:
                 if lease.key in lost:
+                    log.warning("the lease on %r was taken over; this process sends no more of it", lease.key)
                     lease.lost = True
                 else:
                     lease.expires_at = now + self._lease_seconds

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -230,3 +232,111 @@ async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
     chat = FakeChat()
     await run_until_idle(settings, store, chat)
     assert len(chat.sent("openim/sendmsg")) == 1
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 5
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_worker_whose_lease_was_taken_over_records_no_reply(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    asked, answer = asyncio.Event(), asyncio.Event()
+
+    class Slow(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            asked.set()
+            await answer.wait()
+            async for chunk in super().stream(messages):
+                yield chunk
+
+    store = InMemoryStore()
+    key = await journal(store, "hello")
+    chat = FakeChat()
+    app = create_app(settings, transport=httpx.MockTransport(chat), provider=Slow(), store=store)
+    async with app.router.lifespan_context(app):
+        await asked.wait()
+        # The lease ran out (a stalled process, say) and another worker took the entry.
+        [taken] = await store.claim(now=time.time() + 60, lease_seconds=60, limit=1)
+        answer.set()
+        await _until(lambda: "lost the lease" in caplog.text, "the stale worker noticed")
+
+    assert chat.sent("openim/sendmsg") == []
+    entry = await store.get(key)
+    assert entry is not None
+    assert (entry.token, entry.reply_parts, entry.status) == (taken.token, None, EntryStatus.PENDING)
+
+
+async def test_a_worker_whose_lease_was_taken_over_mid_reply_sends_no_further_part(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = InMemoryStore()
+    key = await journal(store, "tell me a long story")
+    await store.save_reply(key, ["part one.", "part two.", "part three."], token=0)
+    chat = FakeChat()
+    sending, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_first_send(request: httpx.Request) -> httpx.Response:
+        if not sending.is_set():
+            sending.set()
+            await go_on.wait()
+        return chat(request)
+
+    short = settings.model_copy(update={"lease_seconds": 1.0})
+    app = create_app(
+        short, transport=httpx.MockTransport(slow_first_send), provider=EchoProvider(), store=store
+    )
+    async with app.router.lifespan_context(app):
+        await sending.wait()
+        [taken] = await store.claim(now=time.time() + 60, lease_seconds=60, limit=1)
+        await _until(lambda: "was taken over" in caplog.text, "a heartbeat found the lease gone")
+        go_on.set()
+        await _until(lambda: "lost the lease" in caplog.text, "the stale worker noticed")
+
+    assert [body["MsgBody"][0]["MsgContent"]["Text"] for body in chat.sent("openim/sendmsg")] == ["part one."]
+    entry = await store.get(key)
+    assert entry is not None
+    assert (entry.token, entry.sent_parts) == (taken.token, 0)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_under_concurrency_each_conversation_is_answered_in_order_with_its_history(
+    settings: Settings, tmp_path: Path, kind: str
+) -> None:
+    rng = random.Random(3)
+    prompts: dict[str, list[str]] = {}
+
+    class Jittery(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            prompts[messages[-1].content] = [m.content for m in messages[1:] if m.role == "user"]
+            await asyncio.sleep(rng.uniform(0, 0.02))
+            async for chunk in super().stream(messages):
+                yield chunk
+
+    users, per_user = [f"u{n}" for n in range(30)], 5
+    store = InMemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "bot.db")
+    chat = FakeChat()
+    app = create_app(settings, transport=httpx.MockTransport(chat), provider=Jittery(), store=store)
+    intake = app.state.intake
+    async with app.router.lifespan_context(app):
+        bodies = [
+            c2c_body(f"{user} #{n}", sender=user, seq=n * len(users) + index)
+            for n in range(per_user)
+            for index, user in enumerate(users)
+        ]
+        await asyncio.gather(*(intake.record(parse_callback("Bot.OnC2CMessage", body)) for body in bodies))
+        await _until(lambda: len(chat.sent("openim/sendmsg")) == len(bodies), "every message answered")
+
+    if kind == "sqlite":
+        await store.close()
+    for user in users:
+        replies = [
+            body["MsgBody"][0]["MsgContent"]["Text"]
+            for body in chat.sent("openim/sendmsg")
+            if body["To_Account"] == user
+        ]
+        assert replies == [f"echo: {user} #{n}" for n in range(per_user)]
+        assert prompts[f"{user} #{per_user - 1}"] == [f"{user} #{n}" for n in range(per_user)]

@@ -25,6 +25,8 @@ class GroupCommitter:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botkit-sqlite")
         self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._draining: asyncio.Task[None] | None = None
+        self.transactions = 0
+        """How many transactions have committed or failed: fewer than operations under load."""
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run `operation(db)` in the next transaction; return its result or raise its exception."""
@@ -47,6 +49,7 @@ class GroupCommitter:
             while self._queue:
                 batch, self._queue = self._queue, []
                 operations = [operation for operation, _ in batch]
+                self.transactions += 1
                 try:
                     outcomes = await loop.run_in_executor(self._thread, _commit, self._db, operations)
                 except Exception as exc:  # the transaction itself failed: every operation in it did

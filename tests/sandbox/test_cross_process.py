@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -21,7 +19,6 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -36,6 +33,7 @@ from sandbox.botchild import BotChild, free_port
 from sandbox.runner import SandboxProcess, SandboxStartError
 from sandbox.state import SandboxConfig, SandboxState
 from tests.conftest import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
+from tests.servers import serve_in_thread
 
 T = TypeVar("T")
 DEADLINE_SECONDS = 30.0
@@ -207,18 +205,8 @@ def rest_api() -> Iterator[tuple[str, QueryRecorder, SandboxState]]:
     state.import_account("u1")
     state.create_robot("@RBT#001")
     recorder = QueryRecorder(create_sandbox_app(state))
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(recorder, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the REST API did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", recorder, state
-    server.should_exit = True
-    thread.join(DEADLINE_SECONDS)
-    listener.close()
+    with serve_in_thread(recorder) as url:
+        yield url, recorder, state
     state.close()
 
 
