@@ -63,7 +63,7 @@ class Handler:
             await self._store.save_reply(entry.key, parts, token=entry.token)
             await self._responder.remember(message, robot, text)
         for index in range(entry.sent_parts, len(parts)):
-            lease.ensure()
+            await lease.ensure()
             await self._send(message, robot, parts[index], reply_random(entry.key, index), first=index == 0)
             await self._store.mark_sent(entry.key, index + 1, token=entry.token)
         log.info("answered %s as %s in %d part(s)", entry.key, robot, len(parts))

@@ -171,7 +171,7 @@ class Intake:
     async def _answer(self, entry: JournalEntry) -> str | None:
         """Answer one leased entry; returns the next key of its lane when the lane moved on."""
         lease = Lease(
-            entry.key, entry.token, entry.leased_until, margin=self._lease_seconds / 3, clock=self._clock
+            entry.key, entry.token, entry.leased_until, self._store, self._lease_seconds, self._clock
         )
         self._held[entry.key] = lease
         try:
@@ -270,8 +270,8 @@ class Intake:
                 log.exception("cannot renew %d lease(s); sends stop once they run short", len(held))
                 continue
             for lease in held:
+                if self._held.get(lease.key) is not lease:
+                    continue  # finished while the renewal ran: not lost, just done
                 if lease.key in lost:
                     log.warning("the lease on %r was taken over; this process sends no more of it", lease.key)
-                    lease.lost = True
-                else:
-                    lease.expires_at = now + self._lease_seconds
+                lease.renewed(now, lost=lease.key in lost)

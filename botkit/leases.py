@@ -1,8 +1,9 @@
 """A worker's hold on one journal entry: its fencing token and how long the store says it lasts.
 
 The intake renews every held lease in one store call a few times per lease period. Before each
-send the handler calls `ensure()`: if a renewal found the entry taken over, or renewals have failed
-for so long that another worker could take it before a send completes, the send does not happen.
+send the handler awaits `ensure()`: if a renewal found the entry taken over, the send does not
+happen; if the lease is running short (renewals were late, as when the event loop is busy), it is
+renewed on the spot first, so a send always starts with at least `margin` seconds of lease left.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botkit.store.base import LeaseLost
+from botkit.store.base import LeaseLost, Store
 
 
 @dataclass
@@ -18,12 +19,28 @@ class Lease:
     key: str
     token: int
     expires_at: float
-    margin: float
-    """Time a send must have left on the lease before it starts."""
+    store: Store = field(repr=False)
+    lease_seconds: float
     clock: Callable[[], float] = field(repr=False)
     lost: bool = False
 
-    def ensure(self) -> None:
-        """Raise `LeaseLost` unless this worker still holds the entry for at least `margin` seconds."""
-        if self.lost or self.clock() > self.expires_at - self.margin:
+    @property
+    def margin(self) -> float:
+        """Lease time a send must have left when it starts."""
+        return self.lease_seconds / 3
+
+    async def ensure(self) -> None:
+        """Raise `LeaseLost` unless this worker holds the entry for at least `margin` more seconds."""
+        if not self.lost and self.clock() > self.expires_at - self.margin:
+            now = self.clock()
+            lost = await self.store.renew([(self.key, self.token)], now=now, lease_seconds=self.lease_seconds)
+            self.renewed(now, lost=bool(lost))
+        if self.lost:
             raise LeaseLost(self.key)
+
+    def renewed(self, now: float, *, lost: bool) -> None:
+        """Take in the outcome of a renewal made at `now`."""
+        if lost:
+            self.lost = True
+        else:
+            self.expires_at = now + self.lease_seconds
