@@ -86,6 +86,11 @@ class UserLimits:
     def is_notice(self, text: str) -> bool:
         return text in self.notices
 
+    @property
+    def tracked_users(self) -> int:
+        """Users whose recent calls are remembered (bounded: idle ones are pruned)."""
+        return len(self._usage)
+
     def _refreshed(self, user_id: str, now: float) -> _Usage:
         day = int(now // SECONDS_PER_DAY)
         usage = self._usage.get(user_id)
