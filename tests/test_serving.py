@@ -1,7 +1,8 @@
 """`botkit serve`'s server limits: the open-file limit, the read timeout and the connection cap.
 
 The acceptance check runs `botkit serve` as a child with a 1,024-descriptor limit (soft and hard,
-so raising it cannot help), holds 1,200 idle sockets on it and keeps posting good callbacks.
+so raising it cannot help), holds 1,200 idle sockets on it and keeps posting good callbacks
+between forged ones.
 """
 
 from __future__ import annotations
@@ -205,6 +206,9 @@ def test_botkit_serve_keeps_acking_good_callbacks_with_1200_idle_sockets_and_102
         ) as http:
             for seq in range(1, ROUNDS + 1):
                 idle += _open_idle(port, 20)
+                for _ in range(10):
+                    forged = http.post(base + callback_url("Bot.OnC2CMessage", token="forged"), content=b"{}")
+                    assert forged.status_code == 403
                 started = time.perf_counter()
                 response = http.post(base + callback_url("Bot.OnC2CMessage"), content=c2c_body("hi", seq=seq))
                 acks.append((response.status_code, time.perf_counter() - started))
@@ -225,6 +229,7 @@ def test_botkit_serve_keeps_acking_good_callbacks_with_1200_idle_sockets_and_102
     assert "Traceback" not in output, output
     assert "serving up to 824 connections (open-file limit 1024)" in output
     assert output.count("at the cap of 824 connections") <= 2, output  # one line per 10 s
+    assert output.count("refused callback from") <= 2, output  # 200 forged callbacks
     assert len(output.splitlines()) < 60, output
 
 
