@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from click.testing import CliRunner
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -29,6 +30,7 @@ from starlette.types import Message
 
 from botkit.app import create_app
 from botkit.callbacks import ACK_BODY
+from botkit.cli import cli
 from botkit.config import Settings
 from botkit.serving import ConnectionGuard, GuardedConfig, connection_cap
 from botkit.store import open_store
@@ -287,3 +289,16 @@ async def test_a_client_that_hangs_up_mid_body_costs_one_log_line_and_no_traceba
         "a client hung up before its request was read"
     ]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_serve_names_its_limit_options_and_checks_them_as_settings() -> None:
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["serve", "--help"])
+    refused = runner.invoke(
+        cli, ["serve", "--read-timeout", "0"], env={"BOTKIT_SDKAPPID": "1", "BOTKIT_KEY": "k"}
+    )
+
+    for option in ("--max-connections", "--read-timeout", "--keep-alive-timeout", "--backlog"):
+        assert option in shown.output
+    assert refused.exit_code == 1
+    assert "BOTKIT_READ_TIMEOUT Input should be greater than 0" in refused.output
