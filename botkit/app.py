@@ -10,14 +10,18 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from starlette.requests import ClientDisconnect
 
 from botkit.config import Settings
 from botkit.conversation import Memory
 from botkit.handler import Handler
 from botkit.intake import Intake
+from botkit.limits import UserLimits
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
 from botkit.llm.limit import Limited
+from botkit.metrics import Metrics
+from botkit.ops import client_gone, create_ops_router
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
@@ -43,12 +47,20 @@ def create_app(
     http = httpx.AsyncClient(transport=transport, timeout=timeout)
     model = provider if provider is not None else get_provider(settings, http)
     model = Limited(model, settings.llm_concurrency or settings.max_in_flight)
+    metrics = Metrics(in_flight=lambda: intake.in_flight, backlog=the_store.backlog)
     memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
     handler = Handler(
         settings=settings,
-        responder=Responder(settings=settings, provider=model, memory=memory),
+        responder=Responder(
+            settings=settings,
+            provider=model,
+            memory=memory,
+            limits=UserLimits.from_settings(settings, clock=clock),
+            metrics=metrics,
+        ),
         store=the_store,
-        chat=ChatClient.from_settings(settings, http),
+        chat=ChatClient.from_settings(settings, http, metrics=metrics),
+        metrics=metrics,
     )
     if settings.callback_token is None:
         log.warning(
@@ -81,11 +93,21 @@ def create_app(
         lease_seconds=settings.lease_seconds,
         clock=clock,
     )
-    app = FastAPI(title="botkit", lifespan=lifespan)
+    docs = settings.api_docs  # off by default: the webhook port need not describe itself to strangers
+    app = FastAPI(
+        title="botkit",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.intake = intake
     app.state.handler = handler
     app.state.store = the_store
-    app.include_router(create_webhook_router(settings, intake, clock=clock))
+    app.state.metrics = metrics
+    app.include_router(create_webhook_router(settings, intake, clock=clock, metrics=metrics))
+    app.include_router(create_ops_router(metrics, the_store))
+    app.add_exception_handler(ClientDisconnect, client_gone)
 
     @app.get("/healthz")
     async def health() -> dict[str, Any]:

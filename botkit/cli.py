@@ -16,6 +16,7 @@ import httpx
 
 from botkit.config import LLMName, Settings, load_settings
 from botkit.errors import BotkitError
+from botkit.logsetup import use_log_format
 from botkit.restapi import ChatClient
 from botkit.usersig import DEFAULT_EXPIRE_SECONDS, generate_usersig
 
@@ -35,9 +36,10 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    use_log_format(log_format)
 
 
 @click.group(cls=_Group)
@@ -49,17 +51,25 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
-def serve(host: str, port: int) -> None:
+@click.option("--max-connections", type=int, help="Open connections at most [BOTKIT_MAX_CONNECTIONS: 1000].")
+@click.option("--read-timeout", type=float, help="Seconds to send a whole request [BOTKIT_READ_TIMEOUT: 10].")
+@click.option(
+    "--keep-alive-timeout", type=int, help="Idle keep-alive seconds [BOTKIT_KEEP_ALIVE_TIMEOUT: 5]."
+)
+@click.option("--backlog", type=int, help="Kernel queue of unaccepted connections [BOTKIT_BACKLOG: 2048].")
+def serve(host: str, port: int, **limits: Any) -> None:
     """Run the webhook service (point the console's callback URL at http(s)://HOST:PORT/im)."""
-    import uvicorn
-
     from botkit.app import create_app
+    from botkit.logsetup import limit_log_rate
+    from botkit.serving import ServerLimits
+    from botkit.serving import serve as run_server
 
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    # No access log: callback URLs carry Sign/RequestTime and REST-style query strings.
-    uvicorn.run(
-        create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), access_log=False
+    settings = load_settings(**{name: value for name, value in limits.items() if value is not None})
+    configure_logging(settings.log_level, settings.log_format)
+    limit_log_rate()
+    app = create_app(settings)
+    run_server(
+        app, host=host, port=port, limits=ServerLimits.from_settings(settings), log_level=settings.log_level
     )
 
 
@@ -154,7 +164,7 @@ def eval_suite(
     # Evaluation only talks to the model, never to Chat: placeholder Chat credentials let it run
     # without BOTKIT_SDKAPPID/BOTKIT_KEY, and these settings go nowhere but the evaluation.
     settings = load_settings(sdkappid=1, key="unused-by-eval")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     suite = load_suite(suite_file).only(prompt_names)
     names = list(provider_names) or [default_provider_name(settings)]
 

@@ -73,6 +73,23 @@ class Settings(BaseSettings):
     max_attempts: int = Field(5, ge=1, description="Tries per message before it is given up.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    # -- operations: server limits, abuse and cost limits, logs, metrics (issue 9) --
+    max_connections: int = Field(1000, ge=1, description="Open connections at most (capped by the fd limit).")
+    read_timeout: float = Field(
+        10.0, gt=0, description="Seconds a connection gets to send a whole request; then it is closed."
+    )
+    keep_alive_timeout: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays.")
+    backlog: int = Field(2048, ge=1, description="Connections the kernel queues before they are accepted.")
+    user_rate_per_minute: int = Field(30, ge=0, description="Model calls per user and minute; 0: no limit.")
+    user_daily_quota: int = Field(0, ge=0, description="Model calls per user and UTC day; 0: no quota.")
+    rate_limit_reply: str = "You are sending messages faster than I can answer. Please wait a minute."
+    quota_reply: str = "You have reached today's limit of answers. Please come back tomorrow."
+    max_input_chars: int = Field(
+        4000, ge=1, description="Longer messages are cut before the model sees them."
+    )
+    log_format: Literal["text", "json"] = "text"
+    api_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json.")
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:

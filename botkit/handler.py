@@ -9,6 +9,7 @@ from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robo
 from botkit.config import Settings
 from botkit.elements import text_body
 from botkit.leases import Lease
+from botkit.metrics import Metrics
 from botkit.replies import split
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
@@ -30,7 +31,16 @@ def reply_random(key: str, part: int) -> tuple[int, int]:
 class Handler:
     """Answers one message as one of the robots this service serves."""
 
-    def __init__(self, *, settings: Settings, responder: Responder, store: Store, chat: ChatClient) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        responder: Responder,
+        store: Store,
+        chat: ChatClient,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._metrics = metrics or Metrics()
         self._settings = settings
         self._responder = responder
         self._store = store
@@ -66,6 +76,7 @@ class Handler:
             await lease.ensure()
             await self._send(message, robot, parts[index], reply_random(entry.key, index), first=index == 0)
             await self._store.mark_sent(entry.key, index + 1, token=entry.token)
+            self._metrics.reply_sent("c2c" if isinstance(message, C2CMessage) else "group")
         log.info("answered %s as %s in %d part(s)", entry.key, robot, len(parts))
 
     async def _send(

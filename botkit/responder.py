@@ -13,7 +13,9 @@ from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
 from botkit.conversation import Memory, conversation_key, strip_mentions
 from botkit.errors import LLMError
+from botkit.limits import UserLimits
 from botkit.llm.base import Provider, complete
+from botkit.metrics import Metrics
 from botkit.replies import clean
 
 log = logging.getLogger("botkit.responder")
@@ -22,10 +24,20 @@ log = logging.getLogger("botkit.responder")
 class Responder:
     """Answers a message as a robot, remembering the exchange per conversation."""
 
-    def __init__(self, *, settings: Settings, provider: Provider, memory: Memory) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        provider: Provider,
+        memory: Memory,
+        limits: UserLimits | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._settings = settings
         self._provider = provider
         self._memory = memory
+        self._limits = limits or UserLimits()
+        self._metrics = metrics or Metrics()
 
     @property
     def provider_name(self) -> str:
@@ -34,12 +46,14 @@ class Responder:
     async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> str:
         """The model's cleaned answer, or the fallback text when the model fails."""
         key = conversation_key(message, robot)
-        question = strip_mentions(message.text, [robot, *self._settings.robots])
+        if (notice := await self._limits.admit(message.from_account)) is not None:
+            return notice
+        question = self._limits.clip(strip_mentions(message.text, [robot, *self._settings.robots]))
         prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
         try:
             # The one bound on a whole answer, whatever the provider does; the intake lease counts on it.
             async with asyncio.timeout(self._settings.llm_timeout):
-                answer = await complete(self._provider, prompt)
+                answer = await self._metrics.time_model(self._provider.name, complete(self._provider, prompt))
         except (LLMError, TimeoutError) as exc:
             reason = (
                 exc if isinstance(exc, LLMError) else f"no answer within {self._settings.llm_timeout:g} s"
@@ -56,7 +70,7 @@ class Responder:
 
     async def remember(self, message: C2CMessage | GroupMessage, robot: str, text: str) -> None:
         """Store the exchange; a fallback reply is not remembered, so the model never imitates it."""
-        if text == self._settings.fallback_reply:
+        if text == self._settings.fallback_reply or self._limits.is_notice(text):
             return
         question = strip_mentions(message.text, [robot, *self._settings.robots])
         await self._memory.remember(conversation_key(message, robot), question, text)

@@ -19,6 +19,7 @@ from botkit.config import Settings
 from botkit.elements import MsgBody, WireModel, dump_body, first_problem
 from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code
 from botkit.logmask import mask_httpx_logs
+from botkit.metrics import Metrics
 from botkit.restmodels import (
     AccountCheckResult,
     AccountStatus,
@@ -75,8 +76,10 @@ class ChatClient:
         backoff: float = 0.5,
         random_source: Callable[[], int] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         mask_httpx_logs()
+        self._metrics = metrics or Metrics()
         self._http = http
         self.api_base = api_base.rstrip("/")
         self.sdkappid = sdkappid
@@ -89,7 +92,9 @@ class ChatClient:
         self._sleep = sleep
 
     @classmethod
-    def from_settings(cls, settings: Settings, http: httpx.AsyncClient) -> ChatClient:
+    def from_settings(
+        cls, settings: Settings, http: httpx.AsyncClient, *, metrics: Metrics | None = None
+    ) -> ChatClient:
         usersigs = UserSigCache(settings.sdkappid, settings.key, settings.admin)
         return cls(
             http,
@@ -99,6 +104,7 @@ class ChatClient:
             usersigs=usersigs,
             timeout=settings.rest_timeout,
             retries=settings.rest_retries,
+            metrics=metrics,
         )
 
     def __repr__(self) -> str:
@@ -111,7 +117,7 @@ class ChatClient:
         renewed = False
         while True:
             try:
-                return await self._attempt(command, body)
+                return await self._metrics.time_rest(command, self._attempt(command, body))
             except ChatAPIError as exc:
                 retry = classify_error_code(exc.error_code)
                 if retry is Retry.RENEW_USERSIG and not renewed:

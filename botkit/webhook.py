@@ -17,6 +17,7 @@ from botkit.callbacks import ACK_BODY, MAX_CALLBACK_BYTES, CallbackQuery, parse_
 from botkit.config import Settings
 from botkit.errors import CallbackError
 from botkit.intake import Intake
+from botkit.metrics import Metrics
 from botkit.signature import verify_callback
 
 log = logging.getLogger("botkit.webhook")
@@ -41,11 +42,16 @@ async def read_body(request: Request) -> bytes:
 
 
 def create_webhook_router(
-    settings: Settings, intake: Intake, *, clock: Callable[[], float] = time.time
+    settings: Settings,
+    intake: Intake,
+    *,
+    clock: Callable[[], float] = time.time,
+    metrics: Metrics | None = None,
 ) -> APIRouter:
     """`POST {settings.callback_path}`: verify the callback, journal it, answer Tencent's success body."""
     router = APIRouter()
     token = settings.callback_token.get_secret_value() if settings.callback_token else None
+    meter = metrics or Metrics()
 
     @router.post(settings.callback_path)
     async def receive_callback(request: Request) -> JSONResponse:
@@ -57,13 +63,16 @@ def create_webhook_router(
             message = parse_callback(query.callback_command, await read_body(request))
         except CallbackError as exc:
             log.warning("refused callback from %s: %s", _client(request), exc)
+            meter.callback_refused(request.query_params.get("CallbackCommand"), exc.status)
             return _failure(exc.status, exc.reason)
         try:
-            await intake.record(message)
+            is_new = await intake.record(message)
         except Exception:
             # Not acked, so Tencent's retry (when switched on) or the sender can try again.
             log.exception("cannot journal %s", message.dedupe_key)
+            meter.callback_refused(message.callback_command, 503)
             return _failure(503, "the bot cannot store the message right now; try again")
+        meter.callback_recorded(message.callback_command, is_new)
         return JSONResponse(ACK_BODY)
 
     return router
