@@ -125,8 +125,8 @@ def test_a_connection_that_sends_no_complete_request_is_closed_after_the_read_ti
     guarded: tuple[int, ConnectionGuard], sent: bytes
 ) -> None:
     port, _ = guarded
+    started = time.monotonic()  # before connecting: the server's timer starts when it accepts
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        started = time.monotonic()
         sock.sendall(sent)
 
         assert closed_by_server(sock)
@@ -143,7 +143,7 @@ def test_at_the_cap_a_new_connection_closes_the_one_idle_longest(
             response = http.get(f"http://127.0.0.1:{port}/")
 
         assert (response.status_code, response.text) == (200, "hello")
-        assert closed_by_server(idle[0], timeout=0.2)
+        assert closed_by_server(idle[0], timeout=2.0)
         assert not closed_by_server(idle[2], timeout=0.05)
         assert len(guard) <= 3
     finally:
