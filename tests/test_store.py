@@ -555,7 +555,7 @@ async def test_sqlite_forgets_finished_entries_after_the_ttl_and_caps_turns(tmp_
     await store.record("old", "{}", now=0.0, lane="old")
     await store.finish("old", EntryStatus.DONE, token=await _token(store, "old"))
     await store.record("pending", "{}", now=0.0, lane="pending")
-    await store.record("new", "{}", now=DONE_TTL_SECONDS + 1.0, lane="new")
+    await store.claim(now=DONE_TTL_SECONDS + 1.0, lease_seconds=LEASE, limit=0)  # the sweeper's claim prunes
     for index in range(TURNS_CAP + 10):
         await store.append_turns("c", [Turn("user", str(index))])
 

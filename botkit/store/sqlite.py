@@ -53,6 +53,9 @@ DROP INDEX IF EXISTS journal_age;
 DROP INDEX IF EXISTS journal_lane;
 """
 
+PRUNE_EVERY_SECONDS = 60.0
+"""How often a claim also forgets entries finished more than DONE_TTL_SECONDS ago."""
+
 _HEAD = "SELECT key, not_before FROM journal WHERE lane = ? AND status = 'pending' ORDER BY rowid LIMIT 1"
 _LEASE = (
     "UPDATE journal SET token = token + 1, leased_until = ? WHERE key = ? AND status = 'pending' RETURNING *"
@@ -79,6 +82,7 @@ class SQLiteStore:
             db.execute("ROLLBACK")
             raise
         self._db = GroupCommitter(db)
+        self._pruned_at = float("-inf")
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -92,9 +96,6 @@ class SQLiteStore:
             if cursor.rowcount != 1:
                 return False
             db.execute("INSERT OR IGNORE INTO lanes (lane, due) VALUES (?, ?)", (lane, now))
-            db.execute(
-                "DELETE FROM journal WHERE status != 'pending' AND created_at < ?", (now - DONE_TTL_SECONDS,)
-            )
             return True
 
         return await self._db.run(insert)
@@ -113,7 +114,16 @@ class SQLiteStore:
         return await self._db.run(lease_one)
 
     async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
+        prune = now >= self._pruned_at + PRUNE_EVERY_SECONDS
+        if prune:
+            self._pruned_at = now
+
         def lease_heads(db: sqlite3.Connection) -> list[JournalEntry]:
+            if prune:
+                db.execute(
+                    "DELETE FROM journal WHERE status != 'pending' AND created_at < ?",
+                    (now - DONE_TTL_SECONDS,),
+                )
             lanes = db.execute(
                 "SELECT lane FROM lanes WHERE due <= ? ORDER BY due LIMIT ?", (now, limit)
             ).fetchall()
