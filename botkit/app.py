@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from botkit.config import Settings
 from botkit.conversation import Memory
 from botkit.handler import Handler
+from botkit.httpclient import create_http_client
 from botkit.intake import Intake
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
@@ -40,8 +41,7 @@ def create_app(
     the_store = store if store is not None else open_store(settings.store)
     # Built here, not in the lifespan, so a bad setting fails create_app with a ConfigError. The
     # client opens no connection before its first request; the lifespan closes it.
-    timeout = httpx.Timeout(max(settings.rest_timeout, settings.llm_timeout), connect=5.0)
-    http = httpx.AsyncClient(transport=transport, timeout=timeout)
+    http = create_http_client(settings, transport)
     model = provider if provider is not None else get_provider(settings, http)
     memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
     handler = Handler(
