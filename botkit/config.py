@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     history_turns: int = Field(20, ge=0, description="At most this many remembered turns.")
     rest_timeout: float = Field(10.0, gt=3.0, description="REST timeout; Tencent's own is 3 s.")
     rest_retries: int = Field(3, ge=0, description="Retries on retryable REST errors.")
+    rest_rate_limit: float = Field(
+        200.0, ge=0, description="REST calls/s per command, Tencent's default limit; 0 = unpaced."
+    )
     workers: int = Field(4, ge=1, description="Messages answered at the same time.")
     max_attempts: int = Field(5, ge=1, description="Tries per message before it is given up.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
