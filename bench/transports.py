@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -262,7 +263,10 @@ def main() -> None:
     finally:
         child.terminate()
         child.wait(10)
-    print(f"\nN concurrent exchanges (1.5 s model call, then sendmsg); client on {loop_name}; ideal ~1.5 s")
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("httpx", "aiohttp", "httpx-aiohttp"))
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print("\nN concurrent exchanges (1.5 s model call, then sendmsg); ideal ~1.5 s")
+    print(f"client on {loop_name}; {versions}; load average {load} on {os.cpu_count()} cores")
     print(table(results, sizes))
 
 

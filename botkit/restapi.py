@@ -41,7 +41,7 @@ from botkit.usersig import UserSigCache
 logger = logging.getLogger("botkit.restapi")
 
 MAX_UINT32 = 2**32 - 1
-# Tencent's default frequency limit per REST command and app (sendmsg and most others).
+# sendmsg's documented frequency limit (protocol.md §5.1); Tencent limits each command on its own.
 DEFAULT_RATE_LIMIT = 200.0
 MAX_BACKOFF_SECONDS = 8.0
 
