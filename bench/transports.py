@@ -165,11 +165,14 @@ class Round:
     done: int
     failed: int
     cut_off: bool
+    first_error: str = ""
 
     def cell(self, size: int) -> str:
         if self.cut_off:
             return f"cut off, {self.done}/{size} done in {self.seconds:.0f} s"
-        return f"{self.seconds:.2f} s" + (f" ({self.failed} failed)" if self.failed else "")
+        return f"{self.seconds:.2f} s" + (
+            f" ({self.failed} failed: {self.first_error})" if self.failed else ""
+        )
 
 
 async def run_round(candidate: Candidate, base: str, size: int, deadline: float) -> Round:
@@ -188,8 +191,10 @@ async def run_round(candidate: Candidate, base: str, size: int, deadline: float)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-    failed = sum(1 for task in finished if task.exception() is not None)
-    return Round(elapsed, len(finished) - failed, failed, cut_off=bool(pending))
+    errors = [repr(error)[:60] for task in finished if (error := task.exception()) is not None]
+    return Round(
+        elapsed, len(finished) - len(errors), len(errors), bool(pending), errors[0] if errors else ""
+    )
 
 
 def free_port() -> int:
