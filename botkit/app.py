@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 from botkit.config import Settings
 from botkit.conversation import Memory
 from botkit.handler import Handler
+from botkit.httpclient import create_http_client
 from botkit.intake import Intake
 from botkit.limits import UserLimits
 from botkit.llm import get_provider
@@ -43,8 +44,7 @@ def create_app(
     the_store = store if store is not None else open_store(settings.store)
     # Built here, not in the lifespan, so a bad setting fails create_app with a ConfigError. The
     # client opens no connection before its first request; the lifespan closes it.
-    timeout = httpx.Timeout(max(settings.rest_timeout, settings.llm_timeout), connect=5.0)
-    http = httpx.AsyncClient(transport=transport, timeout=timeout)
+    http = create_http_client(settings, transport)
     model = provider if provider is not None else get_provider(settings, http)
     model = Limited(model, settings.llm_concurrency or settings.max_in_flight)
     metrics = Metrics(in_flight=lambda: intake.in_flight, backlog=the_store.backlog)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
-import httpx
 
 from botkit.config import LLMName, Settings, load_settings
 from botkit.errors import BotkitError
+from botkit.httpclient import create_http_client
 from botkit.logsetup import use_log_format
 from botkit.restapi import ChatClient
 from botkit.usersig import DEFAULT_EXPIRE_SECONDS, generate_usersig
@@ -169,7 +169,7 @@ def eval_suite(
     names = list(provider_names) or [default_provider_name(settings)]
 
     async def run() -> EvalReport:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout, connect=5.0)) as http:
+        async with create_http_client(settings) as http:
             providers = providers_for(names, settings, http)
             with progress_bar() as progress:
                 return await run_suite(suite, settings, providers, progress=progress)
@@ -195,7 +195,7 @@ def _with_client(call: Callable[[ChatClient], Awaitable[T]]) -> T:
     settings = load_settings()
 
     async def run(settings: Settings) -> T:
-        async with httpx.AsyncClient(timeout=settings.rest_timeout) as http:
+        async with create_http_client(settings) as http:
             return await call(ChatClient.from_settings(settings, http))
 
     return asyncio.run(run(settings))

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         10.0, ge=1.0, description="How long a crashed process holds its messages before another resumes them."
     )
+    rest_rate_limit: float = Field(
+        200.0, ge=0, description="REST calls/s per command, Tencent's default limit; 0 = unpaced."
+    )
     max_attempts: int = Field(5, ge=1, description="Tries per message before it is given up.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

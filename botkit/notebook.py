@@ -19,6 +19,7 @@ import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from botkit.config import LLMName, Settings, load_settings
+from botkit.httpclient import create_http_client
 from botkit.llm import default_provider_name
 from botkit.logmask import json_or_text, mask_usersig
 from botkit.restapi import ChatClient
@@ -148,9 +149,7 @@ def open_connection(
 ) -> Connection:
     """A `Connection` whose client records every exchange; `transport` stands in for the network."""
     exchanges = ExchangeLog()
-    http = httpx.AsyncClient(
-        transport=transport, timeout=settings.rest_timeout, event_hooks={"response": [exchanges]}
-    )
+    http = create_http_client(settings, transport, event_hooks={"response": [exchanges]})
     chat = ChatClient.from_settings(settings, http)
     return Connection(settings, http, chat, exchanges, sandbox=sandbox, user=user)
 

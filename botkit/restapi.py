@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from botkit.elements import MsgBody, WireModel, dump_body, first_problem
 from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code
 from botkit.logmask import mask_httpx_logs
 from botkit.metrics import Metrics
+from botkit.ratelimit import RateLimiter
 from botkit.restmodels import (
     AccountCheckResult,
     AccountStatus,
@@ -40,6 +42,9 @@ from botkit.usersig import UserSigCache
 logger = logging.getLogger("botkit.restapi")
 
 MAX_UINT32 = 2**32 - 1
+# sendmsg's documented frequency limit (protocol.md §5.1); Tencent limits each command on its own.
+DEFAULT_RATE_LIMIT = 200.0
+MAX_BACKOFF_SECONDS = 8.0
 
 ResultT = TypeVar("ResultT", bound=WireModel)
 
@@ -59,8 +64,10 @@ def _random_uint32() -> int:
 class ChatClient:
     """The Chat REST API over a shared `httpx.AsyncClient`, as the app admin.
 
-    Retries rate limits, internal errors and gateway trouble with exponential backoff; renews the
-    UserSig once on 70001. `random_source` feeds the URL `random` and the backoff jitter.
+    Paces each command at `rate_limit` calls/s (0 = off); retries rate limits, internal errors and
+    gateway trouble with exponential backoff and full jitter; renews the UserSig once on 70001.
+    `random_source` feeds the URL `random`, `jitter` (uniform in [0, 1)) the backoff, and `clock`
+    with `sleep` the pacing, so tests run on a fake clock.
     """
 
     def __init__(
@@ -74,7 +81,10 @@ class ChatClient:
         timeout: float = 10.0,
         retries: int = 3,
         backoff: float = 0.5,
+        rate_limit: float = DEFAULT_RATE_LIMIT,
         random_source: Callable[[], int] | None = None,
+        jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics | None = None,
     ) -> None:
@@ -89,7 +99,9 @@ class ChatClient:
         self._retries = retries
         self._backoff = backoff
         self._random = random_source or _random_uint32
+        self._jitter = jitter
         self._sleep = sleep
+        self._limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
 
     @classmethod
     def from_settings(
@@ -105,6 +117,7 @@ class ChatClient:
             timeout=settings.rest_timeout,
             retries=settings.rest_retries,
             metrics=metrics,
+            rate_limit=settings.rest_rate_limit,
         )
 
     def __repr__(self) -> str:
@@ -116,6 +129,7 @@ class ChatClient:
         attempt = 0
         renewed = False
         while True:
+            await self._limiter.acquire(command)
             try:
                 return await self._metrics.time_rest(command, self._attempt(command, body))
             except ChatAPIError as exc:
@@ -168,9 +182,10 @@ class ChatClient:
         return data
 
     def _backoff_delay(self, attempt: int) -> float:
-        """Exponential backoff with equal jitter, so parallel callers spread out."""
-        base = self._backoff * 2.0 ** (attempt - 1)
-        return base / 2 + base / 2 * (self._random() / MAX_UINT32)
+        """Full jitter: uniform below an exponentially growing ceiling, so callers that failed
+        together (a 60018 burst) come back spread out instead of in step."""
+        ceiling = min(MAX_BACKOFF_SECONDS, self._backoff * 2.0 ** (attempt - 1))
+        return ceiling * self._jitter()
 
     async def _typed(self, model: type[ResultT], command: str, payload: Mapping[str, Any]) -> ResultT:
         return _parse(model, command, await self.call(command, payload))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -15,7 +17,7 @@ from pydantic import SecretStr
 from botkit.config import Settings
 from botkit.elements import text_body
 from botkit.errors import ChatAPIError, ChatTransportError
-from botkit.restapi import MAX_UINT32, ChatClient
+from botkit.restapi import DEFAULT_RATE_LIMIT, MAX_BACKOFF_SECONDS, MAX_UINT32, ChatClient
 from botkit.usersig import UserSigCache, verify_usersig
 from tests.conftest import KEY, SDKAPPID
 
@@ -39,6 +41,7 @@ class FakeChat:
         self.script: list[Answer] = []
         self.by_path: dict[str, dict[str, Any]] = {}
         self.sleeps: list[float] = []
+        self.now = 0.0  # a clock that only moves when the client sleeps
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -51,6 +54,11 @@ class FakeChat:
 
     async def sleep(self, delay: float) -> None:
         self.sleeps.append(delay)
+        self.now += delay
+        await asyncio.sleep(0)  # let other callers run, as a real sleep would
+
+    def clock(self) -> float:
+        return self.now
 
     def bodies(self) -> list[Any]:
         return [json.loads(request.content) for request in self.requests]
@@ -92,6 +100,8 @@ def client(http: httpx.AsyncClient, fake: FakeChat, usersigs: CountingUserSigs) 
         admin=ADMIN,
         usersigs=usersigs,
         random_source=lambda: next(counter),
+        jitter=lambda: 0.5,
+        clock=fake.clock,
         sleep=fake.sleep,
     )
 
@@ -542,6 +552,101 @@ async def test_rate_limit_exhausts_retries_with_growing_backoff(client: ChatClie
     assert len(fake.sleeps) == 3
 
 
+def paced_client(
+    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat, **options: Any
+) -> ChatClient:
+    """A client whose clock stands still, so each call's pacing wait is its whole distance in time."""
+    return ChatClient(
+        http,
+        api_base=API_BASE,
+        sdkappid=SDKAPPID,
+        admin=ADMIN,
+        usersigs=usersigs,
+        clock=lambda: 0.0,
+        sleep=fake.sleep,
+        **options,
+    )
+
+
+async def test_a_burst_is_spread_at_the_configured_rate(
+    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+) -> None:
+    chat = paced_client(http, usersigs, fake, rate_limit=50)
+
+    await asyncio.gather(*(chat.call("openim/sendmsg", {"To_Account": f"u{n}"}) for n in range(20)))
+
+    assert len(fake.requests) == 20
+    # The first goes at once; the others wait for their slot, 1/50 s after the one before.
+    assert sorted(fake.sleeps) == pytest.approx([n / 50 for n in range(1, 20)])
+
+
+async def test_each_command_is_paced_on_its_own(
+    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+) -> None:
+    chat = paced_client(http, usersigs, fake, rate_limit=10)
+    calls = [chat.call(command) for command in ("openim/sendmsg", "group_open_http_svc/send_group_msg") * 3]
+
+    await asyncio.gather(*calls)
+
+    assert sorted(fake.sleeps) == pytest.approx([0.1, 0.1, 0.2, 0.2])
+
+
+async def test_default_pace_is_tencents_200_per_second_and_zero_turns_it_off(
+    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+) -> None:
+    default = paced_client(http, usersigs, fake)
+    await asyncio.gather(*(default.call("openim/sendmsg") for _ in range(3)))
+    assert fake.sleeps == pytest.approx([1 / 200, 2 / 200])
+
+    fake.sleeps.clear()
+    unpaced = paced_client(http, usersigs, fake, rate_limit=0)
+    await asyncio.gather(*(unpaced.call("openim/sendmsg") for _ in range(50)))
+    assert fake.sleeps == []
+
+
+def test_botkit_rest_rate_limit_defaults_to_the_client_default(settings: Settings) -> None:
+    assert settings.rest_rate_limit == DEFAULT_RATE_LIMIT == 200.0
+
+
+@pytest.mark.parametrize("code", [60007, 60011, 60018, 60019, 10023, 60008])
+async def test_rate_limited_retries_back_off_with_full_jitter(
+    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat, code: int
+) -> None:
+    jitters = iter([0.0, 0.37, 0.999])
+    chat = paced_client(http, usersigs, fake, jitter=lambda: next(jitters), rate_limit=0)
+    fake.script = [fail(code, "too many requests")] * 3
+
+    await chat.call("openim/sendmsg")
+
+    # Uniform below a ceiling that doubles from `backoff` (0.5 s): 0 <= delay < 0.5, 1, 2.
+    assert fake.sleeps == pytest.approx([0.0 * 0.5, 0.37 * 1.0, 0.999 * 2.0])
+
+
+async def test_backoff_ceiling_stops_growing_at_the_cap(
+    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+) -> None:
+    chat = paced_client(http, usersigs, fake, jitter=lambda: 0.999, retries=8, rate_limit=0)
+    fake.script = [fail(60018, "over the frequency limit")] * 8
+
+    await chat.call("openim/sendmsg")
+
+    ceilings = [delay / 0.999 for delay in fake.sleeps]
+    assert ceilings == pytest.approx([0.5, 1, 2, 4, MAX_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS, 8, 8])
+
+
+async def test_parallel_callers_refused_together_come_back_spread_out(
+    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+) -> None:
+    chat = paced_client(http, usersigs, fake, jitter=random.Random(8).random, rate_limit=0)
+    fake.script = [fail(60018, "over the frequency limit")] * 20
+
+    await asyncio.gather(*(chat.call("openim/sendmsg") for _ in range(20)))
+
+    assert len(fake.sleeps) == 20
+    assert all(0 <= delay < 0.5 for delay in fake.sleeps)
+    assert len({round(delay, 3) for delay in fake.sleeps}) > 15
+
+
 @pytest.mark.parametrize("code", [70107, 60002, 90001, 80001, 10004, 70003])
 async def test_non_retryable_code_raises_at_once(client: ChatClient, fake: FakeChat, code: int) -> None:
     fake.script = [fail(code, "no such user")]
@@ -565,7 +670,7 @@ async def test_expired_usersig_is_renewed_and_retried_once(
     assert result.msg_key == "k"
     assert usersigs.invalidations == 1
     assert len(fake.requests) == 2
-    assert fake.sleeps == []
+    assert fake.sleeps == [pytest.approx(1 / DEFAULT_RATE_LIMIT)]  # no backoff, only the pacing slot
     retry_sig = fake.requests[1].url.params["usersig"]
     assert verify_usersig(retry_sig, sdkappid=SDKAPPID, key=SecretStr(KEY), identifier=ADMIN)
 

@@ -1,0 +1,54 @@
+"""`create_http_client`: the one way botkit builds its `httpx.AsyncClient`.
+
+httpx's own connection pool slows down with the square of the requests waiting on it (encode/httpx
+#3215): 1,000 model calls in flight take tens of seconds instead of the model's 1.5 s. Underneath
+the httpx API the default transport is therefore aiohttp's pool, through `httpx-aiohttp`
+(measured by `python bench/transports.py`); tests hand in `MockTransport` or `ASGITransport`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from botkit.config import Settings
+
+CONNECT_TIMEOUT = 5.0
+# Thousands of answers in flight, each holding a model connection; bounded so a runaway burst
+# meets a pool wait rather than the process's file descriptor limit.
+MAX_CONNECTIONS = 4096
+KEEPALIVE_SECONDS = 15.0
+
+EventHooks = Mapping[str, Sequence[Callable[..., Any]]]
+
+
+def create_http_client(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    event_hooks: EventHooks | None = None,
+) -> httpx.AsyncClient:
+    """A client for the model and the Chat API; opens no connection before its first request.
+
+    The read and pool timeouts are the longer of `BOTKIT_REST_TIMEOUT` and `BOTKIT_LLM_TIMEOUT`
+    (callers narrow them per request); `transport` replaces the network, e.g. in tests.
+    """
+    timeout = httpx.Timeout(max(settings.rest_timeout, settings.llm_timeout), connect=CONNECT_TIMEOUT)
+    limits = httpx.Limits(
+        max_connections=MAX_CONNECTIONS,
+        max_keepalive_connections=MAX_CONNECTIONS,
+        keepalive_expiry=KEEPALIVE_SECONDS,
+    )
+    if transport is None:
+        # Imported here: aiohttp takes ~0.4 s to import, which CLI commands that never connect skip.
+        from httpx_aiohttp import AiohttpTransport
+
+        transport = AiohttpTransport(limits=limits)
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        limits=limits,
+        event_hooks={name: list(hooks) for name, hooks in (event_hooks or {}).items()},
+    )
