@@ -40,7 +40,9 @@ class Sandbox:
         self.rng = rng if rng is not None else random.Random()
         self.faults = Faults()
         self.traffic = traffic if traffic is not None else TrafficLog(clock=clock)
-        self.dispatcher = Dispatcher(state, self.traffic, faults=lambda: self.faults, clock=clock)
+        self.dispatcher = Dispatcher(
+            state, self.traffic, faults=lambda: self.faults, clock=clock, rng=self.rng
+        )
 
     def __repr__(self) -> str:
         return f"Sandbox(state={self.state!r})"

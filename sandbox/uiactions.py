@@ -169,14 +169,17 @@ class UiActions:
         answer = self.sandbox.execute("openim_robot_http_svc/create_robot", body)
         return (*self.settings(), views.outcome(answer, f"Robot {robot_id.strip()} is ready."))
 
-    def faults(self) -> tuple[float, bool, bool, int, float, int, str]:
-        """(delay, drop, duplicate, retries on timeout, REST failure rate and code, summary)."""
+    def faults(self) -> tuple[float, float, float, float, float, int, float, int, str]:
+        """(delay, delay/drop/duplicate/reorder rates, retries on timeout, REST failure rate and code,
+        summary): the `FAULT_FIELDS` order."""
         faults, retries = self.sandbox.faults, self.state.config.callback_retries
         summary = views.faults_summary(faults, retries)
         return (
             faults.delay_callbacks_seconds,
-            faults.drop_callbacks,
-            faults.duplicate_callbacks,
+            faults.delay_rate,
+            faults.drop_rate,
+            faults.duplicate_rate,
+            faults.reorder_rate,
             retries,
             faults.rest_failure_rate,
             faults.rest_failure_code,
@@ -184,14 +187,24 @@ class UiActions:
         )
 
     async def apply_faults(
-        self, delay: float, drop: bool, duplicate: bool, retries: float, rate: float, code: float
+        self,
+        delay: float,
+        delay_rate: float,
+        drop: float,
+        duplicate: float,
+        reorder: float,
+        retries: float,
+        rate: float,
+        code: float,
     ) -> str:
         """Replace the faults and the retry count; the summary, or why the values were refused."""
         try:
             faults = Faults(
                 delay_callbacks_seconds=delay,
-                drop_callbacks=drop,
-                duplicate_callbacks=duplicate,
+                delay_rate=delay_rate,
+                drop_rate=drop,
+                duplicate_rate=duplicate,
+                reorder_rate=reorder,
                 rest_failure_rate=rate,
                 rest_failure_code=int(code),
             )
