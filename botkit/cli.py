@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ from botkit.usersig import DEFAULT_EXPIRE_SECONDS, generate_usersig
 
 if TYPE_CHECKING:
     from botkit.eval import EvalReport
+    from botkit.recording import Replayed
 
 T = TypeVar("T")
 
@@ -179,6 +181,35 @@ def eval_suite(
             click.echo(
                 f"note: BOTKIT_ROBOT_PROMPTS still overrides it for {', '.join(settings.robot_prompts)}"
             )
+
+
+@cli.command()
+@click.argument("recording", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "url", required=True, help="The webhook to send to, e.g. http://127.0.0.1:8080/im.")
+@click.option(
+    "--token",
+    envvar="BOTKIT_CALLBACK_TOKEN",
+    help="Callback token to sign with (default: BOTKIT_CALLBACK_TOKEN; none: unsigned).",
+)
+@click.option("--sdkappid", type=int, help="SdkAppid to send (default: the recorded one).")
+def replay(recording: Path, url: str, token: str | None, sdkappid: int | None) -> None:
+    """Send the callbacks of RECORDING (JSON lines, e.g. from /sandbox/api/recording) to a webhook."""
+    from botkit.recording import read_recording, replay_callbacks
+
+    calls = read_recording(recording)
+
+    async def run() -> list[Replayed]:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            return await replay_callbacks(calls, http, url, token=token, sdkappid=sdkappid)
+
+    results = asyncio.run(run())
+    for number, result in enumerate(results, start=1):
+        answer = result.error or json.dumps(result.answer, ensure_ascii=False)
+        click.echo(f"{number} {result.call.command}: {result.status or 'no answer'} {answer}")
+    failed = sum(not result.ok for result in results)
+    click.echo(f"replayed {len(results)} callbacks to {url}; {failed} not accepted")
+    if failed:
+        raise SystemExit(1)
 
 
 def _with_client(call: Callable[[ChatClient], Awaitable[T]]) -> T:

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import httpx
 
 from botkit.callbacks import C2CMessage, GroupMessage, dump_callback
+from botkit.recording import RecordedCall, recorded
 from botkit.signature import sign_callback
 from sandbox.faults import Faults, happens
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
@@ -78,19 +79,24 @@ def group_callback(
     )
 
 
+def callback_query(config: SandboxConfig, command: str, *, client_ip: str, platform: str) -> dict[str, str]:
+    """Tencent's callback query string before signing."""
+    return {
+        "SdkAppid": str(config.sdkappid),
+        "CallbackCommand": command,
+        "contenttype": "json",
+        "ClientIP": client_ip,
+        "OptPlatform": platform,
+    }
+
+
 def callback_url(
     config: SandboxConfig, command: str, *, client_ip: str, platform: str, request_time: int
 ) -> str:
     """The webhook URL with Tencent's query string; `Sign` and `RequestTime` last, when a token is set."""
     if config.webhook_url is None:
         raise ValueError("no callback URL is configured")
-    params: list[tuple[str, str]] = [
-        ("SdkAppid", str(config.sdkappid)),
-        ("CallbackCommand", command),
-        ("contenttype", "json"),
-        ("ClientIP", client_ip),
-        ("OptPlatform", platform),
-    ]
+    params = list(callback_query(config, command, client_ip=client_ip, platform=platform).items())
     if config.callback_token is not None:
         now = str(request_time)
         params += [
@@ -111,7 +117,8 @@ class Dispatcher:
     """Sends robot callbacks in background tasks; `drain()` waits for them, shutdown cancels them.
 
     `faults` is read at each delivery, so a change made in the UI applies to the next callback; each
-    fault is drawn from `rng`, so a seeded one gives the same mix of faults every run.
+    fault is drawn from `rng`, so a seeded one gives the same mix of faults every run. Every callback
+    is handed to `record` once, before faults apply, as the session's recording.
     """
 
     def __init__(
@@ -122,8 +129,10 @@ class Dispatcher:
         faults: Callable[[], Faults] = Faults,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        record: Callable[[RecordedCall], None] = lambda call: None,
     ) -> None:
         self._state = state
+        self._record = record
         self._traffic = traffic
         self._faults = faults
         self._clock = clock
@@ -216,6 +225,9 @@ class Dispatcher:
         config = self._state.config
         faults = self._faults()
         body = dump_callback(callback)
+        command = str(body["CallbackCommand"])
+        query = callback_query(config, command, client_ip=client_ip, platform=platform)
+        self._record(recorded("callback", command, query, body, at=self._clock()))
         dropped = happens(faults.drop_rate, self._rng)
         if config.webhook_url is None or dropped:
             reason = "dropped by fault injection" if dropped else "no callback URL is configured"
