@@ -150,7 +150,8 @@ def eval_suite(
     save_best: bool,
 ) -> None:
     """Answer the conversations of SUITE with each of its prompts and each provider, and score them."""
-    from botkit.eval import load_suite, progress_bar, providers_for, run_suite, save_prompt
+    from botkit.eval import load_suite, progress_bar, providers_for, run_suite
+    from botkit.eval import save_best as save_best_prompt
     from botkit.llm import default_provider_name
 
     # Evaluation only talks to the model, never to Chat: placeholder Chat credentials let it run
@@ -169,14 +170,13 @@ def eval_suite(
     report = asyncio.run(run())
     click.echo(report.table())
     written = report.to_csv(out) if out.suffix.lower() == ".csv" else report.to_json(out)
-    prompt, provider = report.best()
-    score = next(
-        line.score for line in report.summary() if (line.prompt, line.provider) == (prompt, provider)
-    )
-    click.echo(f"\nbest: prompt {prompt!r} with {provider} (score {score:.2f}); results in {written}")
+    choice = report.best()
+    click.echo(f"\nbest: {choice}; results in {written}")
     if save_best:
-        env_file = save_prompt(suite.prompts[prompt])
-        click.echo(f"saved prompt {prompt!r} to {env_file} as BOTKIT_SYSTEM_PROMPT")
+        saved = save_best_prompt(report, suite=str(suite_file))
+        if saved.path is None:
+            raise click.ClickException(str(saved))
+        click.echo(str(saved))
         if settings.robot_prompts:
             click.echo(
                 f"note: BOTKIT_ROBOT_PROMPTS still overrides it for {', '.join(settings.robot_prompts)}"

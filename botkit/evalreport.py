@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import math
 import statistics
 import unicodedata
 from collections.abc import Sequence
@@ -59,6 +60,48 @@ class Summary:
     turns: int
 
 
+STAND_IN_PROVIDERS = frozenset({"echo"})
+"""Providers that only stand in for a model: echo repeats the user, which passes checks on the user's
+own words, so its scores say nothing about a prompt and it never picks the one production uses."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The best prompt and provider of a report, and why it may not be saved (`refusal`).
+
+    Latency never breaks a tie: a run's noise would pick the winner. `tied_with` lists the other
+    (prompt, provider) pairs with the same score among the providers that count.
+    """
+
+    prompt: str
+    provider: str
+    score: float
+    tied_with: tuple[tuple[str, str], ...] = ()
+    stand_in: bool = False
+
+    @property
+    def refusal(self) -> str | None:
+        """Why this choice must not become the bot's prompt, or None when it may."""
+        if self.stand_in:
+            return (
+                f"only the stand-in provider {self.provider} was evaluated; it repeats the user, so its "
+                "scores say nothing about a prompt: add a real one (--provider local, openai or minimax)"
+            )
+        if self.tied_with:
+            others = ", ".join(f"{prompt!r} with {provider}" for prompt, provider in self.tied_with)
+            return (
+                f"prompt {self.prompt!r} with {self.provider} ties with {others} at score "
+                f"{self.score:.2f}: add checks that tell them apart, or keep one with --prompt"
+            )
+        return None
+
+    def __str__(self) -> str:
+        text = f"prompt {self.prompt!r} with {self.provider} (score {self.score:.2f})"
+        if self.tied_with:
+            text += " tied with " + ", ".join(f"{p!r} with {v}" for p, v in self.tied_with)
+        return text + (" (a stand-in, not a real model)" if self.stand_in else "")
+
+
 @dataclass(frozen=True)
 class EvalReport:
     """The rows of a run, with the prompt texts they used, so the winner can be saved as configuration."""
@@ -70,12 +113,24 @@ class EvalReport:
         """One line per prompt and provider, in the order they ran."""
         return [_summarize(prompt, provider, rows) for (prompt, provider), rows in self._runs().items()]
 
-    def best(self) -> tuple[str, str]:
-        """(prompt name, provider) with the highest mean score; ties go to the faster median."""
+    def best(self) -> Choice:
+        """The highest mean score among real providers (stand-ins only if nothing else ran); equal
+        scores are a tie, reported in `Choice.tied_with`, first in run order named."""
         if not self.rows:
             raise ValueError("the report has no rows")
-        winner = max(self.summary(), key=lambda line: (line.score, -line.median_s))
-        return winner.prompt, winner.provider
+        lines = self.summary()
+        real = [line for line in lines if line.provider not in STAND_IN_PROVIDERS]
+        candidates = real or lines
+        top = max(line.score for line in candidates)
+        tied = [line for line in candidates if math.isclose(line.score, top, abs_tol=1e-9)]
+        first, *others = tied
+        return Choice(
+            prompt=first.prompt,
+            provider=first.provider,
+            score=first.score,
+            tied_with=tuple((line.prompt, line.provider) for line in others),
+            stand_in=not real,
+        )
 
     def table(self, width: int = 36) -> str:
         """Answers side by side (a column per prompt/provider) and the summary, as plain text."""
@@ -99,9 +154,14 @@ class EvalReport:
         return _render(headers, lines)
 
     def _summary_table(self) -> str:
-        best = self.best() if self.rows else None
+        choice = self.best() if self.rows else None
+        marks: dict[tuple[str, str], str] = {}
+        if choice is not None:
+            mark = "tie" if choice.tied_with else "best"
+            for run in [(choice.prompt, choice.provider), *choice.tied_with]:
+                marks[run] = mark + (" (stand-in)" if choice.stand_in else "")
         headers = ["prompt", "provider", "score", "median s", "p90 s", "turns", ""]
-        lines = [_summary_cells(line, (line.prompt, line.provider) == best) for line in self.summary()]
+        lines = [_summary_cells(line, marks.get((line.prompt, line.provider), "")) for line in self.summary()]
         return _render(headers, lines)
 
     def to_json(self, path: str | Path) -> Path:
@@ -194,9 +254,9 @@ def _summarize(prompt: str, provider: str, rows: Sequence[EvalRow]) -> Summary:
     )
 
 
-def _summary_cells(line: Summary, best: bool) -> list[str]:
+def _summary_cells(line: Summary, mark: str) -> list[str]:
     numbers = [f"{line.score:.2f}", f"{line.median_s:.3f}", f"{line.p90_s:.3f}", str(line.turns)]
-    return [line.prompt, line.provider, *numbers, "best" if best else ""]
+    return [line.prompt, line.provider, *numbers, mark]
 
 
 def _cell(row: EvalRow | None, width: int) -> str:
