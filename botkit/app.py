@@ -89,6 +89,12 @@ def create_app(
 
     @app.get("/healthz")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "robots": settings.robots}
+        return {"status": "ok", "robots": settings.robots, "llm": model.name, "model": _model_of(model)}
 
     return app
+
+
+def _model_of(provider: Provider) -> str | None:
+    """The model behind a provider, for people asking "who answers?" (None for echo and custom ones)."""
+    model = getattr(provider, "model", None)
+    return model if isinstance(model, str) else None

@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for a whole answer.")
-    llm_max_tokens: int = Field(512, gt=0)
+    llm_max_tokens: int | None = Field(
+        None, gt=0, description="Answer length cap; default 512, or 200 for the local model."
+    )
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     robot_prompts: dict[str, str] = Field(
         default_factory=dict, description='Per-robot system prompts, JSON: {"@RBT#001": "..."}.'

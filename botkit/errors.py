@@ -8,7 +8,8 @@
     │   └── ChatTransportError network trouble, timeout or a non-200 gateway answer
     ├── UserSigError           a UserSig is malformed, foreign, mismatched or expired (.error_code)
     └── LLMError               the model provider failed, timed out or answered nothing
-        └── LLMUnavailable     the provider cannot run here (missing extra, missing key)
+        ├── LLMUnavailable     the provider cannot run here (missing extra, missing key)
+        └── LoopedAnswer       the model started repeating itself (.partial: the answer before that)
 
 `classify_error_code` is the single place that says which REST error codes are worth a retry.
 """
@@ -94,3 +95,14 @@ class LLMError(BotkitError):
 
 class LLMUnavailable(LLMError):
     """The provider cannot run here; the message says what to install or set."""
+
+
+class LoopedAnswer(LLMError):
+    """The model fell into a loop and was stopped; `partial` is its answer up to the repetition.
+
+    Sent to the user (when not empty) but never remembered, so the loop does not seed the next answer.
+    """
+
+    def __init__(self, partial: str) -> None:
+        super().__init__(f"the answer started repeating itself after {len(partial)} characters")
+        self.partial = partial
