@@ -7,6 +7,7 @@ import importlib.util
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -58,6 +59,7 @@ def serve(host: str, port: int) -> None:
     from botkit.app import create_app
 
     settings = load_settings()
+    _check_port_free(host, port)
     configure_logging(settings.log_level)
     # No access log: callback URLs carry Sign/RequestTime and REST-style query strings.
     uvicorn.run(
@@ -212,8 +214,21 @@ def replay(recording: Path, url: str, token: str | None, sdkappid: int | None) -
         raise SystemExit(1)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before the app starts (and says "ready") when uvicorn could not listen there."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror}; stop what runs there or pick another --port"
+            ) from None
+
+
 def _with_client(call: Callable[[ChatClient], Awaitable[T]]) -> T:
     settings = load_settings()
+    configure_logging(settings.log_level)
 
     async def run(settings: Settings) -> T:
         async with httpx.AsyncClient(timeout=settings.rest_timeout) as http:

@@ -141,6 +141,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "settings"
         env_name = f"BOTKIT_{field.upper()}"
-        message = "is required" if error["type"] == "missing" else error["msg"]
-        lines.append(f"{env_name} {message}")
+        lines.append(
+            f"{env_name} is required" if error["type"] == "missing" else f"{env_name}: {error['msg']}"
+        )
     return "invalid configuration: " + "; ".join(lines)

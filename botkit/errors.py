@@ -57,19 +57,36 @@ _RETRY_BY_CODE: dict[int, Retry] = {
 }
 
 
+_SETTING_HINTS: dict[int, str] = {
+    70003: "check BOTKIT_KEY: it must be the secret key of SDKAppID {sdkappid}",
+    70009: "check BOTKIT_KEY: it must be the secret key of SDKAppID {sdkappid}",
+    70014: "check BOTKIT_SDKAPPID: the UserSig is for another app",
+    70001: "check this machine's clock: a new UserSig was refused as expired",
+    60010: "check BOTKIT_ADMIN: {admin} must be an app admin (console: Basic configuration)",
+}
+
+
+def setting_hint(error_code: int, *, sdkappid: int, admin: str) -> str | None:
+    """Which setting a REST `ErrorCode` points at, in words a newcomer can act on, or None."""
+    hint = _SETTING_HINTS.get(error_code)
+    return hint.format(sdkappid=sdkappid, admin=admin) if hint else None
+
+
 def classify_error_code(error_code: int) -> Retry:
     """How to react to a REST `ErrorCode`: give up, back off and retry, or renew the UserSig."""
     return _RETRY_BY_CODE.get(error_code, Retry.NEVER)
 
 
 class ChatAPIError(ChatError):
-    """The Chat REST API answered with `ErrorCode` != 0."""
+    """The Chat REST API answered with `ErrorCode` != 0; `hint` says which setting to check, if any."""
 
-    def __init__(self, command: str, error_code: int, error_info: str) -> None:
-        super().__init__(f"{command} failed with ErrorCode {error_code}: {error_info}")
+    def __init__(self, command: str, error_code: int, error_info: str, *, hint: str | None = None) -> None:
+        message = f"{command} failed with ErrorCode {error_code}: {error_info}"
+        super().__init__(f"{message} ({hint})" if hint else message)
         self.command = command
         self.error_code = error_code
         self.error_info = error_info
+        self.hint = hint
 
     @property
     def retryable(self) -> bool:
