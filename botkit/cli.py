@@ -7,6 +7,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -170,7 +171,7 @@ def eval_suite(
                 return await run_suite(suite, settings, providers, progress=progress)
 
     report = asyncio.run(run())
-    click.echo(report.table())
+    click.echo(report.table(width=shutil.get_terminal_size().columns))
     written = report.to_csv(out) if out.suffix.lower() == ".csv" else report.to_json(out)
     choice = report.best()
     click.echo(f"\nbest: {choice}; results in {written}")

@@ -21,6 +21,7 @@ from sandbox import uiviews as views
 from sandbox.control import ConfigUpdate, config_view, send_body, updated_config
 from sandbox.faults import Faults
 from sandbox.runtime import Sandbox
+from sandbox.seed import DEMO_GROUP, DEMO_GROUP_NAME
 from sandbox.traffic import TrafficEntry
 from sandbox.uiviews import ChatTurn, Target
 
@@ -89,12 +90,16 @@ class UiActions:
         return ("" if not status else Keep.SHOWN), status
 
     async def create_user(self, name: str) -> tuple[Choices | Keep, str | Keep, str]:
-        """(identity dropdown, new-user box, status); the new user becomes the identity."""
+        """(identity dropdown, new-user box, status); the new user becomes the identity and joins
+        the demo group, so switching to them keeps a group to chat in."""
         user_id = name.strip()
         answer = self.sandbox.execute("im_open_login_svc/account_import", {"UserID": user_id})
         if answer["ErrorCode"] != 0:
             return Keep.SHOWN, Keep.SHOWN, views.outcome(answer, "")
-        return self.identities(user_id), "", f"Created user {user_id}."
+        if self.state.group(DEMO_GROUP) is None:
+            return self.identities(user_id), "", f"Created user {user_id}."
+        self.state.add_member(DEMO_GROUP, user_id)
+        return self.identities(user_id), "", f"Created user {user_id}, a member of {DEMO_GROUP_NAME}."
 
     async def create_group(
         self, user: str | None, target_value: str | None, name: str

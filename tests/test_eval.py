@@ -388,23 +388,41 @@ def test_best_of_an_empty_report_is_an_error() -> None:
         EvalReport(rows=[], prompts={}).best()
 
 
-def test_table_shows_answers_side_by_side_and_the_summary() -> None:
+def test_table_shows_answers_side_by_side_wrapped_not_cut_and_the_summary() -> None:
     long_answer = "word " * 40
     rows = [
         row("a", "x", 1.0, True),
         EvalRow("b", "x", "c", 1, "question", long_answer, 2.0, (Check("k", False),)),
     ]
 
-    table = EvalReport(rows=rows, prompts={}).table(width=30)
+    table = EvalReport(rows=rows, prompts={}).table(width=100)
 
-    header = table.splitlines()[0].split()
-    assert header == ["conversation", "user", "a/x", "b/x"]
-    assert "c #1" in table
-    assert "[1/1] answer from a/x" in table
-    assert "[0/1] word word" in table and long_answer.strip() not in table
-    assert "…" in table
+    answers = table.split("\n\n")[0].splitlines()
+    assert answers[0].split() == ["conversation", "user", "a/x", "b/x"]
+    assert all(len(line) <= 100 for line in table.splitlines())
+    assert answers[2].startswith("c #1")
+    assert "[1/1] answer from a/x" in answers[2]
+    assert " ".join(" ".join(answers[2:]).split()).count("word") == 40
+    assert "…" not in table
     summary = table.split("\n\n")[1].splitlines()
     assert summary[2].split() == ["a", "x", "1.00", "1.000", "1.000", "1", "best"]
+
+
+def test_a_narrow_terminal_gets_each_answer_under_its_question() -> None:
+    answer = "Yes, within thirty days of delivery, with the order number; faulty items are replaced."
+    rows = [
+        EvalRow(p, v, "refund", 1, "Can I get a refund?", answer, 1.0, ())
+        for p in "ab"
+        for v in ("echo", "local")
+    ]
+
+    table = EvalReport(rows=rows, prompts={}).table(width=60)
+
+    answers = table.split("\n\n")[0].splitlines()
+    assert answers[0] == "refund #1: Can I get a refund?"
+    assert answers[1].split()[:2] == ["a/echo", "Yes,"]
+    assert all(len(line) <= 60 for line in table.splitlines())
+    assert sum(line.count("a/echo") for line in answers) == 1
 
 
 def test_the_summary_marks_ties_and_stand_ins() -> None:
@@ -546,6 +564,15 @@ def test_cli_eval_writes_csv_and_refuses_to_save_what_echo_chose() -> None:
     with Path("results.csv").open(encoding="utf-8", newline="") as file:
         assert {line["prompt"] for line in csv.DictReader(file)} == {"concise"}
     assert not Path(".env").exists()
+
+
+def test_cli_eval_fits_the_table_to_the_terminal() -> None:
+    code, output = run_cli("--provider", "echo", "--out", "results.json", env={"COLUMNS": "90"})
+
+    assert code == 0, output
+    table = output[output.index("refund #1") : output.index("\nbest: ")]
+    assert max(len(line) for line in table.splitlines()) <= 90
+    assert "Hi, I bought headphones from you two weeks ago" in " ".join(table.split())
 
 
 def test_cli_eval_defaults_to_the_configured_provider() -> None:

@@ -13,6 +13,7 @@ import pytest
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.faults import Faults
 from sandbox.models import Group
+from sandbox.seed import seed_demo
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
 from sandbox.uiactions import Choices, Keep, UiActions
@@ -277,6 +278,16 @@ async def test_new_users_and_groups_become_the_selection(harness: Harness) -> No
     assert group is not None and group.kind == "group"
     assert harness.sandbox.state.members(group.peer) == ["carol", ROBOT]
     assert [label for label, _ in chosen.options] == [f"{ROBOT} (1:1)", "Robot fans (group)"]
+
+
+async def test_a_new_user_joins_the_demo_group_so_it_stays_in_their_chats(harness: Harness) -> None:
+    seed_demo(harness.sandbox.state, [ROBOT])
+    actions = UiActions(harness.sandbox)
+
+    *_, status = await actions.create_user("dave")
+
+    assert status == "Created user dave, a member of Demo group."
+    assert "Demo group (group)" in [label for label, _ in actions.targets("dave", None).options]
 
 
 async def test_settings_save_and_refuse(harness: Harness) -> None:
