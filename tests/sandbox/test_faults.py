@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from botkit.config import Settings
 from sandbox.faults import Faults, rest_failure
+from sandbox.harness import LocalSandbox
 
 from .conftest import ROBOT, Harness, text_msg
 
@@ -212,3 +214,12 @@ async def test_a_reordered_callback_with_nothing_behind_it_still_goes(harness: H
     harness.sandbox.faults = Faults(reorder_rate=1.0)
     await message_robot(harness, "only")
     assert texts(harness) == ["only"]
+
+
+def test_a_local_sandbox_draws_its_faults_from_the_random_source_given(botkit_settings: Settings) -> None:
+    rng = random.Random(7)
+    local = LocalSandbox(botkit_settings, rng=rng)
+    try:
+        assert local.sandbox.rng is rng
+    finally:
+        local.close()
