@@ -46,14 +46,13 @@ def create_app(
     # client opens no connection before its first request; the lifespan closes it.
     http = create_http_client(settings, transport)
     model = provider if provider is not None else get_provider(settings, http)
-    model = Limited(model, settings.llm_concurrency or settings.max_in_flight)
     metrics = Metrics(in_flight=lambda: intake.in_flight, backlog=the_store.backlog)
     memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
     handler = Handler(
         settings=settings,
         responder=Responder(
             settings=settings,
-            provider=model,
+            provider=Limited(model, settings.llm_concurrency or settings.max_in_flight),
             memory=memory,
             limits=UserLimits.from_settings(settings, clock=clock),
             metrics=metrics,
@@ -111,6 +110,12 @@ def create_app(
 
     @app.get("/healthz")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "robots": settings.robots}
+        return {"status": "ok", "robots": settings.robots, "llm": model.name, "model": _model_of(model)}
 
     return app
+
+
+def _model_of(provider: Provider) -> str | None:
+    """The model behind a provider, for people asking "who answers?" (None for echo and custom ones)."""
+    model = getattr(provider, "model", None)
+    return model if isinstance(model, str) else None

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import logging
 import os
+import shutil
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
+import httpx
 
 from botkit.config import LLMName, Settings, load_settings
 from botkit.errors import BotkitError
@@ -22,6 +26,7 @@ from botkit.usersig import DEFAULT_EXPIRE_SECONDS, generate_usersig
 
 if TYPE_CHECKING:
     from botkit.eval import EvalReport
+    from botkit.recording import Replayed
 
 T = TypeVar("T")
 
@@ -65,6 +70,7 @@ def serve(host: str, port: int, **limits: Any) -> None:
     from botkit.serving import serve as run_server
 
     settings = load_settings(**{name: value for name, value in limits.items() if value is not None})
+    _check_port_free(host, port)
     configure_logging(settings.log_level, settings.log_format)
     limit_log_rate()
     app = create_app(settings)
@@ -158,7 +164,8 @@ def eval_suite(
     save_best: bool,
 ) -> None:
     """Answer the conversations of SUITE with each of its prompts and each provider, and score them."""
-    from botkit.eval import load_suite, progress_bar, providers_for, run_suite, save_prompt
+    from botkit.eval import load_suite, progress_bar, providers_for, run_suite
+    from botkit.eval import save_best as save_best_prompt
     from botkit.llm import default_provider_name
 
     # Evaluation only talks to the model, never to Chat: placeholder Chat credentials let it run
@@ -175,24 +182,65 @@ def eval_suite(
                 return await run_suite(suite, settings, providers, progress=progress)
 
     report = asyncio.run(run())
-    click.echo(report.table())
+    click.echo(report.table(width=shutil.get_terminal_size().columns))
     written = report.to_csv(out) if out.suffix.lower() == ".csv" else report.to_json(out)
-    prompt, provider = report.best()
-    score = next(
-        line.score for line in report.summary() if (line.prompt, line.provider) == (prompt, provider)
-    )
-    click.echo(f"\nbest: prompt {prompt!r} with {provider} (score {score:.2f}); results in {written}")
+    choice = report.best()
+    click.echo(f"\nbest: {choice}; results in {written}")
     if save_best:
-        env_file = save_prompt(suite.prompts[prompt])
-        click.echo(f"saved prompt {prompt!r} to {env_file} as BOTKIT_SYSTEM_PROMPT")
+        saved = save_best_prompt(report, suite=str(suite_file))
+        if saved.path is None:
+            raise click.ClickException(str(saved))
+        click.echo(str(saved))
         if settings.robot_prompts:
             click.echo(
                 f"note: BOTKIT_ROBOT_PROMPTS still overrides it for {', '.join(settings.robot_prompts)}"
             )
 
 
+@cli.command()
+@click.argument("recording", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "url", required=True, help="The webhook to send to, e.g. http://127.0.0.1:8080/im.")
+@click.option(
+    "--token",
+    envvar="BOTKIT_CALLBACK_TOKEN",
+    help="Callback token to sign with (default: BOTKIT_CALLBACK_TOKEN; none: unsigned).",
+)
+@click.option("--sdkappid", type=int, help="SdkAppid to send (default: the recorded one).")
+def replay(recording: Path, url: str, token: str | None, sdkappid: int | None) -> None:
+    """Send the callbacks of RECORDING (JSON lines, e.g. from /sandbox/api/recording) to a webhook."""
+    from botkit.recording import read_recording, replay_callbacks
+
+    calls = read_recording(recording)
+
+    async def run() -> list[Replayed]:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            return await replay_callbacks(calls, http, url, token=token, sdkappid=sdkappid)
+
+    results = asyncio.run(run())
+    for number, result in enumerate(results, start=1):
+        answer = result.error or json.dumps(result.answer, ensure_ascii=False)
+        click.echo(f"{number} {result.call.command}: {result.status or 'no answer'} {answer}")
+    failed = sum(not result.ok for result in results)
+    click.echo(f"replayed {len(results)} callbacks to {url}; {failed} not accepted")
+    if failed:
+        raise SystemExit(1)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before the app starts (and says "ready") when uvicorn could not listen there."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror}; stop what runs there or pick another --port"
+            ) from None
+
+
 def _with_client(call: Callable[[ChatClient], Awaitable[T]]) -> T:
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
 
     async def run(settings: Settings) -> T:
         async with create_http_client(settings) as http:

@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for a whole answer.")
-    llm_max_tokens: int = Field(512, gt=0)
+    llm_max_tokens: int | None = Field(
+        None, gt=0, description="Answer length cap; default 512, or 200 for the local model."
+    )
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     robot_prompts: dict[str, str] = Field(
         default_factory=dict, description='Per-robot system prompts, JSON: {"@RBT#001": "..."}.'
@@ -165,6 +167,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "settings"
         env_name = f"BOTKIT_{field.upper()}"
-        message = "is required" if error["type"] == "missing" else error["msg"]
-        lines.append(f"{env_name} {message}")
+        lines.append(
+            f"{env_name} is required" if error["type"] == "missing" else f"{env_name}: {error['msg']}"
+        )
     return "invalid configuration: " + "; ".join(lines)

@@ -8,7 +8,8 @@
     │   └── ChatTransportError network trouble, timeout or a non-200 gateway answer
     ├── UserSigError           a UserSig is malformed, foreign, mismatched or expired (.error_code)
     └── LLMError               the model provider failed, timed out or answered nothing
-        └── LLMUnavailable     the provider cannot run here (missing extra, missing key)
+        ├── LLMUnavailable     the provider cannot run here (missing extra, missing key)
+        └── LoopedAnswer       the model started repeating itself (.partial: the answer before that)
 
 `classify_error_code` is the single place that says which REST error codes are worth a retry.
 """
@@ -56,19 +57,36 @@ _RETRY_BY_CODE: dict[int, Retry] = {
 }
 
 
+_SETTING_HINTS: dict[int, str] = {
+    70003: "check BOTKIT_KEY: it must be the secret key of SDKAppID {sdkappid}",
+    70009: "check BOTKIT_KEY: it must be the secret key of SDKAppID {sdkappid}",
+    70014: "check BOTKIT_SDKAPPID: the UserSig is for another app",
+    70001: "check this machine's clock: a new UserSig was refused as expired",
+    60010: "check BOTKIT_ADMIN: {admin} must be an app admin (console: Basic configuration)",
+}
+
+
+def setting_hint(error_code: int, *, sdkappid: int, admin: str) -> str | None:
+    """Which setting a REST `ErrorCode` points at, in words a newcomer can act on, or None."""
+    hint = _SETTING_HINTS.get(error_code)
+    return hint.format(sdkappid=sdkappid, admin=admin) if hint else None
+
+
 def classify_error_code(error_code: int) -> Retry:
     """How to react to a REST `ErrorCode`: give up, back off and retry, or renew the UserSig."""
     return _RETRY_BY_CODE.get(error_code, Retry.NEVER)
 
 
 class ChatAPIError(ChatError):
-    """The Chat REST API answered with `ErrorCode` != 0."""
+    """The Chat REST API answered with `ErrorCode` != 0; `hint` says which setting to check, if any."""
 
-    def __init__(self, command: str, error_code: int, error_info: str) -> None:
-        super().__init__(f"{command} failed with ErrorCode {error_code}: {error_info}")
+    def __init__(self, command: str, error_code: int, error_info: str, *, hint: str | None = None) -> None:
+        message = f"{command} failed with ErrorCode {error_code}: {error_info}"
+        super().__init__(f"{message} ({hint})" if hint else message)
         self.command = command
         self.error_code = error_code
         self.error_info = error_info
+        self.hint = hint
 
     @property
     def retryable(self) -> bool:
@@ -94,3 +112,14 @@ class LLMError(BotkitError):
 
 class LLMUnavailable(LLMError):
     """The provider cannot run here; the message says what to install or set."""
+
+
+class LoopedAnswer(LLMError):
+    """The model fell into a loop and was stopped; `partial` is its answer up to the repetition.
+
+    Sent to the user (when not empty) but never remembered, so the loop does not seed the next answer.
+    """
+
+    def __init__(self, partial: str) -> None:
+        super().__init__(f"the answer started repeating itself after {len(partial)} characters")
+        self.partial = partial

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -23,7 +24,7 @@ from botkit.config import LLMName, Settings
 from botkit.conversation import Memory
 from botkit.elements import text_body
 from botkit.errors import ConfigError
-from botkit.evalreport import Check, EvalReport, EvalRow, Summary
+from botkit.evalreport import STAND_IN_PROVIDERS, Check, Choice, EvalReport, EvalRow, Summary
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
 from botkit.responder import Responder
@@ -32,7 +33,9 @@ from botkit.suite import Conversation, Suite, TurnCase, load_suite
 
 __all__ = [
     "EVAL_USER",
+    "STAND_IN_PROVIDERS",
     "Check",
+    "Choice",
     "Conversation",
     "EvalReport",
     "EvalRow",
@@ -45,6 +48,7 @@ __all__ = [
     "progress_bar",
     "providers_for",
     "run_suite",
+    "save_best",
     "save_prompt",
 ]
 
@@ -192,15 +196,49 @@ def progress_bar(description: str = "eval") -> Iterator[Progress]:
             print(file=sys.stderr)
 
 
-def save_prompt(prompt: str, env_file: str | Path = ".env") -> Path:
+def save_prompt(prompt: str, env_file: str | Path = ".env", *, note: str | None = None) -> Path:
     """Write the prompt as `BOTKIT_SYSTEM_PROMPT` into a dotenv file, keeping its other lines.
 
     Double quotes with backslash escapes keep the value on one line and read back exactly; `${`
-    cannot be written, since the dotenv reader behind `Settings` expands it.
+    cannot be written, since the dotenv reader behind `Settings` expands it. `note` becomes the
+    comment line just above it (replacing an earlier note), saying where the prompt came from.
     """
     if "${" in prompt:
         raise ConfigError("a prompt containing '${' cannot be saved to a .env file, which would expand it")
     escaped = prompt.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     path = Path(env_file)
     set_key(path, "BOTKIT_SYSTEM_PROMPT", f'"{escaped}"', quote_mode="never")
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith(_NOTE)]
+    if note is not None:
+        at = next(i for i, line in enumerate(lines) if line.startswith("BOTKIT_SYSTEM_PROMPT="))
+        lines.insert(at, f"{_NOTE} {' '.join(note.split())}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+_NOTE = "# BOTKIT_SYSTEM_PROMPT chosen by botkit eval:"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What `save_best` did: `path` is None when the choice was refused, and `str()` says why."""
+
+    choice: Choice
+    path: Path | None
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return f"not saved: {self.choice.refusal}"
+        return f"saved {self.choice} to {self.path} as BOTKIT_SYSTEM_PROMPT"
+
+
+def save_best(report: EvalReport, env_file: str | Path = ".env", *, suite: str | None = None) -> Saved:
+    """Save the report's best prompt, unless a stand-in picked it or it ties (see `Choice.refusal`).
+
+    The comment above the saved line names the prompt, provider, score and `suite`.
+    """
+    choice = report.best()
+    if choice.refusal is not None:
+        return Saved(choice, None)
+    note = f"{choice}" + (f" on {suite}" if suite else "")
+    return Saved(choice, save_prompt(report.prompts[choice.prompt], env_file, note=note))

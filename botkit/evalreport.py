@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import math
+import re
 import statistics
 import unicodedata
 from collections.abc import Sequence
@@ -59,6 +61,51 @@ class Summary:
     turns: int
 
 
+USER_COLUMNS = 28
+MIN_ANSWER_COLUMNS = 24
+
+STAND_IN_PROVIDERS = frozenset({"echo"})
+"""Providers that only stand in for a model: echo repeats the user, which passes checks on the user's
+own words, so its scores say nothing about a prompt and it never picks the one production uses."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The best prompt and provider of a report, and why it may not be saved (`refusal`).
+
+    Latency never breaks a tie: a run's noise would pick the winner. `tied_with` lists the other
+    (prompt, provider) pairs with the same score among the providers that count.
+    """
+
+    prompt: str
+    provider: str
+    score: float
+    tied_with: tuple[tuple[str, str], ...] = ()
+    stand_in: bool = False
+
+    @property
+    def refusal(self) -> str | None:
+        """Why this choice must not become the bot's prompt, or None when it may."""
+        if self.stand_in:
+            return (
+                f"only the stand-in provider {self.provider} was evaluated; it repeats the user, so its "
+                "scores say nothing about a prompt: add a real one (--provider local, openai or minimax)"
+            )
+        if self.tied_with:
+            others = ", ".join(f"{prompt!r} with {provider}" for prompt, provider in self.tied_with)
+            return (
+                f"prompt {self.prompt!r} with {self.provider} ties with {others} at score "
+                f"{self.score:.2f}: add checks that tell them apart, or keep one with --prompt"
+            )
+        return None
+
+    def __str__(self) -> str:
+        text = f"prompt {self.prompt!r} with {self.provider} (score {self.score:.2f})"
+        if self.tied_with:
+            text += " tied with " + ", ".join(f"{p!r} with {v}" for p, v in self.tied_with)
+        return text + (" (a stand-in, not a real model)" if self.stand_in else "")
+
+
 @dataclass(frozen=True)
 class EvalReport:
     """The rows of a run, with the prompt texts they used, so the winner can be saved as configuration."""
@@ -70,39 +117,62 @@ class EvalReport:
         """One line per prompt and provider, in the order they ran."""
         return [_summarize(prompt, provider, rows) for (prompt, provider), rows in self._runs().items()]
 
-    def best(self) -> tuple[str, str]:
-        """(prompt name, provider) with the highest mean score; ties go to the faster median."""
+    def best(self) -> Choice:
+        """The highest mean score among real providers (stand-ins only if nothing else ran); equal
+        scores are a tie, reported in `Choice.tied_with`, first in run order named."""
         if not self.rows:
             raise ValueError("the report has no rows")
-        winner = max(self.summary(), key=lambda line: (line.score, -line.median_s))
-        return winner.prompt, winner.provider
+        lines = self.summary()
+        real = [line for line in lines if line.provider not in STAND_IN_PROVIDERS]
+        candidates = real or lines
+        top = max(line.score for line in candidates)
+        tied = [line for line in candidates if math.isclose(line.score, top, abs_tol=1e-9)]
+        first, *others = tied
+        return Choice(
+            prompt=first.prompt,
+            provider=first.provider,
+            score=first.score,
+            tied_with=tuple((line.prompt, line.provider) for line in others),
+            stand_in=not real,
+        )
 
-    def table(self, width: int = 36) -> str:
-        """Answers side by side (a column per prompt/provider) and the summary, as plain text."""
+    def table(self, width: int = 100) -> str:
+        """Answers by turn, then the summary, as plain text fitted to `width` columns (a terminal's).
+
+        Answers wrap, never cut: side by side (a column per prompt/provider) when each gets at least
+        `MIN_ANSWER_COLUMNS`, else each turn's answers one under the other.
+        """
         return self._answers_table(width) + "\n\n" + self._summary_table()
 
     def _answers_table(self, width: int) -> str:
-        columns = list(self._runs())
+        runs = list(self._runs())
         cells: dict[tuple[str, int], dict[tuple[str, str], EvalRow]] = {}
         for row in self.rows:
             cells.setdefault((row.conversation, row.turn), {})[(row.prompt, row.provider)] = row
-        headers = [
-            "conversation",
-            "user",
-            *(_fit(f"{prompt}/{provider}", width) for prompt, provider in columns),
-        ]
+        turns = [(f"{conversation} #{turn}", by_run) for (conversation, turn), by_run in cells.items()]
+        label = max([_width("conversation"), *(_width(name) for name, _ in turns)])
+        user = min(USER_COLUMNS, max(8, width // 5))
+        answer = (width - label - user - 2 * (len(runs) + 1)) // max(1, len(runs))
+        if answer < MIN_ANSWER_COLUMNS:
+            return _stacked(turns, runs, width)
+        headers = [["conversation"], ["user"], *(_wrap(f"{p}/{v}", answer) for p, v in runs)]
         lines = [
-            [f"{conversation} #{turn}", _fit(next(iter(by_run.values())).user, 28)]
-            + [_cell(by_run.get(column), width) for column in columns]
-            for (conversation, turn), by_run in cells.items()
+            [[name], _wrap(next(iter(by_run.values())).user, user)]
+            + [_wrap(_marked(by_run.get(run)), answer) for run in runs]
+            for name, by_run in turns
         ]
-        return _render(headers, lines)
+        return _render_wrapped(headers, lines)
 
     def _summary_table(self) -> str:
-        best = self.best() if self.rows else None
+        choice = self.best() if self.rows else None
+        marks: dict[tuple[str, str], str] = {}
+        if choice is not None:
+            mark = "tie" if choice.tied_with else "best"
+            for run in [(choice.prompt, choice.provider), *choice.tied_with]:
+                marks[run] = mark + (" (stand-in)" if choice.stand_in else "")
         headers = ["prompt", "provider", "score", "median s", "p90 s", "turns", ""]
-        lines = [_summary_cells(line, (line.prompt, line.provider) == best) for line in self.summary()]
-        return _render(headers, lines)
+        lines = [_summary_cells(line, marks.get((line.prompt, line.provider), "")) for line in self.summary()]
+        return _render_wrapped([[text] for text in headers], [[[text] for text in line] for line in lines])
 
     def to_json(self, path: str | Path) -> Path:
         """Prompts, summary and every row (with its checks) as one JSON document."""
@@ -194,45 +264,86 @@ def _summarize(prompt: str, provider: str, rows: Sequence[EvalRow]) -> Summary:
     )
 
 
-def _summary_cells(line: Summary, best: bool) -> list[str]:
+def _summary_cells(line: Summary, mark: str) -> list[str]:
     numbers = [f"{line.score:.2f}", f"{line.median_s:.3f}", f"{line.p90_s:.3f}", str(line.turns)]
-    return [line.prompt, line.provider, *numbers, "best" if best else ""]
+    return [line.prompt, line.provider, *numbers, mark]
 
 
-def _cell(row: EvalRow | None, width: int) -> str:
+def _marked(row: EvalRow | None) -> str:
+    """An answer with its passed/all checks in front, e.g. "[1/2] Yes, within 30 days."."""
     if row is None:
         return ""
     passed = sum(check.passed for check in row.checks)
-    mark = f"[{passed}/{len(row.checks)}] " if row.checks else ""
-    return _fit(mark + row.answer, width)
+    return (f"[{passed}/{len(row.checks)}] " if row.checks else "") + row.answer
 
 
-def _render(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(_width(line[index]) for line in [headers, *rows]) for index in range(len(headers))]
-    rule = ["-" * width for width in widths]
-    return "\n".join(
-        "  ".join(_pad(text, width) for text, width in zip(line, widths, strict=True)).rstrip()
-        for line in [headers, rule, *rows]
-    )
+def _stacked(
+    turns: Sequence[tuple[str, dict[tuple[str, str], EvalRow]]], runs: Sequence[tuple[str, str]], width: int
+) -> str:
+    """Each turn as a block: the question, then one wrapped answer per prompt/provider."""
+    name_width = max(_width(f"{p}/{v}") for p, v in runs) + 2
+    text_width = max(20, width - name_width - 2)
+    blocks = []
+    for name, by_run in turns:
+        lines = _wrap(f"{name}: {next(iter(by_run.values())).user}", max(20, width))
+        for run in runs:
+            wrapped = _wrap(_marked(by_run.get(run)), text_width) or [""]
+            names = [f"{run[0]}/{run[1]}", *[""] * (len(wrapped) - 1)]
+            lines += [
+                f"  {_pad(left, name_width)}{text}".rstrip()
+                for left, text in zip(names, wrapped, strict=True)
+            ]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _render_wrapped(headers: Sequence[list[str]], rows: Sequence[Sequence[list[str]]]) -> str:
+    """A table whose cells are lists of lines; each row is as tall as its tallest cell."""
+    widths = [
+        max(_width(text) for line in [headers, *rows] for text in line[index] or [""])
+        for index in range(len(headers))
+    ]
+    out = []
+    for number, line in enumerate([headers, *rows]):
+        height = max(len(cell) for cell in line) or 1
+        for depth in range(height):
+            texts = [cell[depth] if depth < len(cell) else "" for cell in line]
+            out.append("  ".join(_pad(t, w) for t, w in zip(texts, widths, strict=True)).rstrip())
+        if number == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` terminal columns, broken at spaces where it can be."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in re.findall(r"\S+\s*", paragraph):
+            while _width(line + word.rstrip()) > width:
+                if line:
+                    lines.append(line.rstrip())
+                    line = ""
+                    continue
+                head, word = _split_width(word, width)
+                lines.append(head)
+            line += word
+        lines.append(line.rstrip())
+    return lines
+
+
+def _split_width(text: str, width: int) -> tuple[str, str]:
+    used = 0
+    for index, char in enumerate(text):
+        used += _width(char)
+        if used > width:
+            return text[: max(1, index)], text[max(1, index) :]
+    return text, ""
 
 
 def _width(text: str) -> int:
     """Terminal columns: Chinese, Japanese and Korean characters take two."""
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def _fit(text: str, width: int) -> str:
-    """One line of at most `width` columns, cut with an ellipsis."""
-    text = " ".join(text.split())
-    if _width(text) <= width:
-        return text
-    kept, used = "", 1
-    for char in text:
-        used += _width(char)
-        if used > width:
-            break
-        kept += char
-    return kept + "…"
 
 
 def _pad(text: str, width: int) -> str:

@@ -42,13 +42,33 @@ def create_http_client(
         keepalive_expiry=KEEPALIVE_SECONDS,
     )
     if transport is None:
-        # Imported here: aiohttp takes ~0.4 s to import, which CLI commands that never connect skip.
-        from httpx_aiohttp import AiohttpTransport
-
-        transport = AiohttpTransport(limits=limits)
+        transport = _aiohttp_transport(limits)
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
         limits=limits,
         event_hooks={name: list(hooks) for name, hooks in (event_hooks or {}).items()},
     )
+
+
+def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    # Imported here: aiohttp takes ~0.4 s to import, which CLI commands that never connect skip.
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport
+
+    class Transport(AiohttpTransport):
+        """httpx-aiohttp 0.2 reports a refused connection as a ConnectTimeout; it is a ConnectError,
+        and botkit's errors should say "cannot reach", not "timed out"."""
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            try:
+                return await super().handle_async_request(request)
+            except httpx.ConnectTimeout as exc:
+                cause = exc.__cause__
+                if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(
+                    cause, aiohttp.ServerTimeoutError
+                ):
+                    raise httpx.ConnectError(str(exc), request=request) from cause
+                raise
+
+    return Transport(limits=limits)

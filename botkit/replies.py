@@ -26,33 +26,73 @@ def clean(text: str) -> str:
 
 
 def split(text: str, max_bytes: int = MAX_PART_BYTES) -> list[str]:
-    """Split into parts of at most `max_bytes` UTF-8 bytes, preferring sentence then word boundaries."""
+    """Split into parts of at most `max_bytes` UTF-8 bytes, preferring sentence then word boundaries.
+
+    A word over the limit is cut anywhere, starting in the part that holds the words before it in
+    its sentence, so "echo: <100 KB>" does not send a part of just "echo:".
+    """
     if _size(text) <= max_bytes:
         return [text] if text else []
-    parts: list[str] = []
-    current, current_size = "", 0
-    for piece in _pieces(text, max_bytes):
-        piece_size = _size(piece)
-        if current and current_size + piece_size > max_bytes:
-            parts.append(current.strip())
-            current, current_size = "", 0
-        current += piece
-        current_size += piece_size
-    if current.strip():
-        parts.append(current.strip())
-    return parts
-
-
-def _pieces(text: str, max_bytes: int) -> list[str]:
-    """Sentences, each broken further (at spaces, else anywhere) when it alone is over the limit."""
-    pieces: list[str] = []
+    parts = _Parts(max_bytes)
     for sentence in _sentences(text):
         if _size(sentence) <= max_bytes:
-            pieces.append(sentence)
+            parts.add(sentence)
+            parts.end_sentence()
             continue
         for word in re.findall(r"\S+\s*", sentence):
-            pieces.extend(_hard_cut(word, max_bytes) if _size(word) > max_bytes else [word])
-    return pieces
+            if _size(word) <= max_bytes:
+                parts.add(word)
+            else:
+                parts.add_cut(word)
+        parts.end_sentence()
+    return parts.done()
+
+
+class _Parts:
+    """Parts packed greedily; after `end_sentence`, an over-long word starts a part of its own."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.parts: list[str] = []
+        self.current = ""
+        self.sealed = False  # `current` ends with whole sentences an over-long word must not join
+
+    def add(self, piece: str) -> None:
+        if self.current and _size(self.current) + _size(piece) > self.max_bytes:
+            self._flush()
+        self.current += piece
+        self.sealed = False
+
+    def add_cut(self, word: str) -> None:
+        if self.sealed:
+            self._flush()
+        head, rest = _cut(word, self.max_bytes - _size(self.current))
+        self.current += head
+        for chunk in _hard_cut(rest, self.max_bytes):
+            self._flush()
+            self.current = chunk
+
+    def end_sentence(self) -> None:
+        self.sealed = bool(self.current.strip())
+
+    def done(self) -> list[str]:
+        self._flush()
+        return self.parts
+
+    def _flush(self) -> None:
+        if self.current.strip():
+            self.parts.append(self.current.strip())
+        self.current, self.sealed = "", False
+
+
+def _cut(text: str, max_bytes: int) -> tuple[str, str]:
+    """The longest start of `text` within `max_bytes`, and the rest."""
+    used = 0
+    for index, char in enumerate(text):
+        used += _size(char)
+        if used > max_bytes:
+            return text[:index], text[index:]
+    return text, ""
 
 
 def _sentences(text: str) -> list[str]:

@@ -12,13 +12,15 @@ import logging
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
 from botkit.conversation import Memory, conversation_key, strip_mentions
-from botkit.errors import LLMError
+from botkit.errors import LLMError, LoopedAnswer
 from botkit.limits import UserLimits
 from botkit.llm.base import Provider, complete
 from botkit.metrics import Metrics
 from botkit.replies import clean
 
 log = logging.getLogger("botkit.responder")
+
+_CUT_ANSWERS_KEPT = 64
 
 
 class Responder:
@@ -38,6 +40,8 @@ class Responder:
         self._memory = memory
         self._limits = limits or UserLimits()
         self._metrics = metrics or Metrics()
+        # Answers cut short because the model looped, until `remember` skips them (oldest dropped).
+        self._cut: dict[str, bool] = {}
 
     @property
     def provider_name(self) -> str:
@@ -54,6 +58,14 @@ class Responder:
             # The one bound on a whole answer, whatever the provider does; the intake lease counts on it.
             async with asyncio.timeout(self._settings.llm_timeout):
                 answer = await self._metrics.time_model(self._provider.name, complete(self._provider, prompt))
+        except LoopedAnswer as exc:
+            log.warning(
+                "%s looped for %s: %s; sending the part before, not remembering it",
+                self._provider.name,
+                key,
+                exc,
+            )
+            return self._cut_short(clean(exc.partial))
         except (LLMError, TimeoutError) as exc:
             reason = (
                 exc if isinstance(exc, LLMError) else f"no answer within {self._settings.llm_timeout:g} s"
@@ -62,6 +74,14 @@ class Responder:
             return self._settings.fallback_reply
         return clean(answer) or self._settings.fallback_reply
 
+    def _cut_short(self, text: str) -> str:
+        if not text:
+            return self._settings.fallback_reply
+        self._cut[text] = True
+        while len(self._cut) > _CUT_ANSWERS_KEPT:
+            del self._cut[next(iter(self._cut))]
+        return text
+
     async def reply_to(self, message: C2CMessage | GroupMessage, robot: str) -> str:
         """Answer and remember the exchange, without sending anything."""
         text = await self.answer(message, robot)
@@ -69,8 +89,13 @@ class Responder:
         return text
 
     async def remember(self, message: C2CMessage | GroupMessage, robot: str, text: str) -> None:
-        """Store the exchange; a fallback reply is not remembered, so the model never imitates it."""
-        if text == self._settings.fallback_reply or self._limits.is_notice(text):
+        """Store the exchange; a fallback reply, a limit notice or an answer cut for looping is not
+        remembered, so the model never imitates it."""
+        if (
+            text == self._settings.fallback_reply
+            or self._limits.is_notice(text)
+            or self._cut.pop(text, False)
+        ):
             return
         question = strip_mentions(message.text, [robot, *self._settings.robots])
         await self._memory.remember(conversation_key(message, robot), question, text)

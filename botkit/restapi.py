@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from botkit.config import Settings
 from botkit.elements import MsgBody, WireModel, dump_body, first_problem
-from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code
+from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code, setting_hint
 from botkit.logmask import mask_httpx_logs
 from botkit.metrics import Metrics
 from botkit.ratelimit import RateLimiter
@@ -140,13 +140,17 @@ class ChatClient:
                     logger.warning("%s: UserSig expired (70001), retrying with a new one", command)
                     continue
                 if retry is not Retry.BACKOFF or attempt >= self._retries:
-                    logger.warning("%s failed: ErrorCode %d (%s)", command, exc.error_code, exc.error_info)
+                    # Whoever catches it reports it (the intake worker, the CLI): logging it here too
+                    # would say everything twice.
+                    logger.debug("%s failed: ErrorCode %d (%s)", command, exc.error_code, exc.error_info)
                     raise
                 reason = f"ErrorCode {exc.error_code}"
             except _Transient as exc:
                 if attempt >= self._retries:
-                    message = f"{command}: {exc.reason}, gave up after {attempt + 1} attempts"
-                    logger.warning("%s", message)
+                    tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
+                    message = f"{command}: {exc.reason}, gave up after {tries}"
+                    message += "; check BOTKIT_API_BASE and the network"
+                    logger.debug("%s", message)
                     raise ChatTransportError(message) from None
                 reason = exc.reason
             attempt += 1
@@ -168,17 +172,18 @@ class ChatClient:
                 f"{self.api_base}/v4/{command}", params=params, json=body, timeout=self._timeout
             )
         except httpx.TimeoutException as exc:
-            raise _Transient(f"timed out ({type(exc).__name__})") from None
+            raise _Transient(f"{self.api_base} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise _Transient(f"transport failure ({type(exc).__name__})") from None
+            raise _Transient(f"cannot reach {self.api_base} ({type(exc).__name__})") from None
         if response.status_code != 200:
-            raise _Transient(f"HTTP {response.status_code}")
+            raise _Transient(f"{self.api_base} answered HTTP {response.status_code}")
         data = _decode(command, response)
         envelope = _parse(Envelope, command, data)
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("%s ErrorCode=%d in %.0f ms", command, envelope.error_code, elapsed_ms)
         if envelope.error_code != 0:
-            raise ChatAPIError(command, envelope.error_code, envelope.error_info)
+            hint = setting_hint(envelope.error_code, sdkappid=self.sdkappid, admin=self.admin)
+            raise ChatAPIError(command, envelope.error_code, envelope.error_info, hint=hint)
         return data
 
     def _backoff_delay(self, attempt: int) -> float:

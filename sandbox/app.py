@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from botkit.errors import UserSigError
 from botkit.logmask import json_or_text
+from botkit.recording import recorded
 from botkit.usersig import verify_usersig
 from sandbox.commands import find_command
 from sandbox.control import control_router
@@ -106,6 +107,16 @@ def _rest_router(sandbox: Sandbox) -> APIRouter:
         client_ip = request.client.host if request.client else "127.0.0.1"
         answer = _answer(sandbox, f"{service}/{command}", request.query_params, raw, client_ip)
         code = answer["ErrorCode"]
+        sandbox.recording.append(
+            recorded(
+                "rest",
+                f"{service}/{command}",
+                request.query_params,
+                json_or_text(raw),
+                response=answer,
+                at=sandbox.clock(),
+            )
+        )
         sandbox.traffic.record(
             "rest",
             method="POST",

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from botkit.elements import body_text, dump_body, text_body
+from botkit.errors import BotkitError
+from botkit.recording import dump_lines, load_lines
 from sandbox.faults import Faults
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
 
@@ -148,6 +151,25 @@ def control_router(sandbox: Sandbox) -> APIRouter:
     def clear_traffic() -> dict[str, Any]:
         sandbox.traffic.clear()
         return {"version": sandbox.traffic.version}
+
+    @router.get("/recording", response_class=PlainTextResponse)
+    def recording() -> str:
+        """The session so far as JSON lines, for `botkit replay FILE --to URL` or a test fixture."""
+        return dump_lines(sandbox.recording)
+
+    @router.delete("/recording")
+    def clear_recording() -> dict[str, Any]:
+        sandbox.recording.clear()
+        return {"recorded": 0}
+
+    @router.post("/replay")
+    async def replay(request: Request) -> dict[str, Any]:
+        """Send the callbacks of a recording (JSON lines in the body) to the bot again."""
+        try:
+            calls = load_lines((await request.body()).decode("utf-8", errors="replace"))
+            return {"replayed": sandbox.replay(calls)}
+        except BotkitError as exc:
+            raise HTTPException(422, detail=str(exc)) from None
 
     @router.post("/send")
     async def send(request: SendRequest) -> dict[str, Any]:

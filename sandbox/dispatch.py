@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,8 +24,9 @@ from urllib.parse import urlencode
 import httpx
 
 from botkit.callbacks import C2CMessage, GroupMessage, dump_callback
+from botkit.recording import RecordedCall, recorded
 from botkit.signature import sign_callback
-from sandbox.faults import Faults
+from sandbox.faults import Faults, happens
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
@@ -32,6 +34,8 @@ from sandbox.traffic import TrafficLog
 logger = logging.getLogger("sandbox.dispatch")
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+REORDER_WINDOW_SECONDS = 5.0
+"""How long a reordered callback waits for a later one to overtake it before it goes anyway."""
 _NOT_RUNNING = "the dispatcher is not running: start the sandbox app's lifespan (or Dispatcher.running) first"
 
 Callback = C2CMessage | GroupMessage
@@ -75,19 +79,24 @@ def group_callback(
     )
 
 
+def callback_query(config: SandboxConfig, command: str, *, client_ip: str, platform: str) -> dict[str, str]:
+    """Tencent's callback query string before signing."""
+    return {
+        "SdkAppid": str(config.sdkappid),
+        "CallbackCommand": command,
+        "contenttype": "json",
+        "ClientIP": client_ip,
+        "OptPlatform": platform,
+    }
+
+
 def callback_url(
     config: SandboxConfig, command: str, *, client_ip: str, platform: str, request_time: int
 ) -> str:
     """The webhook URL with Tencent's query string; `Sign` and `RequestTime` last, when a token is set."""
     if config.webhook_url is None:
         raise ValueError("no callback URL is configured")
-    params: list[tuple[str, str]] = [
-        ("SdkAppid", str(config.sdkappid)),
-        ("CallbackCommand", command),
-        ("contenttype", "json"),
-        ("ClientIP", client_ip),
-        ("OptPlatform", platform),
-    ]
+    params = list(callback_query(config, command, client_ip=client_ip, platform=platform).items())
     if config.callback_token is not None:
         now = str(request_time)
         params += [
@@ -107,7 +116,9 @@ class _Outcome(Enum):
 class Dispatcher:
     """Sends robot callbacks in background tasks; `drain()` waits for them, shutdown cancels them.
 
-    `faults` is read at each delivery, so a change made in the UI applies to the next callback.
+    `faults` is read at each delivery, so a change made in the UI applies to the next callback; each
+    fault is drawn from `rng`, so a seeded one gives the same mix of faults every run. Every callback
+    is handed to `record` once, before faults apply, as the session's recording.
     """
 
     def __init__(
@@ -117,13 +128,18 @@ class Dispatcher:
         *,
         faults: Callable[[], Faults] = Faults,
         clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        record: Callable[[RecordedCall], None] = lambda call: None,
     ) -> None:
         self._state = state
+        self._record = record
         self._traffic = traffic
         self._faults = faults
         self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
+        self._held: list[asyncio.Event] = []
 
     @property
     def pending(self) -> int:
@@ -148,16 +164,43 @@ class Dispatcher:
         """Send `callback` in the background, as Tencent does after it stored the message."""
         if self._client is None:
             raise RuntimeError(_NOT_RUNNING)
+        # Drawn here, not in the task, so drain() knows at once which callbacks wait to be overtaken.
+        held = asyncio.Event() if happens(self._faults().reorder_rate, self._rng) else None
+        if held is not None:
+            self._held.append(held)
         task = asyncio.get_running_loop().create_task(
-            self.deliver(callback, client_ip=client_ip, platform=platform)
+            self._deliver_after(held, callback, client_ip=client_ip, platform=platform)
         )
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
     async def drain(self) -> None:
-        """Wait until every scheduled callback (and any it caused) has been delivered or given up."""
+        """Wait until every scheduled callback (and any it caused) has been delivered or given up.
+
+        Callbacks held back for reordering go as soon as nothing else is left to overtake them.
+        """
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            if len(self._held) >= len(self._tasks):
+                self._release_held()
+            await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+
+    def _release_held(self) -> None:
+        for held in self._held:
+            held.set()
+        self._held.clear()
+
+    async def _deliver_after(
+        self, held: asyncio.Event | None, callback: Callback, *, client_ip: str, platform: str
+    ) -> bool:
+        if held is None:
+            return await self.deliver(callback, client_ip=client_ip, platform=platform)
+        try:
+            async with asyncio.timeout(REORDER_WINDOW_SECONDS):
+                await held.wait()
+        except TimeoutError:
+            if held in self._held:
+                self._held.remove(held)
+        return await self.deliver(callback, client_ip=client_ip, platform=platform, overtakes=False)
 
     def _finished(self, task: asyncio.Task[bool]) -> None:
         self._tasks.discard(task)
@@ -165,19 +208,29 @@ class Dispatcher:
             logger.error("callback delivery crashed", exc_info=task.exception())
 
     async def deliver(
-        self, callback: Callback, *, client_ip: str = "127.0.0.1", platform: str = "RESTAPI"
+        self,
+        callback: Callback,
+        *,
+        client_ip: str = "127.0.0.1",
+        platform: str = "RESTAPI",
+        overtakes: bool = True,
     ) -> bool:
-        """Send one callback now, with the configured faults and retries; True if the bot took it."""
+        """Send one callback now, with the configured faults and retries; True if the bot took it.
+
+        Once sent, it releases the callbacks held back for reordering (unless `overtakes` is False).
+        """
         if self._client is None:
             raise RuntimeError(_NOT_RUNNING)
         client = self._client
         config = self._state.config
         faults = self._faults()
         body = dump_callback(callback)
-        if config.webhook_url is None or faults.drop_callbacks:
-            reason = (
-                "dropped by fault injection" if faults.drop_callbacks else "no callback URL is configured"
-            )
+        command = str(body["CallbackCommand"])
+        query = callback_query(config, command, client_ip=client_ip, platform=platform)
+        self._record(recorded("callback", command, query, body, at=self._clock()))
+        dropped = happens(faults.drop_rate, self._rng)
+        if config.webhook_url is None or dropped:
+            reason = "dropped by fault injection" if dropped else "no callback URL is configured"
             self._traffic.record(
                 "callback", method="POST", url=config.webhook_url or "", request=body, error=reason
             )
@@ -190,10 +243,12 @@ class Dispatcher:
             body,
             client_ip,
             platform,
-            faults.delay_callbacks_seconds,
+            faults.delay_callbacks_seconds if happens(faults.delay_rate, self._rng) else 0.0,
         )
         delivered = await send.with_retries()
-        if faults.duplicate_callbacks:
+        if overtakes:
+            self._release_held()
+        if happens(faults.duplicate_rate, self._rng):
             await send.with_retries()
         return delivered
 

@@ -6,8 +6,10 @@ the bot app, so a whole exchange can be awaited and checked in a test.
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -16,8 +18,9 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from botkit.config import Settings
-from botkit.elements import dump_body, text_body
+from botkit.elements import body_text, dump_body, msg_body_adapter, text_body
 from botkit.intake import Intake
+from botkit.recording import RecordedCall
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.seed import DEMO_GROUP, DEMO_USER, seed_demo
@@ -45,13 +48,45 @@ class _BotSlot:
         await self.app(scope, receive, send)
 
 
+@dataclass(frozen=True)
+class Replay:
+    """The bot's REST calls during a replay, next to the ones in the recording, both oldest first."""
+
+    rest_calls: list[RecordedCall]
+    recorded_rest_calls: list[RecordedCall]
+
+    @property
+    def texts(self) -> list[str]:
+        """The text of each message the bot sent (sendmsg and send_group_msg), in order."""
+        return _texts(self.rest_calls)
+
+    @property
+    def recorded_texts(self) -> list[str]:
+        return _texts(self.recorded_rest_calls)
+
+
+_SENDS = ("openim/sendmsg", "group_open_http_svc/send_group_msg")
+
+
+def _texts(calls: list[RecordedCall]) -> list[str]:
+    sent = [call.body for call in calls if call.command in _SENDS and isinstance(call.body, dict)]
+    return [body_text(msg_body_adapter.validate_python(body.get("MsgBody", []))) for body in sent]
+
+
 class LocalSandbox:
     """A sandbox for the app in `settings`: its robots, `user`, and a Public `group` holding both.
 
     Give the bot `transport` (as its REST transport), then run both with `running(bot_app)`.
     """
 
-    def __init__(self, settings: Settings, *, user: str = DEMO_USER, group: str = DEMO_GROUP) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        user: str = DEMO_USER,
+        group: str = DEMO_GROUP,
+        rng: random.Random | None = None,
+    ) -> None:
         self.settings = settings
         self.user = user
         self.group = group
@@ -62,7 +97,7 @@ class LocalSandbox:
         )
         seed_demo(self.state, settings.robots, user=user, group=group)
         self._slot = _BotSlot()
-        self.app = create_sandbox_app(self.state, transport=httpx.ASGITransport(app=self._slot))
+        self.app = create_sandbox_app(self.state, transport=httpx.ASGITransport(app=self._slot), rng=rng)
         self.sandbox = sandbox_of(self.app)
         self.transport = httpx.ASGITransport(app=self.app)
         self.bot: Starlette | None = None
@@ -146,6 +181,19 @@ class LocalSandbox:
         history = self.state.group_history(sent.group_id, limit=100)
         newer = _before(history, lambda record: record.msg_seq == sent.msg_seq)
         return [record for record in newer if record.from_account == author][::-1]
+
+    async def replay(self, calls: list[RecordedCall]) -> Replay:
+        """Send a recording's callbacks to the bot again and settle; the REST calls the bot made."""
+        before = self.sandbox.recording[-1] if self.sandbox.recording else None
+        self.sandbox.replay(calls)
+        await self.settle()
+        new = list(self.sandbox.recording)
+        if before is not None:
+            new = new[next(i for i, call in enumerate(new) if call is before) + 1 :]
+        return Replay(
+            rest_calls=[call for call in new if call.kind == "rest"],
+            recorded_rest_calls=[call for call in calls if call.kind == "rest"],
+        )
 
     def rest_calls(self, command: str) -> list[TrafficEntry]:
         """The REST calls of "service/command" the sandbox received, oldest first."""

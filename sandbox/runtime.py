@@ -6,11 +6,15 @@ the UI takes the same checks and fires the same callbacks as one sent over REST.
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from botkit.callbacks import parse_callback
+from botkit.recording import RecordedCall
 from sandbox.commands import run_command
 from sandbox.dispatch import Dispatcher
 from sandbox.errorcodes import SandboxError, fail_envelope, ok_envelope
@@ -19,9 +23,15 @@ from sandbox.models import CommandContext
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
 
+RECORDING_CAPACITY = 10_000
+
 
 class Sandbox:
-    """One fake Chat app. `faults` may be replaced at any time; the next call or callback sees it."""
+    """One fake Chat app. `faults` may be replaced at any time; the next call or callback sees it.
+
+    `recording` holds the session's callbacks and the REST calls that came over HTTP, secrets
+    removed, newest last (the last `RECORDING_CAPACITY`).
+    """
 
     def __init__(
         self,
@@ -40,7 +50,15 @@ class Sandbox:
         self.rng = rng if rng is not None else random.Random()
         self.faults = Faults()
         self.traffic = traffic if traffic is not None else TrafficLog(clock=clock)
-        self.dispatcher = Dispatcher(state, self.traffic, faults=lambda: self.faults, clock=clock)
+        self.recording: deque[RecordedCall] = deque(maxlen=RECORDING_CAPACITY)
+        self.dispatcher = Dispatcher(
+            state,
+            self.traffic,
+            faults=lambda: self.faults,
+            clock=clock,
+            rng=self.rng,
+            record=self.recording.append,
+        )
 
     def __repr__(self) -> str:
         return f"Sandbox(state={self.state!r})"
@@ -67,3 +85,15 @@ class Sandbox:
         for callback in result.callbacks:
             self.dispatcher.schedule(callback, client_ip=client_ip, platform=platform)
         return ok_envelope(result.fields)
+
+    def replay(self, calls: Iterable[RecordedCall]) -> int:
+        """Send the recorded callbacks again to the configured webhook, signed anew; how many."""
+        count = 0
+        for call in calls:
+            if call.kind != "callback":
+                continue
+            callback = parse_callback(call.command, json.dumps(call.body).encode("utf-8"))
+            client_ip, platform = call.query.get("ClientIP", "127.0.0.1"), call.query.get("OptPlatform", "")
+            self.dispatcher.schedule(callback, client_ip=client_ip, platform=platform or "RESTAPI")
+            count += 1
+        return count

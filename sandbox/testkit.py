@@ -15,6 +15,9 @@ Needs pytest-asyncio (the `sandbox` fixture is async). Fixtures:
 - `sandbox`: the running `LocalSandbox` (state, traffic log, faults), callbacks going to `botkit_app`.
 - `chat`: a `Chat` as the demo user: `reply = await chat.send("hello")`, `await chat.send_group(...)`,
   `chat.as_user("bob")`.
+- `replay`: `session = await replay("tests/sessions/hello.jsonl")` sends a recorded session's callbacks
+  (from the sandbox's `/sandbox/api/recording`) to your bot; `session.rest_calls` and `session.texts`
+  are what the bot sent back, `session.recorded_texts` what it sent when recorded.
 
 Importing this module loads neither gradio nor a model: pytest imports it on every run.
 """
@@ -22,7 +25,9 @@ Importing this module loads neither gradio nor a model: pytest imports it on eve
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,8 +36,9 @@ from starlette.applications import Starlette
 
 from botkit.app import create_app
 from botkit.config import Settings
+from botkit.recording import read_recording
 from sandbox.chat import Chat
-from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
+from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox, Replay
 
 SDKAPPID = 1400000000
 KEY = "botkit-sandbox-test-key"
@@ -92,3 +98,11 @@ else:
 @pytest.fixture
 def chat(sandbox: LocalSandbox) -> Chat:
     return Chat(sandbox, sandbox.user)
+
+
+@pytest.fixture
+def replay(sandbox: LocalSandbox) -> Callable[[str | os.PathLike[str]], Awaitable[Replay]]:
+    async def run(path: str | os.PathLike[str]) -> Replay:
+        return await sandbox.replay(read_recording(Path(path)))
+
+    return run

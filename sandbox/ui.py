@@ -179,7 +179,7 @@ def _settings_tab() -> _SettingsTab:
 @dataclass
 class _FaultsTab:
     fields: list[Any]
-    """delay, drop, duplicate, retries, REST failure rate and code: the inputs of `apply_faults`."""
+    """The inputs of `apply_faults`, in its order."""
     summary: Any
     apply: Any
 
@@ -188,15 +188,18 @@ def _faults_tab() -> _FaultsTab:
     summary = gr.Markdown()
     with gr.Row():
         delay = gr.Number(label="Delay callbacks (s)", minimum=0, maximum=60)
+        delay_rate = gr.Slider(0, 1, step=0.05, label="Share of callbacks delayed")
+    with gr.Row():
+        drop = gr.Slider(0, 1, step=0.05, label="Drop rate")
+        duplicate = gr.Slider(0, 1, step=0.05, label="Duplicate rate")
+        reorder = gr.Slider(0, 1, step=0.05, label="Reorder rate")
+    with gr.Row():
         retries = gr.Number(label="Retries on timeout", minimum=0, maximum=5, precision=0)
-    with gr.Row():
-        drop = gr.Checkbox(label="Drop callbacks")
-        duplicate = gr.Checkbox(label="Send each callback twice")
-    with gr.Row():
         rate = gr.Slider(0, 1, step=0.05, label="REST failure rate")
         code = gr.Number(label="REST failure ErrorCode", precision=0)
     apply = gr.Button("Apply", variant="primary")
-    return _FaultsTab([delay, drop, duplicate, retries, rate, code], summary, apply)
+    fields = [delay, delay_rate, drop, duplicate, reorder, retries, rate, code]
+    return _FaultsTab(fields, summary, apply)
 
 
 def build_ui(sandbox: Sandbox) -> gr.Blocks:

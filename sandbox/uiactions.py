@@ -21,6 +21,7 @@ from sandbox import uiviews as views
 from sandbox.control import ConfigUpdate, config_view, send_body, updated_config
 from sandbox.faults import Faults
 from sandbox.runtime import Sandbox
+from sandbox.seed import DEMO_GROUP, DEMO_GROUP_NAME
 from sandbox.traffic import TrafficEntry
 from sandbox.uiviews import ChatTurn, Target
 
@@ -89,12 +90,16 @@ class UiActions:
         return ("" if not status else Keep.SHOWN), status
 
     async def create_user(self, name: str) -> tuple[Choices | Keep, str | Keep, str]:
-        """(identity dropdown, new-user box, status); the new user becomes the identity."""
+        """(identity dropdown, new-user box, status); the new user becomes the identity and joins
+        the demo group, so switching to them keeps a group to chat in."""
         user_id = name.strip()
         answer = self.sandbox.execute("im_open_login_svc/account_import", {"UserID": user_id})
         if answer["ErrorCode"] != 0:
             return Keep.SHOWN, Keep.SHOWN, views.outcome(answer, "")
-        return self.identities(user_id), "", f"Created user {user_id}."
+        if self.state.group(DEMO_GROUP) is None:
+            return self.identities(user_id), "", f"Created user {user_id}."
+        self.state.add_member(DEMO_GROUP, user_id)
+        return self.identities(user_id), "", f"Created user {user_id}, a member of {DEMO_GROUP_NAME}."
 
     async def create_group(
         self, user: str | None, target_value: str | None, name: str
@@ -169,14 +174,17 @@ class UiActions:
         answer = self.sandbox.execute("openim_robot_http_svc/create_robot", body)
         return (*self.settings(), views.outcome(answer, f"Robot {robot_id.strip()} is ready."))
 
-    def faults(self) -> tuple[float, bool, bool, int, float, int, str]:
-        """(delay, drop, duplicate, retries on timeout, REST failure rate and code, summary)."""
+    def faults(self) -> tuple[float, float, float, float, float, int, float, int, str]:
+        """(delay, delay/drop/duplicate/reorder rates, retries on timeout, REST failure rate and code,
+        summary): the `FAULT_FIELDS` order."""
         faults, retries = self.sandbox.faults, self.state.config.callback_retries
         summary = views.faults_summary(faults, retries)
         return (
             faults.delay_callbacks_seconds,
-            faults.drop_callbacks,
-            faults.duplicate_callbacks,
+            faults.delay_rate,
+            faults.drop_rate,
+            faults.duplicate_rate,
+            faults.reorder_rate,
             retries,
             faults.rest_failure_rate,
             faults.rest_failure_code,
@@ -184,14 +192,24 @@ class UiActions:
         )
 
     async def apply_faults(
-        self, delay: float, drop: bool, duplicate: bool, retries: float, rate: float, code: float
+        self,
+        delay: float,
+        delay_rate: float,
+        drop: float,
+        duplicate: float,
+        reorder: float,
+        retries: float,
+        rate: float,
+        code: float,
     ) -> str:
         """Replace the faults and the retry count; the summary, or why the values were refused."""
         try:
             faults = Faults(
                 delay_callbacks_seconds=delay,
-                drop_callbacks=drop,
-                duplicate_callbacks=duplicate,
+                delay_rate=delay_rate,
+                drop_rate=drop,
+                duplicate_rate=duplicate,
+                reorder_rate=reorder,
                 rest_failure_rate=rate,
                 rest_failure_code=int(code),
             )

@@ -164,20 +164,28 @@ def entry_detail(entries: list[TrafficEntry], entry_id: int | None) -> dict[str,
 def faults_summary(faults: Faults, callback_retries: int) -> str:
     """What is currently broken, in words."""
     active = []
-    if faults.drop_callbacks:
-        active.append("robot callbacks are **dropped**")
-    if faults.delay_callbacks_seconds:
-        active.append(f"callbacks are **delayed {faults.delay_callbacks_seconds:g} s**")
-    if faults.duplicate_callbacks:
-        active.append("callbacks are **sent twice**")
+    if faults.drop_rate:
+        active.append(f"{_share(faults.drop_rate)} of robot callbacks are **dropped**")
+    if faults.delay_callbacks_seconds and faults.delay_rate:
+        delayed = f"**delayed {faults.delay_callbacks_seconds:g} s**"
+        active.append(f"{_share(faults.delay_rate)} of callbacks are {delayed}")
+    if faults.duplicate_rate:
+        active.append(f"{_share(faults.duplicate_rate)} of callbacks are **sent twice**")
+    if faults.reorder_rate:
+        active.append(f"{_share(faults.reorder_rate)} of callbacks are **overtaken** by the next one")
     if callback_retries:
-        active.append(f"timed-out callbacks are **retried {callback_retries} times**")
+        times = "once" if callback_retries == 1 else f"{callback_retries} times"
+        active.append(f"timed-out callbacks are **retried {times}**")
     if faults.rest_failure_rate:
         share = f"{faults.rest_failure_rate:.0%}"
         active.append(f"**{share}** of REST calls fail with ErrorCode {faults.rest_failure_code}")
     if not active:
         return "No faults: callbacks go out once and on time, REST calls succeed."
     return "Active faults: " + "; ".join(active) + "."
+
+
+def _share(rate: float) -> str:
+    return "all" if rate >= 1 else f"{rate:.0%}"
 
 
 def settings_summary(view: ConfigView) -> str:

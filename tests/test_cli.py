@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
@@ -77,3 +79,40 @@ def test_serve_refuses_bad_settings_before_starting(extra: dict[str, str], messa
     assert code == 1
     assert message in output
     assert "Traceback" not in output
+
+
+def test_an_unreachable_api_names_the_host_in_each_retry_and_the_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = ENV | {"BOTKIT_API_BASE": "http://127.0.0.1:9", "BOTKIT_REST_RETRIES": "1"}
+
+    code, output = run("robot", "list", env=env)
+
+    assert code == 1
+    [retry] = [record.getMessage() for record in caplog.records if record.name == "botkit.restapi"]
+    assert "cannot reach http://127.0.0.1:9 (ConnectError), retry 1/1 in " in retry
+    assert output.count("\n") == 1
+    assert output.startswith("Error: openim_robot_http_svc/get_all_robots: cannot reach http://127.0.0.1:9")
+    assert output.rstrip().endswith("gave up after 2 attempts; check BOTKIT_API_BASE and the network")
+
+
+def test_serve_on_a_taken_port_is_one_clear_line_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        code, output = run("serve", "--port", str(port), env=ENV | {"BOTKIT_STORE": "memory://"})
+
+    assert code == 1
+    assert output.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "stop what runs there or pick another --port"
+    ]
+
+
+def test_a_bad_value_is_named_with_a_colon_before_the_reason() -> None:
+    code, output = run("usersig", env=ENV | {"BOTKIT_SDKAPPID": "abc"})
+
+    assert code == 1
+    assert "Error: invalid configuration: BOTKIT_SDKAPPID: Input should be a valid integer" in output

@@ -72,3 +72,14 @@ def test_a_wrong_key_is_reported_with_its_code(sandbox_url: str) -> None:
     assert result.exit_code == 1
     assert "ErrorCode 70009" in result.output
     assert "not-the-key" not in result.output
+
+
+def test_a_wrong_key_is_reported_once_with_the_setting_to_check(sandbox_url: str) -> None:
+    env = {"BOTKIT_SDKAPPID": str(SDKAPPID), "BOTKIT_KEY": "not-the-key", "BOTKIT_API_BASE": sandbox_url}
+
+    result = CliRunner().invoke(cli, ["robot", "list"], env=env)
+
+    assert result.exit_code == 1
+    assert result.output.count("ErrorCode 70009") == 1
+    assert f"(check BOTKIT_KEY: it must be the secret key of SDKAppID {SDKAPPID})" in result.output
+    assert "not-the-key" not in result.output

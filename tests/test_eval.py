@@ -30,6 +30,7 @@ from botkit.eval import (
     progress_bar,
     providers_for,
     run_suite,
+    save_best,
     save_prompt,
 )
 from botkit.llm.base import ChatMessage
@@ -220,7 +221,9 @@ async def test_run_suite_scores_every_turn_of_every_prompt_and_provider(settings
     assert by_key[("a", "echo", "refund", 1)].answer == f"echo: {REFUND}"
     assert by_key[("a", "echo", "follow-up", 2)].failed == ["must_contain:48213"]
     assert by_key[("a", "echo", "follow-up", 1)].score == 1.0  # no checks
-    assert report.best() == ("a", "good")  # a tie with "b" goes to the first
+    best = report.best()
+    assert (best.prompt, best.provider, best.score) == ("a", "good", 1.0)
+    assert best.tied_with == (("b", "good"),)  # echo scores lower, and it could not win anyway
     assert report.prompts == {"a": "A", "b": "B"}
 
 
@@ -300,13 +303,84 @@ def test_summary_median_p90_and_mean_score() -> None:
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        ([row("a", "x", 1.0, True), row("b", "x", 0.1, False)], ("a", "x")),
-        ([row("a", "x", 2.0, True), row("b", "x", 1.0, True)], ("b", "x")),
-        ([row("a", "x", 1.0, True), row("a", "y", 1.0, True, True), row("a", "z", 0.5)], ("a", "z")),
+        ([row("a", "x", 1.0, True), row("b", "x", 0.1, False)], ("a", "x", ())),
+        ([row("a", "x", 2.0, True), row("b", "x", 1.0, True)], ("a", "x", (("b", "x"),))),
+        (
+            [row("a", "x", 1.0, True), row("a", "y", 1.0, True, True), row("a", "z", 0.5)],
+            ("a", "x", (("a", "y"), ("a", "z"))),
+        ),
+        ([row("a", "x", 1.0, True, False), row("b", "x", 0.2, False)], ("a", "x", ())),
     ],
 )
-def test_best_is_the_highest_score_then_the_fastest(rows: list[EvalRow], expected: tuple[str, str]) -> None:
-    assert EvalReport(rows=rows, prompts={}).best() == expected
+def test_best_is_the_highest_score_and_equal_scores_tie_whatever_the_latency(
+    rows: list[EvalRow], expected: tuple[str, str, tuple[tuple[str, str], ...]]
+) -> None:
+    best = EvalReport(rows=rows, prompts={}).best()
+    assert (best.prompt, best.provider, best.tied_with) == expected
+
+
+def test_the_echo_stand_in_never_wins_over_a_real_provider() -> None:
+    rows = [
+        row("a", "echo", 0.00003, True, True),
+        row("b", "echo", 0.00001, True),
+        row("b", "local", 3.0, True, False),
+    ]
+
+    best = EvalReport(rows=rows, prompts={}).best()
+
+    assert (best.prompt, best.provider, best.score, best.stand_in) == ("b", "local", 0.5, False)
+    assert best.refusal is None
+    assert str(best) == "prompt 'b' with local (score 0.50)"
+
+
+def test_a_report_of_only_the_stand_in_is_refused_with_the_reason() -> None:
+    best = EvalReport(rows=[row("a", "echo", 1.0, True), row("b", "echo", 0.5, False)], prompts={}).best()
+
+    assert (best.prompt, best.stand_in) == ("a", True)
+    assert best.refusal is not None
+    assert "only the stand-in provider echo was evaluated" in best.refusal
+    assert "--provider local" in best.refusal
+
+
+def test_a_tie_is_refused_naming_both() -> None:
+    best = EvalReport(rows=[row("a", "local", 1.0, True), row("b", "local", 2.0, True)], prompts={}).best()
+
+    assert best.refusal == (
+        "prompt 'a' with local ties with 'b' with local at score 1.00: "
+        "add checks that tell them apart, or keep one with --prompt"
+    )
+
+
+def test_save_best_notes_the_provider_and_score_above_the_prompt(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BOTKIT_LLM=local\n", encoding="utf-8")
+    report = EvalReport(rows=[row("a", "local", 1.0, True), row("b", "local", 1.0, False)], prompts=PROMPTS)
+
+    saved = save_best(report, env_file, suite="example.toml")
+    again = save_best(report, env_file, suite="example.toml")
+
+    assert saved.path == again.path == env_file
+    assert env_file.read_text(encoding="utf-8").splitlines() == [
+        "BOTKIT_LLM=local",
+        "# BOTKIT_SYSTEM_PROMPT chosen by botkit eval: prompt 'a' with local (score 1.00) on example.toml",
+        'BOTKIT_SYSTEM_PROMPT="Prompt A"',
+    ]
+    assert str(saved) == f"saved prompt 'a' with local (score 1.00) to {env_file} as BOTKIT_SYSTEM_PROMPT"
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[row("a", "echo", 1.0, True)], [row("a", "local", 1.0, True), row("b", "local", 1.0, True)]],
+)
+def test_save_best_writes_nothing_when_the_choice_is_refused(tmp_path: Path, rows: list[EvalRow]) -> None:
+    saved = save_best(EvalReport(rows=rows, prompts=PROMPTS), tmp_path / ".env")
+
+    assert saved.path is None
+    assert str(saved).startswith("not saved: ")
+    assert not (tmp_path / ".env").exists()
+
+
+PROMPTS = {"a": "Prompt A", "b": "Prompt B"}
 
 
 def test_best_of_an_empty_report_is_an_error() -> None:
@@ -314,23 +388,49 @@ def test_best_of_an_empty_report_is_an_error() -> None:
         EvalReport(rows=[], prompts={}).best()
 
 
-def test_table_shows_answers_side_by_side_and_the_summary() -> None:
+def test_table_shows_answers_side_by_side_wrapped_not_cut_and_the_summary() -> None:
     long_answer = "word " * 40
     rows = [
         row("a", "x", 1.0, True),
         EvalRow("b", "x", "c", 1, "question", long_answer, 2.0, (Check("k", False),)),
     ]
 
-    table = EvalReport(rows=rows, prompts={}).table(width=30)
+    table = EvalReport(rows=rows, prompts={}).table(width=100)
 
-    header = table.splitlines()[0].split()
-    assert header == ["conversation", "user", "a/x", "b/x"]
-    assert "c #1" in table
-    assert "[1/1] answer from a/x" in table
-    assert "[0/1] word word" in table and long_answer.strip() not in table
-    assert "…" in table
+    answers = table.split("\n\n")[0].splitlines()
+    assert answers[0].split() == ["conversation", "user", "a/x", "b/x"]
+    assert all(len(line) <= 100 for line in table.splitlines())
+    assert answers[2].startswith("c #1")
+    assert "[1/1] answer from a/x" in answers[2]
+    assert " ".join(" ".join(answers[2:]).split()).count("word") == 40
+    assert "…" not in table
     summary = table.split("\n\n")[1].splitlines()
     assert summary[2].split() == ["a", "x", "1.00", "1.000", "1.000", "1", "best"]
+
+
+def test_a_narrow_terminal_gets_each_answer_under_its_question() -> None:
+    answer = "Yes, within thirty days of delivery, with the order number; faulty items are replaced."
+    rows = [
+        EvalRow(p, v, "refund", 1, "Can I get a refund?", answer, 1.0, ())
+        for p in "ab"
+        for v in ("echo", "local")
+    ]
+
+    table = EvalReport(rows=rows, prompts={}).table(width=60)
+
+    answers = table.split("\n\n")[0].splitlines()
+    assert answers[0] == "refund #1: Can I get a refund?"
+    assert answers[1].split()[:2] == ["a/echo", "Yes,"]
+    assert all(len(line) <= 60 for line in table.splitlines())
+    assert sum(line.count("a/echo") for line in answers) == 1
+
+
+def test_the_summary_marks_ties_and_stand_ins() -> None:
+    rows = [row("a", "echo", 1.0, True), row("b", "echo", 2.0, True)]
+
+    summary = EvalReport(rows=rows, prompts={}).table().split("\n\n")[1].splitlines()
+
+    assert summary[2].endswith("tie (stand-in)") and summary[3].endswith("tie (stand-in)")
 
 
 def test_results_files_can_be_read_back(tmp_path: Path) -> None:
@@ -455,15 +555,24 @@ def test_cli_eval_prints_the_table_and_writes_results_without_chat_credentials()
     assert not Path(".env").exists()
 
 
-def test_cli_eval_writes_csv_and_saves_the_best_prompt() -> None:
+def test_cli_eval_writes_csv_and_refuses_to_save_what_echo_chose() -> None:
     code, output = run_cli("--provider", "echo", "--prompt", "concise", "--out", "results.csv", "--save-best")
 
-    assert code == 0, output
-    assert "saved prompt 'concise' to .env" in output
+    assert code == 1, output
+    assert "best: prompt 'concise' with echo (score" in output
+    assert "Error: not saved: only the stand-in provider echo was evaluated" in output
     with Path("results.csv").open(encoding="utf-8", newline="") as file:
         assert {line["prompt"] for line in csv.DictReader(file)} == {"concise"}
-    settings = Settings(sdkappid=SDKAPPID, key=KEY)
-    assert settings.system_prompt == load_suite(EXAMPLE).prompts["concise"]
+    assert not Path(".env").exists()
+
+
+def test_cli_eval_fits_the_table_to_the_terminal() -> None:
+    code, output = run_cli("--provider", "echo", "--out", "results.json", env={"COLUMNS": "90"})
+
+    assert code == 0, output
+    table = output[output.index("refund #1") : output.index("\nbest: ")]
+    assert max(len(line) for line in table.splitlines()) <= 90
+    assert "Hi, I bought headphones from you two weeks ago" in " ".join(table.split())
 
 
 def test_cli_eval_defaults_to_the_configured_provider() -> None:

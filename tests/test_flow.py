@@ -85,7 +85,7 @@ async def test_another_user_gets_their_own_reply(sandbox: LocalSandbox, chat: Ch
 
 
 async def test_a_duplicated_callback_is_answered_once(sandbox: LocalSandbox, chat: Chat) -> None:
-    sandbox.sandbox.faults = Faults(duplicate_callbacks=True)
+    sandbox.sandbox.faults = Faults(duplicate_rate=1.0)
 
     await chat.send("hello")
     await sandbox.settle()
@@ -137,7 +137,7 @@ async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
 
 
 async def test_no_reply_is_a_timeout_that_says_what_happened(sandbox: LocalSandbox) -> None:
-    sandbox.sandbox.faults = Faults(drop_callbacks=True)
+    sandbox.sandbox.faults = Faults(drop_rate=1.0)
     patient = Chat(sandbox, sandbox.user, timeout=0.2)
 
     with pytest.raises(TimeoutError) as caught:

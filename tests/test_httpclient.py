@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -143,3 +144,15 @@ async def test_default_transport_raises_httpx_transport_error_when_refused(setti
     async with create_http_client(settings) as client:
         with pytest.raises(httpx.TransportError):
             await client.get(f"http://127.0.0.1:{port}/")
+
+
+async def test_a_refused_connection_is_a_connect_error_not_a_timeout(settings: Settings) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, never listening: connections are refused
+
+        async with create_http_client(settings) as http:
+            with pytest.raises(httpx.ConnectError) as caught:
+                await http.get(f"http://127.0.0.1:{port}/")
+
+    assert not isinstance(caught.value, httpx.TimeoutException)

@@ -48,7 +48,7 @@ async def scrape(app: Starlette) -> dict[tuple[str, frozenset[tuple[str, str]]],
 async def test_metrics_count_a_small_load_exactly(sandbox: LocalSandbox, chat: Chat) -> None:
     bot = sandbox.bot
     assert bot is not None
-    sandbox.sandbox.faults = Faults(duplicate_callbacks=True)
+    sandbox.sandbox.faults = Faults(duplicate_rate=1.0)
     await chat.send("hello")
     await sandbox.settle()
     sandbox.sandbox.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)

@@ -167,6 +167,19 @@ def test_split_huge_word_inside_text_keeps_other_words_whole() -> None:
     assert parts[-1].endswith("after the blob.")
 
 
+@pytest.mark.parametrize("before", ["echo: ", "Look. echo: "])
+def test_split_an_overlong_word_starts_in_the_part_of_the_words_before_it(before: str) -> None:
+    text = before + "x" * 100_000
+
+    parts = split(text)
+
+    assert parts[0].startswith(before + "x")
+    assert _size(parts[0]) == MAX_PART_BYTES
+    assert all(_size(part) <= MAX_PART_BYTES for part in parts)
+    assert "".join(parts).replace(" ", "") == text.replace(" ", "")
+    assert len(parts) == -(-_size(text) // MAX_PART_BYTES)  # every part full but the last
+
+
 @pytest.mark.parametrize(
     ("text", "max_bytes"),
     [

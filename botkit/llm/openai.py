@@ -97,6 +97,10 @@ class OpenAIProvider:
         self._temperature = temperature
         self._clock = clock
 
+    @property
+    def model(self) -> str:
+        return self._model
+
     def __repr__(self) -> str:
         return f"OpenAIProvider(url={self._url!r}, model={self._model!r})"
 

@@ -1,4 +1,5 @@
-"""Opt-in trouble: slow, dropped and duplicated callbacks, retry-on-timeout, failing REST calls."""
+"""Opt-in trouble as rates: slow, dropped, duplicated and reordered callbacks, retry-on-timeout, failing
+REST calls; the old on/off inputs still work."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from botkit.config import Settings
 from sandbox.faults import Faults, rest_failure
+from sandbox.harness import LocalSandbox
 
 from .conftest import ROBOT, Harness, text_msg
 
@@ -21,10 +24,15 @@ def configure(harness: Harness, **changes: Any) -> None:
     state.set_config(state.config.model_copy(update=changes))
 
 
-async def message_robot(harness: Harness) -> None:
-    body = {"From_Account": "alice", "To_Account": ROBOT, "MsgRandom": 1, "MsgBody": text_msg("hi")}
+async def message_robot(harness: Harness, text: str = "hi", *, drain: bool = True) -> None:
+    body = {"From_Account": "alice", "To_Account": ROBOT, "MsgRandom": 1, "MsgBody": text_msg(text)}
     await harness.ok("openim/sendmsg", body)
-    await harness.sandbox.dispatcher.drain()
+    if drain:
+        await harness.sandbox.dispatcher.drain()
+
+
+def texts(harness: Harness) -> list[str]:
+    return [body["MsgBody"][0]["MsgContent"]["Text"] for body in harness.recorder.bodies()]
 
 
 def callback_errors(harness: Harness) -> list[str | None]:
@@ -64,14 +72,14 @@ async def test_a_retry_after_a_timeout_can_succeed(harness: Harness) -> None:
 
 
 async def test_dropped_callbacks_are_logged_but_never_sent(harness: Harness) -> None:
-    harness.sandbox.faults = Faults(drop_callbacks=True)
+    harness.sandbox.faults = Faults(drop_rate=1.0)
     await message_robot(harness)
     assert harness.recorder.requests == []
     assert callback_errors(harness) == ["dropped by fault injection"]
 
 
 async def test_duplicated_callbacks_arrive_twice(harness: Harness) -> None:
-    harness.sandbox.faults = Faults(duplicate_callbacks=True)
+    harness.sandbox.faults = Faults(duplicate_rate=1.0)
     await message_robot(harness)
     first, second = harness.recorder.bodies()
     assert first == second
@@ -111,15 +119,107 @@ def test_rest_failure_follows_the_random_source(rate: float, draw: float, fails:
 
 
 async def test_faults_are_set_through_the_control_api(harness: Harness) -> None:
-    wanted = {"delay_callbacks_seconds": 1.5, "drop_callbacks": True, "rest_failure_rate": 0.25}
+    wanted = {"delay_callbacks_seconds": 1.5, "drop_rate": 0.5, "reorder_rate": 0.1}
+    wanted |= {"rest_failure_rate": 0.25}
     response = await harness.client.put("/sandbox/api/faults", json=wanted)
     assert response.status_code == 200
     current = (await harness.client.get("/sandbox/api/faults")).json()
     assert current == Faults().model_dump() | wanted
-    assert harness.sandbox.faults.drop_callbacks
+    assert harness.sandbox.faults.drop_rate == 0.5
 
 
-@pytest.mark.parametrize("bad", [{"rest_failure_rate": 2}, {"delay_callbacks_seconds": -1}, {"unknown": 1}])
+@pytest.mark.parametrize(
+    ("old", "rates"),
+    [
+        ({"drop_callbacks": True}, {"drop_rate": 1.0}),
+        ({"duplicate_callbacks": True, "drop_callbacks": False}, {"duplicate_rate": 1.0, "drop_rate": 0.0}),
+    ],
+)
+async def test_the_old_on_off_inputs_are_rates_of_one_or_zero(
+    harness: Harness, old: dict[str, bool], rates: dict[str, float]
+) -> None:
+    response = await harness.client.put("/sandbox/api/faults", json=old)
+    assert response.status_code == 200
+    assert response.json() == Faults().model_dump() | rates
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"rest_failure_rate": 2},
+        {"drop_rate": -0.1},
+        {"delay_callbacks_seconds": -1},
+        {"drop_callbacks": "sometimes"},
+        {"unknown": 1},
+    ],
+)
 async def test_bad_faults_are_refused(harness: Harness, bad: dict[str, Any]) -> None:
     assert (await harness.client.put("/sandbox/api/faults", json=bad)).status_code == 422
     assert harness.sandbox.faults == Faults()
+
+
+async def test_with_a_seed_rest_failures_and_duplicates_come_at_their_rates(harness: Harness) -> None:
+    harness.sandbox.faults = Faults(rest_failure_rate=0.2, duplicate_rate=0.1)
+    calls = 300
+    answers = [await harness.rest("openim/sendmsg", sendmsg(n)) for n in range(calls)]
+    await harness.sandbox.dispatcher.drain()
+    failed = sum(answer["ErrorCode"] == 60008 for answer in answers)
+    sent = calls - failed
+    duplicated = len(harness.recorder.requests) - sent
+    assert abs(failed / calls - 0.2) < 0.05, failed
+    assert abs(duplicated / sent - 0.1) < 0.05, duplicated
+    assert len(set(texts(harness))) == sent
+
+
+def sendmsg(n: int) -> dict[str, Any]:
+    return {"From_Account": "alice", "To_Account": ROBOT, "MsgRandom": n, "MsgBody": text_msg(f"m{n}")}
+
+
+def test_the_same_seed_gives_the_same_faults() -> None:
+    def draws(seed: int) -> list[bool]:
+        rng = random.Random(seed)
+        faults = Faults(rest_failure_rate=0.2)
+        return [rest_failure(faults, rng) is not None for _ in range(100)]
+
+    assert draws(3) == draws(3)
+    assert draws(3) != draws(4)
+
+
+@pytest.mark.parametrize(("rate", "dropped"), [(0.0, 0), (1.0, 4)])
+async def test_drop_rates_zero_and_one_are_never_and_always(
+    harness: Harness, rate: float, dropped: int
+) -> None:
+    harness.sandbox.faults = Faults(drop_rate=rate)
+    for n in range(4):
+        await message_robot(harness, f"m{n}")
+    assert callback_errors(harness).count("dropped by fault injection") == dropped
+
+
+async def test_a_delay_rate_of_zero_delays_nothing(harness: Harness) -> None:
+    configure(harness, callback_timeout=SHORT_TIMEOUT)
+    harness.sandbox.faults = Faults(delay_callbacks_seconds=30, delay_rate=0.0)
+    await message_robot(harness)
+    assert callback_errors(harness) == [None]
+
+
+async def test_a_reordered_callback_is_overtaken_by_the_next(harness: Harness) -> None:
+    harness.sandbox.faults = Faults(reorder_rate=1.0)
+    await message_robot(harness, "first", drain=False)
+    harness.sandbox.faults = Faults()
+    await message_robot(harness, "second")
+    assert texts(harness) == ["second", "first"]
+
+
+async def test_a_reordered_callback_with_nothing_behind_it_still_goes(harness: Harness) -> None:
+    harness.sandbox.faults = Faults(reorder_rate=1.0)
+    await message_robot(harness, "only")
+    assert texts(harness) == ["only"]
+
+
+def test_a_local_sandbox_draws_its_faults_from_the_random_source_given(botkit_settings: Settings) -> None:
+    rng = random.Random(7)
+    local = LocalSandbox(botkit_settings, rng=rng)
+    try:
+        assert local.sandbox.rng is rng
+    finally:
+        local.close()

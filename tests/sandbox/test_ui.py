@@ -13,6 +13,7 @@ import pytest
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.faults import Faults
 from sandbox.models import Group
+from sandbox.seed import seed_demo
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
 from sandbox.uiactions import Choices, Keep, UiActions
@@ -167,9 +168,12 @@ def test_entry_detail_is_the_chosen_or_newest_raw_entry(entry_id: int | None, sh
     ("faults", "retries", "says"),
     [
         (Faults(), 0, ["No faults"]),
-        (Faults(drop_callbacks=True), 0, ["dropped"]),
-        (Faults(delay_callbacks_seconds=2.5, duplicate_callbacks=True), 0, ["delayed 2.5 s", "sent twice"]),
+        (Faults(drop_rate=1.0), 0, ["all of robot callbacks are **dropped**"]),
+        (Faults(delay_callbacks_seconds=2.5, duplicate_rate=1.0), 0, ["delayed 2.5 s", "sent twice"]),
+        (Faults(drop_rate=0.1, reorder_rate=0.3), 0, ["10% of robot", "30% of callbacks are **overtaken"]),
+        (Faults(delay_callbacks_seconds=2.5, delay_rate=0), 0, ["No faults"]),
         (Faults(), 2, ["retried 2 times"]),
+        (Faults(), 1, ["retried once"]),
         (Faults(rest_failure_rate=0.25, rest_failure_code=70001), 0, ["25%", "ErrorCode 70001"]),
     ],
 )
@@ -276,6 +280,16 @@ async def test_new_users_and_groups_become_the_selection(harness: Harness) -> No
     assert [label for label, _ in chosen.options] == [f"{ROBOT} (1:1)", "Robot fans (group)"]
 
 
+async def test_a_new_user_joins_the_demo_group_so_it_stays_in_their_chats(harness: Harness) -> None:
+    seed_demo(harness.sandbox.state, [ROBOT])
+    actions = UiActions(harness.sandbox)
+
+    *_, status = await actions.create_user("dave")
+
+    assert status == "Created user dave, a member of Demo group."
+    assert "Demo group (group)" in [label for label, _ in actions.targets("dave", None).options]
+
+
 async def test_settings_save_and_refuse(harness: Harness) -> None:
     actions = UiActions(harness.sandbox)
     *_, status = await actions.save_settings("http://127.0.0.1:9/im", False, "")
@@ -296,15 +310,21 @@ async def test_settings_save_and_refuse(harness: Harness) -> None:
 
 async def test_faults_apply_or_are_refused_whole(harness: Harness) -> None:
     actions = UiActions(harness.sandbox)
-    summary = await actions.apply_faults(1.5, True, False, 2, 0.5, 60008)
+    summary = await actions.apply_faults(1.5, 0.5, 1.0, 0.1, 0.2, 2, 0.5, 60008)
     assert "dropped" in summary and "retried 2 times" in summary
     assert harness.sandbox.faults == Faults(
-        delay_callbacks_seconds=1.5, drop_callbacks=True, rest_failure_rate=0.5, rest_failure_code=60008
+        delay_callbacks_seconds=1.5,
+        delay_rate=0.5,
+        drop_rate=1.0,
+        duplicate_rate=0.1,
+        reorder_rate=0.2,
+        rest_failure_rate=0.5,
+        rest_failure_code=60008,
     )
-    assert actions.faults() == (1.5, True, False, 2, 0.5, 60008, summary)
-    refused = await actions.apply_faults(0, False, False, 0, 2.0, 60008)
+    assert actions.faults() == (1.5, 0.5, 1.0, 0.1, 0.2, 2, 0.5, 60008, summary)
+    refused = await actions.apply_faults(0, 1, 0, 0, 0, 0, 2.0, 60008)
     assert "rest_failure_rate" in refused
-    assert harness.sandbox.faults.drop_callbacks and harness.sandbox.state.config.callback_retries == 2
+    assert harness.sandbox.faults.drop_rate == 1.0 and harness.sandbox.state.config.callback_retries == 2
 
 
 def test_only_the_ui_module_imports_gradio() -> None:
