@@ -17,6 +17,7 @@ from botkit.handler import Handler
 from botkit.intake import Intake
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
+from botkit.logmask import install_log_scrubber
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
@@ -36,6 +37,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The webhook service. Tests pass a transport (the sandbox or a MockTransport), a provider or a store."""
+    install_log_scrubber(settings.secrets())
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.store)
     # Built here, not in the lifespan, so a bad setting fails create_app with a ConfigError. The

@@ -16,9 +16,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from botkit.callbacks import C2CMessage, GroupMessage
+from botkit.callbacks import C2CMessage, GroupMessage, journal_payload
 from botkit.errors import ChatAPIError
 from botkit.handler import Handler
+from botkit.logmask import scrub
 from botkit.store.base import EntryStatus, JournalEntry, Store
 
 log = logging.getLogger("botkit.intake")
@@ -57,7 +58,7 @@ class Intake:
 
     async def record(self, message: C2CMessage | GroupMessage) -> bool:
         """Journal a callback; False when it is a repeat of one already recorded."""
-        payload = message.model_dump_json(by_alias=True, exclude_none=True)
+        payload = journal_payload(message)
         is_new = await self._store.record(message.dedupe_key, payload, now=self._clock(), lane=message.lane)
         if is_new:
             self._generation += 1
@@ -151,7 +152,7 @@ class Intake:
         except ChatAPIError as exc:
             if not exc.retryable:
                 log.error("giving up on %s: %s", entry.key, exc)
-                await self._store.finish(entry.key, EntryStatus.FAILED, str(exc))
+                await self._store.finish(entry.key, EntryStatus.FAILED, scrub(str(exc)))
                 return
             await self._retry_or_fail(entry, exc)
         except Exception as exc:
@@ -163,8 +164,8 @@ class Intake:
         attempt = entry.attempts + 1
         if attempt >= self._max_attempts:
             log.error("giving up on %s after %d attempts: %r", entry.key, attempt, exc)
-            await self._store.finish(entry.key, EntryStatus.FAILED, repr(exc))
+            await self._store.finish(entry.key, EntryStatus.FAILED, scrub(repr(exc)))
             return
         delay = min(2.0**attempt, MAX_BACKOFF_SECONDS)
         log.warning("attempt %d for %s failed (%r); retrying in %.0f s", attempt, entry.key, exc, delay)
-        await self._store.retry_later(entry.key, not_before=self._clock() + delay, error=repr(exc))
+        await self._store.retry_later(entry.key, not_before=self._clock() + delay, error=scrub(repr(exc)))

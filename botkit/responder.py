@@ -32,9 +32,13 @@ class Responder:
         return self._provider.name
 
     async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> str:
-        """The model's cleaned answer, or the fallback text when the model fails."""
+        """The model's cleaned answer, the fallback text when the model fails, or the non-text
+        notice, without asking the model, when the message has no text (an image, a sticker, "")."""
         key = conversation_key(message, robot)
-        question = strip_mentions(message.text, [robot, *self._settings.robots])
+        question = self._question(message, robot)
+        if not question:
+            log.info("no text in a message for %s; sending the non-text notice", key)
+            return self._settings.non_text_reply
         prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
         try:
             # The one bound on a whole answer, whatever the provider does; the intake lease counts on it.
@@ -55,8 +59,13 @@ class Responder:
         return text
 
     async def remember(self, message: C2CMessage | GroupMessage, robot: str, text: str) -> None:
-        """Store the exchange; a fallback reply is not remembered, so the model never imitates it."""
-        if text == self._settings.fallback_reply:
+        """Store the exchange; fallback and non-text replies are not remembered, so the model never
+        imitates them, and a message without text never becomes an empty user turn."""
+        question = self._question(message, robot)
+        if not question or text in (self._settings.fallback_reply, self._settings.non_text_reply):
             return
-        question = strip_mentions(message.text, [robot, *self._settings.robots])
         await self._memory.remember(conversation_key(message, robot), question, text)
+
+    def _question(self, message: C2CMessage | GroupMessage, robot: str) -> str:
+        """The text the model is asked: mentions of our robots removed, blank when there is none."""
+        return strip_mentions(message.text, [robot, *self._settings.robots])

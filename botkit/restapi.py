@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from botkit.config import Settings
 from botkit.elements import MsgBody, WireModel, dump_body, first_problem
 from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code
-from botkit.logmask import mask_httpx_logs
+from botkit.logmask import mask_httpx_logs, scrub
 from botkit.restmodels import (
     AccountCheckResult,
     AccountStatus,
@@ -158,7 +158,8 @@ class ChatClient:
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("%s ErrorCode=%d in %.0f ms", command, envelope.error_code, elapsed_ms)
         if envelope.error_code != 0:
-            raise ChatAPIError(command, envelope.error_code, envelope.error_info)
+            # An ErrorInfo may quote the request URL, UserSig and all.
+            raise ChatAPIError(command, envelope.error_code, scrub(envelope.error_info))
         return data
 
     def _backoff_delay(self, attempt: int) -> float:

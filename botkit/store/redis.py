@@ -20,6 +20,7 @@ from typing import cast
 
 from botkit.errors import ConfigError
 from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP, EntryStatus, JournalEntry, Turn
+from botkit.store.migrations import rekey_redis
 
 try:
     from redis.asyncio import Redis
@@ -119,6 +120,7 @@ class RedisStore:
         self._retry = self._redis.register_script(_RETRY)
         self._finish = self._redis.register_script(_FINISH)
         self._update = self._redis.register_script(_UPDATE)
+        rekey_redis(url, prefix)
 
     def __repr__(self) -> str:
         where = self._redis.connection_pool.connection_kwargs

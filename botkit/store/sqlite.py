@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP, EntryStatus, JournalEntry, Turn
+from botkit.store.migrations import rekey_sqlite
 
 T = TypeVar("T")
 
@@ -67,6 +68,7 @@ class SQLiteStore:
         self._db.executescript(_SCHEMA)
         with _transaction(self._db):
             _add_lanes(self._db)
+        rekey_sqlite(self._db)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
