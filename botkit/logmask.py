@@ -3,8 +3,9 @@
 `scrub(text)` masks what is secret wherever it shows: UserSigs (as a `usersig=` parameter, raw or
 URL-quoted, or as a bare token), callback `Sign`s, bearer tokens, passwords in URLs, and every
 secret registered with `register_secrets` (raw, URL-quoted, or cut short to 8 characters or more).
-`install_log_scrubber()` puts it on botkit's, httpx's and uvicorn's loggers, which also escapes
-control characters, so a newline in a field that came from outside cannot forge a log line.
+`install_log_scrubber()` applies it to every record of botkit's, the sandbox's, httpx's and
+uvicorn's loggers and escapes control characters there, so a newline in a field that came from
+outside cannot forge a log line.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MIN_PREFIX = 8
 """A secret cut to this many characters or more is still masked; shorter secrets only whole."""
-LOGGERS = ("botkit", "httpx", "uvicorn", "uvicorn.access", "uvicorn.error")
+LOGGERS = frozenset({"botkit", "sandbox", "httpx", "httpcore", "uvicorn"})
+"""Loggers (and their children) whose records are scrubbed."""
 
 _TOKEN_TAIL = r"[^\s\"'&,;<>()\[\]{}\\]*"
 _PATTERNS = [
@@ -72,8 +74,8 @@ def _forms(secret: str) -> list[str]:
 
 
 def _process_scrubber() -> Scrubber:
-    """The scrubber of this process's log filter, created with it on first use."""
-    return _filter().scrubber
+    """The scrubber of this process's log records, put in place on first use."""
+    return _factory().scrubber
 
 
 def register_secrets(secrets: Iterable[str]) -> None:
@@ -98,53 +100,48 @@ def mask_usersig(text: str) -> str:
     return scrub(text)
 
 
-class ScrubbingFilter(logging.Filter):
-    """Rewrites a record's message, and its traceback text, scrubbed and on one line."""
+class _ScrubbingRecords:
+    """The log record factory, wrapped: records of the scrubbed loggers come out scrubbed and on
+    one line, traceback text included, whichever logger or handler (or pytest's caplog) takes them.
 
-    def __init__(self) -> None:
-        super().__init__()
+    A factory rather than a `logging.Filter`: a logger's filters miss records of its children,
+    and loggers are created at any time.
+    """
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
         self.scrubber = Scrubber()
         self._formatter = logging.Formatter()
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        if record.name.split(".")[0] in LOGGERS:
+            self._clean(record)
+        return record
+
+    def _clean(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         cleaned = escape_controls(self.scrubber(message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
+        if record.exc_info:
             record.exc_text = self.scrubber(self._formatter.formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = self.scrubber(record.exc_text)
-        return True
 
 
-_FILTER_HOLDER = logging.getLogger("botkit")
-
-
-def _filter() -> ScrubbingFilter:
-    for existing in _FILTER_HOLDER.filters:
-        if isinstance(existing, ScrubbingFilter):
-            return existing
-    created = ScrubbingFilter()
-    _FILTER_HOLDER.addFilter(created)
-    return created
+def _factory() -> _ScrubbingRecords:
+    """The scrubbing factory of this process, put in place on first use."""
+    current = logging.getLogRecordFactory()
+    if isinstance(current, _ScrubbingRecords):
+        return current
+    installed = _ScrubbingRecords(current)
+    logging.setLogRecordFactory(installed)
+    return installed
 
 
 def install_log_scrubber(secrets: Iterable[str] = ()) -> None:
-    """Scrub every record of botkit's, httpx's and uvicorn's loggers (idempotent).
-
-    A logger's filters do not apply to its children, so the filter goes on each existing
-    `botkit.*` logger too; botkit creates its loggers when its modules are imported.
-    """
-    shared = _filter()
-    shared.scrubber.add(secrets)
-    names = set(LOGGERS) | {
-        name for name in logging.Logger.manager.loggerDict if name.startswith(("botkit.", "httpx."))
-    }
-    for name in sorted(names):
-        logger = logging.getLogger(name)
-        if shared not in logger.filters:
-            logger.addFilter(shared)
+    """Scrub every record of botkit's, the sandbox's, httpx's and uvicorn's loggers (idempotent),
+    masking `secrets` too from now on."""
+    _factory().scrubber.add(secrets)
 
 
 def mask_httpx_logs() -> None:

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from botkit.app import create_app
 from botkit.config import Settings, load_settings
 from botkit.errors import ChatAPIError, ConfigError
-from botkit.logmask import escape_controls, register_secrets, scrub
+from botkit.logmask import escape_controls, install_log_scrubber, register_secrets, scrub
 from botkit.restapi import ChatClient
 from tests.conftest import KEY, TOKEN, c2c_body, callback_url
 from tests.fakechat import FakeChat
@@ -187,3 +187,28 @@ def test_scrub_leaves_ordinary_text_alone() -> None:
 
     assert scrub(text) == text
     assert escape_controls("a\nb\r\u2028\x1b") == "a\\nb\\r\\u2028\\x1b"
+
+
+def test_a_signed_callback_url_in_the_access_log_is_masked(caplog: pytest.LogCaptureFixture) -> None:
+    install_log_scrubber()
+    sign = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061"
+    path = f"/im?SdkAppid=1&CallbackCommand=Bot.OnC2CMessage&RequestTime=1669872112&Sign={sign}"
+
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "10.0.0.1:5", "POST", path, "1.1", 200
+        )
+
+    assert "Sign=***" in caplog.text
+    assert_hidden(caplog.text, [sign])
+
+
+def test_a_traceback_is_scrubbed_too(caplog: pytest.LogCaptureFixture) -> None:
+    install_log_scrubber([LLM_KEY])
+    try:
+        raise RuntimeError(f"upstream said: bad key {LLM_KEY}")
+    except RuntimeError:
+        logging.getLogger("botkit.test").exception("it failed")
+
+    assert "RuntimeError: upstream said: bad key ***" in caplog.text
+    assert_hidden(caplog.text, [LLM_KEY])
