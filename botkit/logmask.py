@@ -95,11 +95,6 @@ def escape_controls(text: str) -> str:
     return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def mask_usersig(text: str) -> str:
-    """`text` scrubbed; kept under this name for the callers that mask URLs."""
-    return scrub(text)
-
-
 class _ScrubbingRecords:
     """The log record factory, wrapped: records of the scrubbed loggers come out scrubbed and on
     one line, traceback text included, whichever logger or handler (or pytest's caplog) takes them.
@@ -142,11 +137,6 @@ def install_log_scrubber(secrets: Iterable[str] = ()) -> None:
     """Scrub every record of botkit's, the sandbox's, httpx's and uvicorn's loggers (idempotent),
     masking `secrets` too from now on."""
     _factory().scrubber.add(secrets)
-
-
-def mask_httpx_logs() -> None:
-    """Scrub httpx's logs (it logs every request URL at INFO, UserSig included)."""
-    install_log_scrubber()
 
 
 def json_or_text(content: bytes) -> Any:

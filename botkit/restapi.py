@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from botkit.config import Settings
 from botkit.elements import MsgBody, WireModel, dump_body, first_problem
 from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code
-from botkit.logmask import mask_httpx_logs, scrub
+from botkit.logmask import install_log_scrubber, scrub
 from botkit.restmodels import (
     AccountCheckResult,
     AccountStatus,
@@ -76,7 +76,7 @@ class ChatClient:
         random_source: Callable[[], int] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        mask_httpx_logs()
+        install_log_scrubber()  # httpx logs every request URL at INFO, UserSig included
         self._http = http
         self.api_base = api_base.rstrip("/")
         self.sdkappid = sdkappid

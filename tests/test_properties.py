@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -160,10 +160,21 @@ requests = st.one_of(
     near_valid(),
     hostile(),
 )
-urls = st.sampled_from(["signed", "signed", "signed", "signed", "unsigned", "wrong-app", "stale"])
+garbage_queries = st.one_of(
+    st.dictionaries(
+        st.sampled_from(["SdkAppid", "CallbackCommand", "Sign", "RequestTime", "x"]), st.text()
+    ).map(lambda query: "/im?" + urlencode(query)),
+    st.sampled_from(["/im?SdkAppid=%ff%fe", "/im?SdkAppid=" + "9" * 5000, "/im?%00=%00", "/im"]),
+)
+urls = (
+    st.sampled_from(["signed", "signed", "signed", "signed", "unsigned", "wrong-app", "stale"])
+    | garbage_queries
+)
 
 
 def _url(command: str, kind: str) -> str:
+    if kind.startswith("/"):
+        return kind
     if kind == "unsigned":
         return callback_url(command, token=None)
     if kind == "wrong-app":

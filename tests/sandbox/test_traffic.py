@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from botkit.logmask import mask_usersig
+from botkit.logmask import scrub
 from sandbox.traffic import TrafficLog
 
 
@@ -24,7 +24,7 @@ from sandbox.traffic import TrafficLog
     ],
 )
 def test_usersig_is_masked(url: str, masked: str) -> None:
-    assert mask_usersig(url) == masked
+    assert scrub(url) == masked
     log = TrafficLog()
     assert log.record("rest", method="POST", url=url, request={}).url == masked
 
