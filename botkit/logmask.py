@@ -20,6 +20,8 @@ from urllib.parse import quote, quote_plus
 MASK = "***"
 MIN_PREFIX = 8
 """A secret cut to this many characters or more is still masked; shorter secrets only whole."""
+MIN_SECRET = 6
+"""Shorter "secrets" (a test's key "k") are not masked: doing so would mask every such letter."""
 LOGGERS = frozenset({"botkit", "sandbox", "httpx", "httpcore", "uvicorn"})
 """Loggers (and their children) whose records are scrubbed."""
 
@@ -45,7 +47,7 @@ class Scrubber:
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
-        new = {secret for secret in secrets if secret} - self._secrets
+        new = {secret for secret in secrets if len(secret) >= MIN_SECRET} - self._secrets
         if not new:
             return
         self._secrets |= new
@@ -69,7 +71,7 @@ def _forms(secret: str) -> list[str]:
         if len(shown) > MIN_PREFIX:
             forms.append(re.escape(shown[:MIN_PREFIX]) + _TOKEN_TAIL)
         else:
-            forms.append(re.escape(shown))
+            forms.append(r"(?<![A-Za-z0-9])" + re.escape(shown) + r"(?![A-Za-z0-9])")
     return forms
 
 
@@ -86,7 +88,7 @@ def register_secrets(secrets: Iterable[str]) -> None:
 def scrub(text: str, *, secrets: Iterable[str] = ()) -> str:
     """`text` with every secret masked: the fixed patterns, registered secrets and `secrets`."""
     text = _process_scrubber()(text)
-    extra = [secret for secret in secrets if secret]
+    extra = [secret for secret in secrets if len(secret) >= MIN_SECRET]
     return Scrubber(extra)(text) if extra else text
 
 

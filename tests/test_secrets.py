@@ -212,3 +212,10 @@ def test_a_traceback_is_scrubbed_too(caplog: pytest.LogCaptureFixture) -> None:
 
     assert "RuntimeError: upstream said: bad key ***" in caplog.text
     assert_hidden(caplog.text, [LLM_KEY])
+
+
+def test_a_too_short_secret_does_not_mask_ordinary_words() -> None:
+    register_secrets(["k", "abc"])
+
+    assert scrub("keep the intake working") == "keep the intake working"
+    assert scrub("the key is short6 here", secrets=["short6"]) == "the key is *** here"
