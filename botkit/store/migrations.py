@@ -87,7 +87,10 @@ def rekey_redis(url: str, prefix: str) -> int:
     import redis
 
     try:
-        with redis.Redis.from_url(url, decode_responses=True) as client:
+        # Bounded: a Redis that drops packets must not hang the start.
+        with redis.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=5.0, socket_timeout=30.0
+        ) as client:
             if client.sismember(f"{prefix}migrations", REKEY):
                 return 0
             rename = client.register_script(_REDIS_RENAME)
@@ -103,7 +106,7 @@ def rekey_redis(url: str, prefix: str) -> int:
                 keys = [name, f"{entries}{new}", f"{prefix}due", lane]
                 moved += int(rename(keys=keys, args=[old, new]))
             client.sadd(f"{prefix}migrations", REKEY)
-    except redis.ConnectionError as exc:
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("cannot rekey the Redis journal now (%s); the next start tries again", exc)
         return 0
     if moved:
