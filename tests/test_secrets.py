@@ -189,8 +189,12 @@ def test_scrub_leaves_ordinary_text_alone() -> None:
     assert escape_controls("a\nb\r\u2028\x1b") == "a\\nb\\r\\u2028\\x1b"
 
 
-def test_a_signed_callback_url_in_the_access_log_is_masked(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_signed_callback_url_in_the_access_log_is_masked(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install_log_scrubber()
+    # uvicorn's own logging config (set up by an earlier test running `serve`) stops propagation.
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "handlers", [caplog.handler])
     sign = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061"
     path = f"/im?SdkAppid=1&CallbackCommand=Bot.OnC2CMessage&RequestTime=1669872112&Sign={sign}"
 
