@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from starlette.requests import ClientDisconnect
 
 from botkit.config import Settings
 from botkit.conversation import Memory
@@ -21,8 +20,9 @@ from botkit.limits import UserLimits
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
 from botkit.llm.limit import Limited
+from botkit.logmask import install_log_scrubber
 from botkit.metrics import Metrics
-from botkit.ops import client_gone, create_ops_router
+from botkit.ops import create_ops_router
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
@@ -40,6 +40,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The webhook service. Tests pass a transport (the sandbox or a MockTransport), a provider or a store."""
+    install_log_scrubber(settings.secrets())
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.store)
     # Built here, not in the lifespan, so a bad setting fails create_app with a ConfigError. The
@@ -106,7 +107,6 @@ def create_app(
     app.state.metrics = metrics
     app.include_router(create_webhook_router(settings, intake, clock=clock, metrics=metrics))
     app.include_router(create_ops_router(metrics, the_store))
-    app.add_exception_handler(ClientDisconnect, client_gone)
 
     @app.get("/healthz")
     async def health() -> dict[str, Any]:

@@ -5,12 +5,12 @@ https://trtc.io/document/68952 (C2C), https://trtc.io/document/68953 (group)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic_core import from_json
 
 from botkit.config import ROBOT_PREFIX
 from botkit.elements import MsgBody, WireModel, body_text, first_problem
@@ -58,10 +58,10 @@ class C2CMessage(WireModel):
 
     @property
     def dedupe_key(self) -> str:
-        if self.msg_key:
-            return f"c2c:{self.msg_key}"
-        parts = (self.from_account, self.msg_seq, self.msg_random, self.msg_time)
-        return "c2c:" + "_".join(str(part) for part in parts)
+        """Sender, robot and MsgKey: a MsgKey (`{MsgSeq}_{MsgRandom}_{MsgTime}`) is unique only
+        within one conversation, so two users can send the same one in the same second."""
+        msg_key = self.msg_key or f"{self.msg_seq}_{self.msg_random}_{self.msg_time}"
+        return _key("c2c", self.from_account, self.to_account, msg_key)
 
     @property
     def lane(self) -> str:
@@ -93,7 +93,13 @@ class GroupMessage(WireModel):
 
     @property
     def dedupe_key(self) -> str:
-        return f"group:{self.group_id}:{self.msg_seq}"
+        """GroupId and MsgSeq identify a group message (https://trtc.io/document/33526), but
+        only stored messages get a sequence number: for online-only messages and AVChatRoom
+        groups the sender and Random are added. Community topics number their own messages."""
+        scope = [self.group_id, self.topic_id] if self.topic_id else [self.group_id]
+        if self.online_only_flag == 1 or self.type == "AVChatRoom":
+            return _key("group", *scope, str(self.msg_seq), self.from_account, str(self.random))
+        return _key("group", *scope, str(self.msg_seq))
 
     @property
     def lane(self) -> str:
@@ -115,6 +121,11 @@ callback_adapter: TypeAdapter[C2CMessage | GroupMessage] = TypeAdapter(Callback)
 MAX_CALLBACK_BYTES = 1024 * 1024
 
 
+def _key(kind: str, *parts: str) -> str:
+    """`kind:part:part…` with each part's `:` and `%` quoted, so different fields never run together."""
+    return ":".join([kind, *(part.replace("%", "%25").replace(":", "%3A") for part in parts)])
+
+
 def parse_query(query: Mapping[str, str]) -> CallbackQuery:
     """Validate the callback query string; a missing or non-numeric `SdkAppid` is a 400."""
     try:
@@ -132,18 +143,37 @@ def parse_callback(command: str, body: bytes) -> C2CMessage | GroupMessage:
     if len(body) > MAX_CALLBACK_BYTES:
         raise CallbackError(413, f"body over {MAX_CALLBACK_BYTES} bytes")
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CallbackError(400, f"body is not UTF-8 JSON: {exc}") from None
+        # pydantic's own parser, the one the worker re-reads the journal with: it refuses what it
+        # cannot read back (nesting over 200, integers over 4,300 digits, lone surrogates).
+        data = from_json(body)
+    except ValueError as exc:
+        raise CallbackError(400, f"body is not UTF-8 JSON botkit can read: {exc}") from None
     if not isinstance(data, dict):
         raise CallbackError(400, "body is not a JSON object")
     data.setdefault("CallbackCommand", command)
     if data["CallbackCommand"] != command:
         raise CallbackError(400, "CallbackCommand in the body differs from the query string")
     try:
-        return callback_adapter.validate_python(data)
+        message = callback_adapter.validate_python(data)
     except ValidationError as exc:
         raise CallbackError(400, f"invalid {command} body: " + first_problem(exc)) from None
+    check_journal_payload(message)
+    return message
+
+
+def journal_payload(message: C2CMessage | GroupMessage) -> str:
+    """The callback as the intake journal stores it; `parse_callback` has checked it reads back."""
+    return message.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def check_journal_payload(message: C2CMessage | GroupMessage) -> None:
+    """Refuse, before the ack, a message whose stored form the worker could not read back the same."""
+    try:
+        reread = callback_adapter.validate_json(journal_payload(message))
+    except ValueError as exc:  # a ValidationError too
+        raise CallbackError(400, f"body cannot be stored and read back: {exc}") from None
+    if (reread.dedupe_key, reread.lane, reread.text) != (message.dedupe_key, message.lane, message.text):
+        raise CallbackError(400, "body does not read back the same once stored")
 
 
 def dump_callback(callback: C2CMessage | GroupMessage) -> dict[str, Any]:

@@ -6,9 +6,12 @@ Nothing is read at import time: build `Settings()` (or `load_settings()`) once a
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Iterator
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from botkit.errors import ConfigError
@@ -22,6 +25,7 @@ DEFAULT_SYSTEM_PROMPT = (
     "in the language the user writes in."
 )
 DEFAULT_FALLBACK_REPLY = "Sorry, I can't answer right now. Please try again in a moment."
+DEFAULT_NON_TEXT_REPLY = "Sorry, I can only read text messages. Please write your question as text."
 
 
 class Settings(BaseSettings):
@@ -56,6 +60,11 @@ class Settings(BaseSettings):
         default_factory=dict, description='Per-robot system prompts, JSON: {"@RBT#001": "..."}.'
     )
     fallback_reply: str = DEFAULT_FALLBACK_REPLY
+    non_text_reply: str = Field(
+        DEFAULT_NON_TEXT_REPLY,
+        min_length=1,
+        description="Sent, without asking the model, for a message with no text.",
+    )
     store: str = Field(
         "sqlite:///botkit.db",
         repr=False,  # a redis:// URL may carry a password
@@ -77,6 +86,36 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(5, ge=1, description="Tries per message before it is given up.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    allowed_sources: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CIDRs callbacks may come from; empty allows any address.",
+    )
+
+    @field_validator("allowed_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_serializer("api_base", "llm_base_url", "store")
+    def _mask_url_password(self, value: str | None) -> str | None:
+        """Dumps show URLs with their password masked (a redis:// store URL may carry one)."""
+        return mask_url_password(value) if value is not None else None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask_url_password(value) if name in _URL_FIELDS and value is not None else value
+
+    def secrets(self) -> list[str]:
+        """Every secret these settings hold, for the log scrubber: keys, token, URL passwords."""
+        found = [self.key.get_secret_value()]
+        found += [secret.get_secret_value() for secret in (self.callback_token, self.llm_api_key) if secret]
+        for url in (self.api_base, self.llm_base_url, self.store):
+            password = urlsplit(url).password if url and "://" in url else None
+            if password:
+                found += [password, unquote(password)]
+        return found
 
     # -- operations: server limits, abuse and cost limits, logs, metrics (issue 9) --
     max_connections: int = Field(1000, ge=1, description="Open connections at most (capped by the fd limit).")
@@ -131,6 +170,15 @@ class Settings(BaseSettings):
         return self.robot_prompts.get(robot, self.system_prompt)
 
 
+_URL_FIELDS = frozenset({"api_base", "llm_base_url", "store"})
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.\-]*://[^/@]*?:)[^/@]*@", re.IGNORECASE)
+
+
+def mask_url_password(url: str) -> str:
+    """`redis://:secret@host/0` → `redis://:***@host/0`; other URLs unchanged."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
 def split_robots(value: object) -> object:
     """`BOTKIT_ROBOTS` is comma-separated: "@RBT#001, @RBT#002" → ["@RBT#001", "@RBT#002"]."""
     if isinstance(value, str):
@@ -142,9 +190,10 @@ def check_robots(robots: list[str]) -> list[str]:
     """At least one robot, each a robot UserID."""
     if not robots:
         raise ValueError("name at least one robot UserID")
-    bad = [robot for robot in robots if not robot.startswith(ROBOT_PREFIX)]
+    bad = [str(number) for number, robot in enumerate(robots, 1) if not robot.startswith(ROBOT_PREFIX)]
     if bad:
-        raise ValueError(f"robot UserIDs must start with {ROBOT_PREFIX}: {', '.join(bad)}")
+        # Positions, not values: a key pasted into the wrong variable must not be printed back.
+        raise ValueError(f"robot UserIDs must start with {ROBOT_PREFIX}: not entry {', '.join(bad)}")
     return robots
 
 

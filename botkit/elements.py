@@ -7,14 +7,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 
 class WireModel(BaseModel):
     """Base of every wire model: Tencent's field names on the wire, unknown fields kept."""
 
     model_config = ConfigDict(
-        extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        # NaN and Infinity (1e400 reads as Infinity) are written back as such, not as null, so a
+        # stored callback reads back as the one that was validated.
+        ser_json_inf_nan="constants",
     )
 
 
@@ -158,10 +174,10 @@ class StreamElem(WireModel):
 
 
 class UnknownElem(WireModel):
-    """An element type botkit does not know yet, kept as it came."""
+    """An element botkit does not know, or one it does not read that came malformed; kept as it came."""
 
     msg_type: str = Field(alias="MsgType")
-    msg_content: dict[str, Any] = Field(default_factory=dict, alias="MsgContent")
+    msg_content: Any = Field(default_factory=dict, alias="MsgContent")
 
 
 _KNOWN: dict[str, type[WireModel]] = {
@@ -179,8 +195,22 @@ _KNOWN: dict[str, type[WireModel]] = {
 
 
 def _element_tag(value: Any) -> str:
+    if isinstance(value, UnknownElem):  # also a known type kept as it came (see _keep_unread)
+        return "unknown"
     msg_type = value.get("MsgType") if isinstance(value, dict) else getattr(value, "msg_type", None)
     return msg_type if msg_type in _KNOWN else "unknown"
+
+
+def _keep_unread(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """An element botkit does not read (all but text) never refuses a message: a malformed one
+    (a sound without `Url`, a face without `Index`) is kept as an `UnknownElem`."""
+    try:
+        return handler(value)
+    except ValidationError:
+        msg_type = value.get("MsgType") if isinstance(value, dict) else None
+        if not isinstance(msg_type, str) or msg_type == "TIMTextElem":
+            raise
+        return UnknownElem.model_validate(value)
 
 
 Element = Annotated[
@@ -196,6 +226,7 @@ Element = Annotated[
     | Annotated[StreamElem, Tag("TIMStreamElem")]
     | Annotated[UnknownElem, Tag("unknown")],
     Discriminator(_element_tag),
+    WrapValidator(_keep_unread),
 ]
 """One `MsgBody` item; the model class follows `MsgType`, anything else is an `UnknownElem`."""
 

@@ -22,10 +22,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from botkit.callbacks import C2CMessage, GroupMessage
+from botkit.callbacks import C2CMessage, GroupMessage, journal_payload
 from botkit.errors import ChatAPIError
 from botkit.handler import Handler
 from botkit.leases import Lease
+from botkit.logmask import scrub
 from botkit.store.base import EntryStatus, JournalEntry, LeaseLost, Store
 
 log = logging.getLogger("botkit.intake")
@@ -76,7 +77,7 @@ class Intake:
 
     async def record(self, message: C2CMessage | GroupMessage) -> bool:
         """Journal a callback and dispatch it; False when it is a repeat of one already recorded."""
-        payload = message.model_dump_json(by_alias=True, exclude_none=True)
+        payload = journal_payload(message)
         is_new = await self._store.record(message.dedupe_key, payload, now=self._clock(), lane=message.lane)
         if not is_new:
             log.info("duplicate delivery of %r acknowledged without new work", message.dedupe_key)
@@ -196,7 +197,7 @@ class Intake:
         except ChatAPIError as exc:
             if not exc.retryable:
                 log.error("giving up on %r: %s", entry.key, exc)
-                return await self._finish(entry, EntryStatus.FAILED, str(exc))
+                return await self._finish(entry, EntryStatus.FAILED, scrub(str(exc)))
             return await self._retry_or_fail(entry, exc)
         except Exception as exc:
             return await self._retry_or_fail(entry, exc)
@@ -209,11 +210,11 @@ class Intake:
         attempt = entry.attempts + 1
         if attempt >= self._max_attempts:
             log.error("giving up on %r after %d attempts: %r", entry.key, attempt, exc)
-            return await self._finish(entry, EntryStatus.FAILED, repr(exc))
+            return await self._finish(entry, EntryStatus.FAILED, scrub(repr(exc)))
         delay = min(2.0**attempt, MAX_BACKOFF_SECONDS)
         log.warning("attempt %d for %r failed (%r); retrying in %.0f s", attempt, entry.key, exc, delay)
         await self._store.retry_later(
-            entry.key, token=entry.token, not_before=self._clock() + delay, error=repr(exc)
+            entry.key, token=entry.token, not_before=self._clock() + delay, error=scrub(repr(exc))
         )
         self._wake.set()
         return None

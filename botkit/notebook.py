@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from botkit.config import LLMName, Settings, load_settings
 from botkit.httpclient import create_http_client
 from botkit.llm import default_provider_name
-from botkit.logmask import json_or_text, mask_usersig
+from botkit.logmask import json_or_text, scrub
 from botkit.restapi import ChatClient
 from botkit.restmodels import GroupHistoryMessage, RoamMessage
 
@@ -79,7 +79,7 @@ class ExchangeLog:
         self._exchanges.append(
             Exchange(
                 method=request.method,
-                url=mask_usersig(str(request.url)),
+                url=scrub(str(request.url)),
                 request=_masked(json_or_text(request.content)),
                 status=response.status_code,
                 response=_masked(json_or_text(response.content)),

@@ -1,4 +1,4 @@
-"""What operators and load balancers ask the service: `/metrics`, `/readyz`, and quiet client hang-ups.
+"""What operators and load balancers ask the service: `/metrics` and `/readyz`.
 
 `/healthz` says the process runs; `/readyz` says it can take callbacks, which needs the store: a
 callback is only acked once journalled, so a replica whose store is gone should get no traffic.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -51,10 +51,3 @@ async def store_problem(store: Store, timeout: float = READY_TIMEOUT_SECONDS) ->
         # The exception's text can quote a Redis URL with its password; its type is enough here.
         return f"the store failed: {type(exc).__name__}"
     return None
-
-
-async def client_gone(request: Request, exc: Exception) -> Response:
-    """A client that hangs up mid-request gets nothing (it is gone) and costs one log line, not a
-    traceback; the rate limit on this logger folds a flood of them into one line per interval."""
-    log.info("a client hung up before its request was read")
-    return Response(status_code=400)

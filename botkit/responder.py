@@ -48,11 +48,16 @@ class Responder:
         return self._provider.name
 
     async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> str:
-        """The model's cleaned answer, or the fallback text when the model fails."""
+        """The model's cleaned answer, the fallback text when the model fails, or the non-text
+        notice, without asking the model, when the message has no text (an image, a sticker, "")."""
         key = conversation_key(message, robot)
+        question = self._question(message, robot)
+        if not question:
+            log.info("no text in a message for %s; sending the non-text notice", key)
+            return self._settings.non_text_reply
         if (notice := await self._limits.admit(message.from_account)) is not None:
             return notice
-        question = self._limits.clip(strip_mentions(message.text, [robot, *self._settings.robots]))
+        question = self._limits.clip(question)
         prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
         try:
             # The one bound on a whole answer, whatever the provider does; the intake lease counts on it.
@@ -89,13 +94,19 @@ class Responder:
         return text
 
     async def remember(self, message: C2CMessage | GroupMessage, robot: str, text: str) -> None:
-        """Store the exchange; a fallback reply, a limit notice or an answer cut for looping is not
-        remembered, so the model never imitates it."""
+        """Store the exchange; fallback, non-text and limit notices and answers cut for looping are
+        not remembered, so the model never imitates them, and a message without text never becomes an
+        empty user turn."""
+        question = self._question(message, robot)
         if (
-            text == self._settings.fallback_reply
+            not question
+            or text in (self._settings.fallback_reply, self._settings.non_text_reply)
             or self._limits.is_notice(text)
             or self._cut.pop(text, False)
         ):
             return
-        question = strip_mentions(message.text, [robot, *self._settings.robots])
         await self._memory.remember(conversation_key(message, robot), question, text)
+
+    def _question(self, message: C2CMessage | GroupMessage, robot: str) -> str:
+        """The text the model is asked: mentions of our robots removed, blank when there is none."""
+        return strip_mentions(message.text, [robot, *self._settings.robots])

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from botkit.config import Settings
 from botkit.elements import MsgBody, WireModel, dump_body, first_problem
 from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code, setting_hint
-from botkit.logmask import mask_httpx_logs
+from botkit.logmask import install_log_scrubber, scrub
 from botkit.metrics import Metrics
 from botkit.ratelimit import RateLimiter
 from botkit.restmodels import (
@@ -88,7 +88,7 @@ class ChatClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics | None = None,
     ) -> None:
-        mask_httpx_logs()
+        install_log_scrubber()  # httpx logs every request URL at INFO, UserSig included
         self._metrics = metrics or Metrics()
         self._http = http
         self.api_base = api_base.rstrip("/")
@@ -183,7 +183,8 @@ class ChatClient:
         logger.debug("%s ErrorCode=%d in %.0f ms", command, envelope.error_code, elapsed_ms)
         if envelope.error_code != 0:
             hint = setting_hint(envelope.error_code, sdkappid=self.sdkappid, admin=self.admin)
-            raise ChatAPIError(command, envelope.error_code, envelope.error_info, hint=hint)
+            # An ErrorInfo may quote the request URL, UserSig and all.
+            raise ChatAPIError(command, envelope.error_code, scrub(envelope.error_info), hint=hint)
         return data
 
     def _backoff_delay(self, attempt: int) -> float:

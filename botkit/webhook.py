@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from botkit.callbacks import ACK_BODY, MAX_CALLBACK_BYTES, CallbackQuery, parse_callback, parse_query
 from botkit.config import Settings
@@ -21,6 +23,19 @@ from botkit.metrics import Metrics
 from botkit.signature import verify_callback
 
 log = logging.getLogger("botkit.webhook")
+
+
+def check_source(client: str, allowed: Sequence[IPv4Network | IPv6Network]) -> None:
+    """With `BOTKIT_ALLOWED_SOURCES` set, only those networks may post: Sign covers no body, so a
+    captured signed URL could otherwise post any body for its 60 s."""
+    if not allowed:
+        return
+    try:
+        address = ip_address(client)
+    except ValueError:
+        raise CallbackError(403, "source address unknown and BOTKIT_ALLOWED_SOURCES is set") from None
+    if not any(address in network for network in allowed):
+        raise CallbackError(403, f"source {client} is not in BOTKIT_ALLOWED_SOURCES")
 
 
 def check_app(query: CallbackQuery, sdkappid: int) -> None:
@@ -56,20 +71,25 @@ def create_webhook_router(
     @router.post(settings.callback_path)
     async def receive_callback(request: Request) -> JSONResponse:
         try:
+            check_source(_client(request), settings.allowed_sources)
             query = parse_query(request.query_params)
             check_app(query, settings.sdkappid)
             if token is not None:
                 verify_callback(token, query.sign, query.request_time, clock=clock)
             message = parse_callback(query.callback_command, await read_body(request))
         except CallbackError as exc:
-            log.warning("refused callback from %s: %s", _client(request), exc)
+            log.warning("refused callback from %s: %r", _client(request), exc.reason)
             meter.callback_refused(request.query_params.get("CallbackCommand"), exc.status)
             return _failure(exc.status, exc.reason)
+        except ClientDisconnect:
+            # Nobody is left to answer; no traceback, and nothing was journalled.
+            log.info("client %s disconnected before the whole body arrived", _client(request))
+            return _failure(400, "client disconnected mid-body")
         try:
             is_new = await intake.record(message)
         except Exception:
             # Not acked, so Tencent's retry (when switched on) or the sender can try again.
-            log.exception("cannot journal %s", message.dedupe_key)
+            log.exception("cannot journal %r", message.dedupe_key)
             meter.callback_refused(message.callback_command, 503)
             return _failure(503, "the bot cannot store the message right now; try again")
         meter.callback_recorded(message.callback_command, is_new)

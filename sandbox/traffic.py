@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from botkit.logmask import mask_usersig
+from botkit.logmask import scrub
 
 DEFAULT_CAPACITY = 500
 
@@ -68,12 +68,12 @@ class TrafficLog:
                 kind=kind,
                 time=self._clock(),
                 method=method,
-                url=mask_usersig(url),
+                url=scrub(url),
                 request=request,
                 response=response,
                 status=status,
                 latency_ms=round(latency_ms, 3),
-                error=error,
+                error=scrub(error) if error is not None else None,
             )
             self._entries.append(entry)
         return entry

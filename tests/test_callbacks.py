@@ -113,17 +113,28 @@ def test_body_without_command_takes_it_from_query() -> None:
 @pytest.mark.parametrize(
     ("changes", "key"),
     [
-        ({}, "c2c:2001_918273645_1700000100"),
-        ({"MsgKey": "opaque-key"}, "c2c:opaque-key"),
-        ({"MsgKey": ""}, "c2c:alice_2001_918273645_1700000100"),
-        ({"MsgKey": None}, "c2c:alice_2001_918273645_1700000100"),
+        ({}, "c2c:alice:@RBT#helper:2001_918273645_1700000100"),
+        ({"MsgKey": "opaque-key"}, "c2c:alice:@RBT#helper:opaque-key"),
+        ({"MsgKey": ""}, "c2c:alice:@RBT#helper:2001_918273645_1700000100"),
+        ({"MsgKey": None}, "c2c:alice:@RBT#helper:2001_918273645_1700000100"),
+        ({"From_Account": "a:b", "To_Account": "c"}, "c2c:a%3Ab:c:2001_918273645_1700000100"),
+        ({"From_Account": "a", "To_Account": "b:c"}, "c2c:a:b%3Ac:2001_918273645_1700000100"),
+        ({"From_Account": "100%"}, "c2c:100%25:@RBT#helper:2001_918273645_1700000100"),
     ],
 )
-def test_c2c_dedupe_key(changes: dict[str, Any], key: str) -> None:
+def test_c2c_dedupe_key_is_sender_robot_and_msgkey(changes: dict[str, Any], key: str) -> None:
     data = _payload(C2C) | changes
     data = {name: value for name, value in data.items() if value is not None}
 
     assert parse_callback(C2C, _bytes(data)).dedupe_key == key
+
+
+def test_the_same_msgkey_from_two_users_gives_two_keys() -> None:
+    alice = parse_callback(C2C, _bytes(_payload(C2C)))
+    bob = parse_callback(C2C, _bytes(_payload(C2C) | {"From_Account": "bob"}))
+    other_robot = parse_callback(C2C, _bytes(_payload(C2C) | {"To_Account": "@RBT#other"}))
+
+    assert len({alice.dedupe_key, bob.dedupe_key, other_robot.dedupe_key}) == 3
 
 
 def test_c2c_fallback_dedupe_key_differs_per_sender() -> None:
@@ -143,9 +154,13 @@ def test_c2c_fallback_dedupe_key_differs_per_sender() -> None:
         ({"MsgSeq": 43}, "group:@TGS#2ABCDEFGH:43"),
         ({"GroupId": "team-room"}, "group:team-room:42"),
         ({"Random": 1, "From_Account": "carol", "MsgTime": 1}, "group:@TGS#2ABCDEFGH:42"),
+        ({"TopicId": "@TGS#_@TGS#c1@TOPIC#_t1"}, "group:@TGS#2ABCDEFGH:@TGS#_@TGS#c1@TOPIC#_t1:42"),
+        # Only stored messages get a group sequence number: online-only and AVChatRoom add sender + Random.
+        ({"OnlineOnlyFlag": 1}, "group:@TGS#2ABCDEFGH:42:bob:55667788"),
+        ({"Type": "AVChatRoom", "Random": 7}, "group:@TGS#2ABCDEFGH:42:bob:7"),
     ],
 )
-def test_group_dedupe_key_is_group_and_seq(changes: dict[str, Any], key: str) -> None:
+def test_group_dedupe_key(changes: dict[str, Any], key: str) -> None:
     assert parse_callback(GROUP, _bytes(_payload(GROUP) | changes)).dedupe_key == key
 
 

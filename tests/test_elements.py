@@ -226,15 +226,33 @@ def test_unknown_fields_in_known_elements_are_kept() -> None:
     [
         {"MsgType": "TIMTextElem", "MsgContent": {}},
         {"MsgType": "TIMTextElem", "MsgContent": {"Text": 5}},
-        {"MsgType": "TIMFaceElem", "MsgContent": {"Data": "x"}},
-        {"MsgType": "TIMLocationElem", "MsgContent": {"Latitude": "north", "Longitude": 1.0}},
         {"MsgContent": {"Text": "no type"}},
         "TIMTextElem",
     ],
 )
-def test_malformed_known_element_is_rejected(element: object) -> None:
+def test_malformed_text_element_or_non_element_is_rejected(element: object) -> None:
     with pytest.raises(ValueError):
         msg_body_adapter.validate_python([element])
+
+
+UNREAD_MALFORMED = [
+    {"MsgType": "TIMSoundElem", "MsgContent": {"UUID": "s1", "Second": 3}},
+    {"MsgType": "TIMImageElem", "MsgContent": {"UUID": "i1", "ImageInfoArray": [{"Type": 1, "Size": 9}]}},
+    {"MsgType": "TIMFaceElem", "MsgContent": {"Data": "x"}},
+    {"MsgType": "TIMLocationElem", "MsgContent": {"Latitude": "north", "Longitude": 1.0}},
+    {"MsgType": "TIMFileElem", "MsgContent": None},
+    {"MsgType": "TIMCustomElem", "MsgContent": {"Data": {"not": "a string"}}},
+]
+
+
+@pytest.mark.parametrize("element", UNREAD_MALFORMED)
+def test_a_malformed_element_botkit_does_not_read_is_kept_as_it_came(element: dict[str, Any]) -> None:
+    text = {"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}
+    body = msg_body_adapter.validate_python([element, text])
+
+    assert isinstance(body[0], UnknownElem)
+    assert body_text(body) == "hi"
+    assert dump_body(body)[0] == {name: value for name, value in element.items() if value is not None}
 
 
 def test_sendmsg_example_body_parses() -> None:

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from botkit.app import create_app
 from botkit.config import Settings
-from botkit.elements import TextElem
+from botkit.elements import TextElem, body_text
 from botkit.store import EntryStatus
 from sandbox import testkit
 from sandbox.chat import Chat
@@ -120,7 +120,7 @@ async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
             with caplog.at_level(logging.ERROR, logger="botkit.intake"):
                 sent = local.send_c2c(local.user, ROBOT, "hello")
                 await local.settle()
-            entry = await bot.state.store.get(f"c2c:{sent.msg_key}")
+            entry = await bot.state.store.get(f"c2c:{local.user}:{ROBOT}:{sent.msg_key}")
             local.send_c2c(local.user, ROBOT, "still there?")
             await local.settle()
 
@@ -156,3 +156,32 @@ def test_importing_the_testkit_loads_no_gradio_or_model() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert result.stdout.strip() == "[]"
+
+
+async def test_twenty_users_sending_the_same_msgseq_and_random_in_one_second_each_get_an_answer(
+    sandbox: LocalSandbox,
+) -> None:
+    # MsgKey is {MsgSeq}_{MsgRandom}_{MsgTime}: the same for all twenty, unique only per conversation.
+    users = [f"user{number:02d}" for number in range(20)]
+    sent = []
+    for user in users:
+        sandbox.add_user(user)
+        body = {
+            "From_Account": user,
+            "To_Account": ROBOT,
+            "MsgSeq": 1,
+            "MsgRandom": 12345,
+            "MsgTimeStamp": 1700000000,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": f"hi from {user}"}}],
+        }
+        answer = sandbox.sandbox.execute("openim/sendmsg", body, operator=user, platform="Web")
+        assert answer["ErrorCode"] == 0, answer
+        sent.append(sandbox.state.c2c_message(user, ROBOT, answer["MsgKey"]))
+
+    await sandbox.settle()
+
+    assert {record.msg_key for record in sent if record} == {"1_12345_1700000000"}
+    for user, record in zip(users, sent, strict=True):
+        assert record is not None
+        replies = [body_text(reply.body) for reply in sandbox.c2c_replies(record)]
+        assert replies == [f"echo: hi from {user}"]

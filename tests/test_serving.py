@@ -7,7 +7,6 @@ between forged ones.
 
 from __future__ import annotations
 
-import logging
 import os
 import resource
 import socket
@@ -26,14 +25,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.types import Message
 
-from botkit.app import create_app
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
-from botkit.config import Settings
 from botkit.serving import ConnectionGuard, GuardedConfig, connection_cap
-from botkit.store import open_store
 from sandbox.botchild import free_port
 from sandbox.state import SandboxState
 from tests.conftest import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
@@ -250,45 +245,6 @@ def _wait_until_healthy(child: subprocess.Popen[bytes], base: str, log_path: Pat
 def _open_idle(port: int, count: int) -> list[socket.socket]:
     """`count` connections that never send a byte (the server may close them; that is the point)."""
     return [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
-
-
-async def test_a_client_that_hangs_up_mid_body_costs_one_log_line_and_no_traceback(
-    settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    app = create_app(settings, store=open_store("memory://"))
-    events: list[Message] = [
-        {"type": "http.request", "body": c2c_body()[:20], "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/im",
-        "raw_path": b"/im",
-        "query_string": callback_url("Bot.OnC2CMessage").partition("?")[2].encode(),
-        "headers": [(b"host", b"bot"), (b"content-length", b"400")],
-        "server": ("bot", 80),
-        "client": ("203.0.113.9", 5555),
-        "root_path": "",
-    }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return events.pop(0)
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    with caplog.at_level(logging.INFO):
-        await app(scope, receive, send)
-
-    assert [r.getMessage() for r in caplog.records if r.name == "botkit.serving"] == [
-        "a client hung up before its request was read"
-    ]
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 def test_serve_names_its_limit_options_and_checks_them_as_settings() -> None:

@@ -220,7 +220,7 @@ async def test_non_retryable_rest_failure_is_reported_not_retried(
     await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
 
     assert len(bot.chat.sent("openim/sendmsg")) == 1
-    entry = await bot.store.get("c2c:1_918273645_1700000101")
+    entry = await bot.store.get("c2c:u1:@RBT#001:1_918273645_1700000101")
     assert entry is not None
     assert entry.status is EntryStatus.FAILED
     assert "70107" in (entry.error or "")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from botkit.errors import LLMError
 from botkit.llm.base import ChatMessage
+from botkit.logmask import scrub
 
 Clock = Callable[[], float]
 
@@ -151,7 +152,7 @@ async def stream_chat(
             async for data in _frames(response):
                 if clock() > deadline:
                     raise LLMError(f"{name} timed out after {timeout:g}s")
-                frame = _parse_frame(name, data)
+                frame = _parse_frame(name, data, secret)
                 _check_frame(name, frame, secret)
                 text = _frame_text(frame, streamed)
                 if text:
@@ -181,11 +182,12 @@ async def _frames(response: httpx.Response) -> AsyncIterator[str]:
         yield "\n".join(lines)
 
 
-def _parse_frame(name: str, data: str) -> ChatFrame:
+def _parse_frame(name: str, data: str, secret: str) -> ChatFrame:
     try:
         return ChatFrame.model_validate_json(data)
     except ValidationError:
-        raise LLMError(f"{name} sent a malformed answer: {data[:200]!r}") from None
+        # Scrubbed before it is cut short, so a key at the cut is masked whole.
+        raise LLMError(f"{name} sent a malformed answer: {scrub(data, secrets=[secret])[:200]!r}") from None
 
 
 def _check_frame(name: str, frame: ChatFrame, secret: str) -> None:
@@ -232,4 +234,4 @@ def _error_detail(response: httpx.Response) -> str:
 
 def _scrub(message: str, secret: str) -> str:
     """Servers sometimes quote the key they rejected; never pass it on."""
-    return message.replace(secret, "***") if secret else message
+    return scrub(message, secrets=[secret])

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from botkit.errors import ConfigError
 from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP, EntryStatus, JournalEntry, LeaseLost, Turn
+from botkit.store.migrations import rekey_redis
 
 try:
     from redis.asyncio import Redis
@@ -207,6 +208,7 @@ class RedisStore:
                 ("finish", _FINISH),
             ]
         }
+        rekey_redis(url, prefix)
 
     def __repr__(self) -> str:
         where = self._redis.connection_pool.connection_kwargs

@@ -16,6 +16,7 @@ from typing import Any
 
 from botkit.store.base import DONE_TTL_SECONDS, TURNS_CAP, EntryStatus, JournalEntry, LeaseLost, Turn
 from botkit.store.groupcommit import GroupCommitter
+from botkit.store.migrations import rekey_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -81,6 +82,7 @@ class SQLiteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        rekey_sqlite(db)
         self._db = GroupCommitter(db)
         self._pruned_at = float("-inf")
 
