@@ -8,6 +8,7 @@ a Slack bot on the same load would (pip install 'botkit[bench]').
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 ACK = json.dumps({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}).encode()
@@ -15,6 +16,7 @@ SDKAPPID = 1400000000
 KEY = "bench-secret-key"
 TOKEN = "bench-token"
 SLACK_SECRET = "bench-slack-signing-secret"
+SLACK_TOKEN = "xoxb-bench"
 
 
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -31,20 +33,21 @@ async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def slack() -> Any:
-    """A Bolt app acking message events on POST /slack/events (a uvicorn `--factory`)."""
+    """A single-workspace Bolt app acking message events on POST /slack/events (a uvicorn `--factory`).
+
+    Its Web API client points at the stand-ins (`BENCH_SLACK_API`), which answer the one `auth.test`
+    Bolt makes and caches, so no request leaves the machine.
+    """
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
     from slack_bolt.async_app import AsyncApp
-    from slack_bolt.authorization import AuthorizeResult
+    from slack_sdk.web.async_client import AsyncWebClient
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
-    async def authorize(**_: Any) -> AuthorizeResult:
-        # A fixed workspace: a real token would make Bolt call Slack's auth.test over the network.
-        return AuthorizeResult(enterprise_id=None, team_id="T1", bot_user_id="UBOT", bot_token="xoxb-bench")
-
-    bolt = AsyncApp(signing_secret=SLACK_SECRET, authorize=authorize)
+    client = AsyncWebClient(token=SLACK_TOKEN, base_url=os.environ["BENCH_SLACK_API"])
+    bolt = AsyncApp(signing_secret=SLACK_SECRET, client=client)
 
     @bolt.event("message")
     async def on_message(event: dict[str, Any]) -> None:

@@ -107,15 +107,16 @@ class Bench:
     def server(self, name: str, target: str, *, factory: bool = False) -> Child:
         port = free_port()
         args = [*self.server_core, *uvicorn(target, port, factory=factory)]
-        return Child(name, args, port, child_env({}), self.work)
+        env = child_env({"BENCH_SLACK_API": f"http://127.0.0.1:{self.standins_port}/slack-api/"})
+        return Child(name, args, port, env, self.work)
 
     def load(self, child: Child, script: str, env: dict[str, str]) -> dict[str, float]:
         """A warm-up, then the measured wrk run, each request new to the server."""
         if self.profile.warmup_seconds:
-            wrk(child.port, script, self.profile.warmup_seconds, env | self._fresh("u", 0), self.load_core)
+            wrk(child.port, script, self.profile.warmup_seconds, self._fresh("u", 0) | env, self.load_core)
         first = SLACK_EVENTS_PER_SECOND * self.profile.warmup_seconds
         result = wrk(
-            child.port, script, self.profile.wrk_seconds, env | self._fresh("w", first), self.load_core
+            child.port, script, self.profile.wrk_seconds, self._fresh("w", first) | env, self.load_core
         )
         return {"rps": result.rps, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "errors": result.errors}
 
@@ -263,6 +264,8 @@ async def run(profile: Profile) -> dict[str, Any]:
                 "ack_p50_ms": acks["p50_ms"],
                 "ack_p99_ms": acks["p99_ms"],
                 "ack_errors": acks["errors"],
+                "ceiling_errors": ceiling["errors"],
+                "peer_errors": peer["errors"],
                 "ceiling_p99_ms": ceiling["p99_ms"],
                 "peer_p99_ms": peer["p99_ms"],
                 "in_flight": acks["in_flight"],

@@ -1,7 +1,8 @@
-"""The remote services botkit talks to, faked for the benchmark in one uvicorn process on loopback.
+"""The remote services the measured bots talk to, faked in one uvicorn process on loopback.
 
 `POST /v4/openim/sendmsg` is the Chat REST API answering at once; `POST /v1/chat/completions` is
-an OpenAI-compatible model answering after `BENCH_MODEL_DELAY` seconds (default 1.5). Both note
+an OpenAI-compatible model answering after `BENCH_MODEL_DELAY` seconds (default 1.5);
+`/slack-api/auth.test` answers the Slack peer's one Web API call. The first two note
 what the benchmark measures: when each user's first reply arrived, how many distinct replies each
 user got once repeats are dropped as Tencent drops them (same sender, MsgSeq, MsgRandom and text),
 how long each model call took, and how many model calls were held at once. `GET /stats?prefix=P`
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 Scope = dict[str, Any]
+SLACK_AUTH_TEST = {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT", "team": "bench"}
 Reply = tuple[str, int, int, str]
 
 
@@ -115,6 +117,8 @@ def standins() -> Any:
             await respond(send, sendmsg(record, json.loads(body)))
         elif path.endswith("/chat/completions"):
             await respond(send, await complete(record, json.loads(body)))
+        elif path == "/slack-api/auth.test":
+            await respond(send, SLACK_AUTH_TEST)
         elif path == "/stats":
             prefix = parse_qs(scope["query_string"].decode()).get("prefix", [None])[0]
             await respond(send, record.stats(prefix))

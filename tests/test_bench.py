@@ -55,6 +55,7 @@ def test_quick_run_writes_every_result(tmp_path: Path) -> None:
     results = json.loads(out.read_text())
     assert not KEYS - results.keys(), f"missing from results.json: {KEYS - results.keys()}"
     assert results["ceiling_rps"] > 0 and results["botkit_rps"] > 0 and results["peer_rps"] > 0
-    assert results["ack_errors"] == 0, "botkit refused benchmark callbacks: their signing is wrong"
+    errors = {name: results[name] for name in ("ceiling_errors", "ack_errors", "peer_errors")}
+    assert not any(errors.values()), f"servers refused benchmark requests: {errors}"
     assert results["in_flight"] >= 1, "the model stand-in saw no answer while botkit acked"
     assert "| botkit_rps |" in done.stdout
