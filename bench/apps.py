@@ -2,7 +2,8 @@
 
 `bare` is the ceiling: it answers Tencent's ack and does nothing else. `slack` is the peer: Slack
 Bolt's `AsyncApp` behind its Starlette adapter, verifying each event's signature and acking it, as
-a Slack bot on the same load would (pip install 'botkit[bench]').
+a Slack bot on the same load would (pip install 'botkit[bench]'). The constants are the made-up
+credentials every server of a run, botkit included, is configured with.
 """
 
 from __future__ import annotations
