@@ -1,25 +1,23 @@
-"""The two ASGI apps the webhook benchmark compares, loaded by uvicorn in a child process.
+"""The servers measured besides botkit, each loaded by uvicorn in its own pinned process.
 
-`bare` is the ceiling: it answers Tencent's ack and does nothing else. `bot` is botkit's real
-webhook (checks, journal, ack) with the echo model and a Chat API faked in-process, so the
-benchmark measures botkit and not a network.
+`bare` is the ceiling: it answers Tencent's ack and does nothing else. `slack` is the peer: Slack
+Bolt's `AsyncApp` behind its Starlette adapter, verifying each event's signature and acking it, as
+a Slack bot on the same load would (pip install 'botkit[bench]'). The constants are the made-up
+credentials every server of a run, botkit included, is configured with.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
-
-import httpx
-from fastapi import FastAPI
-
-from botkit import Settings, create_app
-from botkit.llm.echo import EchoProvider
 
 ACK = json.dumps({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}).encode()
 SDKAPPID = 1400000000
 KEY = "bench-secret-key"
 TOKEN = "bench-token"
+SLACK_SECRET = "bench-slack-signing-secret"
+SLACK_TOKEN = "xoxb-bench"
 
 
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -35,21 +33,30 @@ async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": ACK})
 
 
-def _chat_ok(request: httpx.Request) -> httpx.Response:
-    body = json.loads(request.content)
-    answer = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "MsgTime": 1, "MsgSeq": 1}
-    answer["MsgKey"] = f"{body.get('MsgSeq', 0)}_{body.get('MsgRandom', 0)}_1"
-    return httpx.Response(200, json=answer)
+def slack() -> Any:
+    """A single-workspace Bolt app acking message events on POST /slack/events (a uvicorn `--factory`).
 
+    Its Web API client points at the stand-ins (`BENCH_SLACK_API`), which answer the one `auth.test`
+    Bolt makes and caches, so no request leaves the machine.
+    """
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
 
-def bot() -> FastAPI:
-    settings = Settings(
-        sdkappid=SDKAPPID,
-        key=KEY,
-        callback_token=TOKEN,
-        api_base="http://chat.bench",
-        store="memory://",
-        llm="echo",
-        log_level="WARNING",
-    )
-    return create_app(settings, transport=httpx.MockTransport(_chat_ok), provider=EchoProvider())
+    client = AsyncWebClient(token=SLACK_TOKEN, base_url=os.environ["BENCH_SLACK_API"])
+    bolt = AsyncApp(signing_secret=SLACK_SECRET, client=client)
+
+    @bolt.event("message")
+    async def on_message(event: dict[str, Any]) -> None:
+        """Bolt has already acked; a bot would hand the message on from here."""
+
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    return Starlette(routes=[Route("/slack/events", events, methods=["POST"])])

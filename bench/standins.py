@@ -1,0 +1,131 @@
+"""The remote services the measured bots talk to, faked in one uvicorn process on loopback.
+
+`POST /v4/openim/sendmsg` is the Chat REST API answering at once; `POST /v1/chat/completions` is
+an OpenAI-compatible model answering after `BENCH_MODEL_DELAY` seconds (default 1.5);
+`/slack-api/auth.test` answers the Slack peer's one Web API call. The first two note
+what the benchmark measures: when each user's first reply arrived, how many distinct replies each
+user got once repeats are dropped as Tencent drops them (same sender, MsgSeq, MsgRandom and text),
+how long each model call took, and how many model calls were held at once. `GET /stats?prefix=P`
+reads that back for the users whose name starts with P (the counts alone without a prefix);
+`POST /reset` restarts the count of model calls held at once. Plain ASGI, so the stand-ins cost
+as little CPU as they can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+Scope = dict[str, Any]
+SLACK_AUTH_TEST = {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT", "team": "bench"}
+Reply = tuple[str, int, int, str]
+
+
+@dataclass
+class Record:
+    """What the stand-ins saw, keyed by user (each benchmark message comes from its own user)."""
+
+    model_delay: float
+    first_reply: dict[str, float] = field(default_factory=dict)
+    replies: dict[str, set[Reply]] = field(default_factory=dict)
+    model_seconds: dict[str, float] = field(default_factory=dict)
+    holding: set[str] = field(default_factory=set)
+    max_held: int = 0
+
+    def stats(self, prefix: str | None) -> dict[str, Any]:
+        """Model calls held now by users named PREFIX…, the most held at once since the last reset,
+        and (given a prefix) those users' replies and model times."""
+        held = sum(1 for user in self.holding if user.startswith(prefix or ""))
+        stats: dict[str, Any] = {"held": held, "max_held": self.max_held}
+        if prefix is None:
+            return stats
+        return stats | {
+            "first_reply": {u: t for u, t in self.first_reply.items() if u.startswith(prefix)},
+            "distinct_replies": {u: len(r) for u, r in self.replies.items() if u.startswith(prefix)},
+            "model_seconds": {u: s for u, s in self.model_seconds.items() if u.startswith(prefix)},
+        }
+
+
+async def read_body(receive: Any) -> bytes:
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body
+
+
+async def respond(send: Any, payload: dict[str, Any]) -> None:
+    data = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def sendmsg(record: Record, body: dict[str, Any]) -> dict[str, Any]:
+    """Note one reply and answer as Tencent does: OK, with the new message's MsgKey."""
+    user = str(body.get("To_Account", ""))
+    text = json.dumps(body.get("MsgBody"), sort_keys=True)
+    seq, random = int(body.get("MsgSeq", 0)), int(body.get("MsgRandom", 0))
+    record.first_reply.setdefault(user, time.monotonic())
+    record.replies.setdefault(user, set()).add((str(body.get("From_Account")), seq, random, text))
+    now = int(time.time())
+    return {
+        "ActionStatus": "OK",
+        "ErrorCode": 0,
+        "ErrorInfo": "",
+        "MsgTime": now,
+        "MsgKey": f"{seq}_{random}_{now}",
+    }
+
+
+async def complete(record: Record, body: dict[str, Any]) -> dict[str, Any]:
+    """Answer "a USER" to the question "q USER" after the model delay, counting calls held at once."""
+    started = time.monotonic()
+    question = str(body["messages"][-1]["content"])
+    user = question.removeprefix("q ")
+    record.holding.add(user)
+    record.max_held = max(record.max_held, len(record.holding))
+    try:
+        await asyncio.sleep(record.model_delay)
+    finally:
+        record.holding.discard(user)
+    record.model_seconds[user] = time.monotonic() - started
+    message = {"role": "assistant", "content": f"a {user}"}
+    return {
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+    }
+
+
+def standins() -> Any:
+    """The ASGI app (a uvicorn `--factory`), with its own record."""
+    record = Record(model_delay=float(os.environ.get("BENCH_MODEL_DELAY", "1.5")))
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        body = await read_body(receive)
+        if path == "/v4/openim/sendmsg":
+            await respond(send, sendmsg(record, json.loads(body)))
+        elif path.endswith("/chat/completions"):
+            await respond(send, await complete(record, json.loads(body)))
+        elif path == "/slack-api/auth.test":
+            await respond(send, SLACK_AUTH_TEST)
+        elif path == "/stats":
+            prefix = parse_qs(scope["query_string"].decode()).get("prefix", [None])[0]
+            await respond(send, record.stats(prefix))
+        elif path == "/reset":
+            record.max_held = len(record.holding)
+            await respond(send, record.stats(None))
+        else:
+            await respond(send, {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""})
+
+    return app
