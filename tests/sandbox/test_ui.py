@@ -330,4 +330,4 @@ async def test_the_ui_mounts_at_the_root_without_hiding_the_apis(state: SandboxS
         rest = await client.post("/v4/openim/sendmsg", content=b"{}")
     assert page.status_code == 200 and "botkit sandbox" in page.text
     assert config.json()["robots"] == [ROBOT]
-    assert rest.json()["ErrorCode"] == 60025
+    assert rest.json()["ErrorCode"] == 60012
