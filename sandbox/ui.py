@@ -144,7 +144,7 @@ def _inspector_tab() -> _InspectorTab:
         interactive=False,
         max_height=260,
         wrap=True,
-        column_widths=["5%", "10%", "9%", "30%", "7%", "7%", "32%"],
+        column_widths=["5%", "12%", "12%", "26%", "7%", "8%", "30%"],
         elem_id="traffic",
     )
     detail = gr.JSON(label="Entry (click a row; newest shown)", open=True, max_height=420, elem_id="detail")
@@ -229,7 +229,15 @@ def build_ui(sandbox: Sandbox, bot: BotChild | None = None) -> gr.Blocks:
                 with gr.Tab("Faults"):
                     faults = _faults_tab()
                 with gr.Tab("Bot"):
-                    bot_log = gr.Code(act.bot_log(), language=None, lines=24, max_lines=24, elem_id="botlog")
+                    bot_log = gr.Code(
+                        act.bot_log(),
+                        language=None,
+                        label="botkit serve output",
+                        lines=24,
+                        max_lines=24,
+                        wrap_lines=True,
+                        elem_id="botlog",
+                    )
         timer = gr.Timer(1.0)
 
         def on(trigger: Any, handler: Callable[..., Any], inputs: Any, outputs: Any) -> Any:

@@ -194,9 +194,13 @@ def readable_times(entry: TrafficEntry) -> dict[str, str]:
 
 def entry_detail(entries: list[TrafficEntry], entry_id: int | None) -> dict[str, Any]:
     """The raw entry with that id, else the newest (the first), as JSON-ready data, with its times
-    also written as clock times under "readable"; {} when none."""
+    also written as clock times under "readable", right after "time"; {} when none."""
     chosen = next((entry for entry in entries if entry.id == entry_id), entries[0] if entries else None)
-    return chosen.model_dump() | {"readable": readable_times(chosen)} if chosen is not None else {}
+    if chosen is None:
+        return {}
+    raw = chosen.model_dump()
+    first = {name: raw.pop(name) for name in ("id", "kind", "time")}
+    return first | {"readable": readable_times(chosen)} | raw
 
 
 def faults_summary(faults: Faults, callback_retries: int) -> str:
@@ -235,7 +239,7 @@ def bot_state(bot: BotChild | None, webhook_url: str | None) -> str:
         )
     if not bot.ready:
         return f"Bot: starting (pid {bot.pid}), not answering {bot.url}/healthz yet…"
-    return f"Bot: ✅ ready (botkit serve, pid {bot.pid}, {bot.webhook_url})."
+    return f"Bot: **ready** (botkit serve, pid {bot.pid}, {bot.webhook_url})."
 
 
 def settings_summary(view: ConfigView) -> str:
