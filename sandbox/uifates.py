@@ -3,7 +3,9 @@
 A message that fires a robot callback either reaches the bot (acked) or not: dropped by a fault,
 timed out, the bot unreachable or answering badly. An acked message is "typing…" until the robot
 says something after it; if the bot's REST calls for that conversation fail meanwhile, the notice
-counts them, and after `GAVE_UP_SECONDS` without a new attempt it says the bot gave up.
+counts them, and after `GAVE_UP_SECONDS` without a new attempt it says the bot gave up. A bot that
+neither answers nor calls for `SILENT_SECONDS` (it ignored the message, say for a robot it does not
+serve) stops "typing…" and points at its log.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sandbox.models import C2CRecord, GroupRecord
 from sandbox.traffic import TrafficEntry
 
 GAVE_UP_SECONDS = 30.0
+SILENT_SECONDS = 90.0
 _SEND_COMMANDS = ("openim/sendmsg", "group_open_http_svc/send_group_msg")
 
 Record = C2CRecord | GroupRecord
@@ -89,6 +92,8 @@ def fate(record: Record, answered: bool, traffic: Sequence[TrafficEntry], now: f
     since = acked[0].time
     calls = [e for e in traffic if e.time >= since and robot and _is_reply_call(e, record, robot)]
     failed = [entry for entry in calls if entry.error is not None]
+    if not calls and now - since >= SILENT_SECONDS:
+        return Fate(f"⚠️ {robot} took this but has not answered in {SILENT_SECONDS:g} s: see the Bot tab")
     if not failed:
         return Fate(typing=True)
     last = failed[-1]

@@ -18,7 +18,7 @@ from sandbox.models import Group, GroupRecord
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
 from sandbox.uiactions import Choices, Keep, UiActions
-from sandbox.uifates import GAVE_UP_SECONDS, Fate
+from sandbox.uifates import GAVE_UP_SECONDS, SILENT_SECONDS, Fate
 from sandbox.uiviews import (
     Target,
     chat_digest,
@@ -340,6 +340,15 @@ async def test_an_acked_message_types_until_the_reply_or_the_bot_gives_up(harnes
     await harness.ok("openim/sendmsg", reply)
     turns = _turns(actions, C2C)
     assert [turn["content"].split("\n", 1)[1] for turn in turns] == ["hello", "echo: hello"]
+
+
+async def test_a_bot_that_stays_silent_stops_typing_and_points_at_its_log(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    assert "typing…" in await _fate_of_hello(harness, actions)
+    harness.clock.advance(SILENT_SECONDS)
+    turns = _turns(actions, C2C)
+    notice = f"*⚠️ {ROBOT} took this but has not answered in 90 s: see the Bot tab*"
+    assert turns[-1]["content"].endswith(notice)
 
 
 def test_the_banner_names_the_bot_state_and_nothing_else_without_faults(harness: Harness) -> None:
