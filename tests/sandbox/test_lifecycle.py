@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox.botchild import BotChild, free_port
 from sandbox.runner import SandboxProcess
+from sandbox.uiviews import bot_state
 
 pytestmark = pytest.mark.slow
 
@@ -61,3 +63,20 @@ def test_a_stop_with_an_open_tab_is_quick_and_prints_no_traceback(tmp_path: Path
     assert ended.wait(5)
     assert "Traceback" not in output and "CancelledError" not in output, output
     assert "graceful shutdown exceeded" not in output
+
+
+def test_a_bot_that_dies_at_startup_is_never_ready_and_the_ui_says_so() -> None:
+    """No BOTKIT_SDKAPPID or BOTKIT_KEY: `botkit serve` refuses its configuration and exits."""
+    lines: list[str] = []
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    bot = BotChild(env, port=free_port(), out=lines.append)
+    bot.start()
+    try:
+        reason = bot.wait_ready(timeout=60)
+    finally:
+        bot.stop()
+
+    assert reason is not None and reason.startswith("the bot (botkit serve) exited with code ")
+    assert not bot.ready
+    assert bot_state(bot, bot.webhook_url).startswith(f"⚠️ **Bot: exited with code {bot.exit_code}**")
+    assert "BOTKIT_SDKAPPID" in "\n".join(bot.log_lines()), lines
