@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from botkit.callbacks import is_robot
 from botkit.elements import body_text
@@ -176,13 +176,16 @@ def traffic_rows(entries: Iterable[TrafficEntry]) -> list[list[Any]]:
     ]
 
 
-_SECONDS_FIELDS = ("MsgTime", "MsgTimeStamp", "RequestTime")
+_SECONDS_FIELDS = ("MsgTime", "MsgTimeStamp")
 
 
 def readable_times(entry: TrafficEntry) -> dict[str, str]:
-    """The entry's own time and the Unix times in its request, as local clock times (ms kept)."""
+    """The entry's own time and the Unix times in its URL and request, as local clock times."""
     stamp = f"{clock_time(entry.time)}.{int(entry.time * 1000) % 1000:03d}"
     found = {"time": time.strftime("%Y-%m-%d ", time.localtime(entry.time)) + stamp}
+    request_time = parse_qs(urlsplit(entry.url).query).get("RequestTime", [""])[0]
+    if request_time.isdigit():
+        found["RequestTime"] = clock_time(int(request_time))
     body = entry.request if isinstance(entry.request, dict) else {}
     for name in _SECONDS_FIELDS:
         if isinstance(body.get(name), int):

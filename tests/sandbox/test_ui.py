@@ -188,11 +188,13 @@ def test_entry_detail_is_the_chosen_or_newest_raw_entry(entry_id: int | None, sh
 def test_entry_detail_adds_the_times_as_clock_times() -> None:
     log = TrafficLog(clock=lambda: 1700000000.25)
     body = {"MsgTime": 1700000000, "EventTime": 1700000000123, "Text": "hi"}
-    entry = log.record("callback", method="POST", url="", request=body)
+    url = "http://bot/im?SdkAppid=1&RequestTime=1700000000"
+    entry = log.record("callback", method="POST", url=url, request=body)
     readable = entry_detail([entry], None)["readable"]
     day = time.strftime("%Y-%m-%d", time.localtime(1700000000))
     assert readable == {
         "time": f"{day} {clock_time(1700000000)}.250",
+        "RequestTime": clock_time(1700000000),
         "MsgTime": clock_time(1700000000),
         "EventTime": f"{clock_time(1700000000)}.123",
     }
