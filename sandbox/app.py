@@ -1,8 +1,10 @@
 """The fake backend as a FastAPI app: `POST /v4/{service}/{command}` plus the `/sandbox/api` control API.
 
 Every REST answer is HTTP 200 with Tencent's envelope. Checks run in this order:
-1. URL: `sdkappid` is ours, `contenttype=json`, `identifier` and `usersig` present (else 60025);
-   the UserSig verified by botkit (70003, 70014, 70013, 70009, 70001); `identifier` is the admin (60010).
+1. URL, with the codes of Tencent's error table (https://trtc.io/document/34348): `sdkappid` given
+   (60012), a number (60006) and ours (70020); `contenttype=json` (60002); `identifier` (60004) and
+   `usersig` (60005) given; the UserSig verified by botkit (70003, 70014, 70013, 70009, 70001);
+   `identifier` is the admin (60010).
 2. Command: an unknown "service/command" is 60002.
 3. Body: read as UTF-8 JSON whatever `Content-Type` says. Tencent wants `{}` rather than nothing, so
    an empty body fails like any unparsable one: 90001 with Tencent's text.
@@ -71,13 +73,20 @@ def sandbox_of(app: FastAPI) -> Sandbox:
 
 def check_url(query: Mapping[str, str], config: SandboxConfig, *, clock: Callable[[], float]) -> None:
     """The REST URL checks, in Tencent's order; raises `SandboxError` with the code it answers."""
-    if query.get("sdkappid") != str(config.sdkappid):
-        raise SandboxError(ErrorCode.BAD_URL, "sdkappid is missing or is not this app's.")
+    sdkappid = query.get("sdkappid")
+    if not sdkappid:
+        raise SandboxError(ErrorCode.SDKAPPID_REQUIRED)
+    if not sdkappid.isdigit():
+        raise SandboxError(ErrorCode.SDKAPPID_INVALID, "sdkappid must be a number.")
+    if sdkappid != str(config.sdkappid):
+        raise SandboxError(ErrorCode.SDKAPPID_NOT_FOUND, f"SDKAppID {sdkappid} does not exist here.")
     if query.get("contenttype") != "json":
-        raise SandboxError(ErrorCode.BAD_URL, "contenttype must be json.")
+        raise SandboxError(ErrorCode.HTTP_PARSE, "contenttype must be json.")
     identifier, usersig = query.get("identifier"), query.get("usersig")
-    if not identifier or not usersig:
-        raise SandboxError(ErrorCode.BAD_URL, "identifier and usersig are required.")
+    if not identifier:
+        raise SandboxError(ErrorCode.URL_ACCOUNT, "identifier is missing from the URL.")
+    if not usersig:
+        raise SandboxError(ErrorCode.URL_USERSIG, "usersig is missing from the URL.")
     try:
         verify_usersig(usersig, sdkappid=config.sdkappid, key=config.key, identifier=identifier, clock=clock)
     except UserSigError as exc:

@@ -9,10 +9,18 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
+
+import httpx
 
 OUTPUT_PREFIX = "bot | "
 CALLBACK_PATH = "/im"
+HEALTH_PATH = "/healthz"
+READY_TIMEOUT = 60.0
+POLL_SECONDS = 0.1
+LOG_LINES = 500
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -24,7 +32,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class BotChild:
-    """`python -m botkit serve --host HOST --port PORT` with `env`; each output line goes to `out`.
+    """`python -m botkit serve --host HOST --port PORT` with `env`; each output line goes to `out`
+    and to `log_lines()` (the last `LOG_LINES`, for the UI's bot tab).
 
     `stopping` tells whether the parent is shutting down anyway (a Ctrl-C reaches both processes),
     so only an unexpected exit is reported as one.
@@ -47,6 +56,8 @@ class BotChild:
         self._stopped = False
         self._process: subprocess.Popen[str] | None = None
         self._forwarder: threading.Thread | None = None
+        self._log: deque[str] = deque(maxlen=LOG_LINES)
+        self.ready = False
 
     def __repr__(self) -> str:
         return f"BotChild(url={self.url!r}, pid={self.pid})"
@@ -89,6 +100,27 @@ class BotChild:
         )
         self._forwarder.start()
 
+    def log_lines(self) -> list[str]:
+        """What the bot printed lately, oldest first."""
+        return list(self._log)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> str | None:
+        """Block until the bot answers its health check; None then, else why it never will."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0, trust_env=False) as http:
+            while time.monotonic() < deadline:
+                code = self.exit_code
+                if code is not None:
+                    return f"the bot (botkit serve) exited with code {code} before it was ready"
+                try:
+                    if http.get(self.url + HEALTH_PATH).status_code == 200:
+                        self.ready = True
+                        return None
+                except httpx.TransportError:
+                    pass
+                time.sleep(POLL_SECONDS)
+        return f"the bot (botkit serve) did not answer {self.url}{HEALTH_PATH} within {timeout:g} s"
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (uvicorn then shuts down cleanly), SIGKILL after `timeout` seconds."""
         self._stopped = True
@@ -109,6 +141,7 @@ class BotChild:
         assert process.stdout is not None, "started with stdout=PIPE"
         with process.stdout:
             for line in process.stdout:
+                self._log.append(line.rstrip("\n"))
                 self._out(OUTPUT_PREFIX + line.rstrip("\n"))
         code = process.wait()
         if not self._stopped and not self._stopping():

@@ -5,6 +5,8 @@ sender "may itself be @RBT#"; bots must drop those themselves). A robot's messag
 nothing. A repeat of a message
 (same sender, `MsgSeq`, `MsgRandom` and content within 120 s) is dropped but answered OK with the
 first message's `MsgTime` and `MsgKey`, as Tencent does, so a retry that reuses them is harmless.
+`SyncOtherMachine` 1 (the default) keeps a message in the sender's roaming history too, 2 leaves it
+out of it (https://trtc.io/document/34919, https://trtc.io/document/35478).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ DEDUPE_SECONDS = 120
 MAX_RECIPIENTS = 500
 MAX_LIFETIME = 604800
 _MSG_KEY = re.compile(r"^\d+_\d+_\d+$")
+SYNC_TO_SENDER, NO_SYNC_TO_SENDER = 1, 2
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class _Draft:
     body: MsgBody
     cloud_custom_data: str
     online_only: bool
+    sender_synced: bool
 
     def record(self, to_account: str) -> C2CRecord:
         key = f"{self.msg_seq}_{self.msg_random}_{self.msg_time}"
@@ -52,6 +56,7 @@ class _Draft:
             self.body,
             self.cloud_custom_data,
             online_only=self.online_only,
+            sender_synced=self.sender_synced,
         )
 
 
@@ -69,6 +74,7 @@ def _draft(ctx: CommandContext, body: Mapping[str, Any]) -> _Draft:
     lifetime = fields.optional_integer(body, "MsgLifeTime", ErrorCode.LIFETIME_INVALID, high=MAX_LIFETIME)
     online_only = fields.optional_integer(body, "OnlineOnlyFlag", bad, high=1) == 1 or lifetime == 0
     msg_time = fields.optional_integer(body, "MsgTimeStamp", bad)
+    sync = fields.optional_integer(body, "SyncOtherMachine", bad, low=SYNC_TO_SENDER, high=NO_SYNC_TO_SENDER)
     return _Draft(
         sender=sender,
         msg_seq=msg_seq if msg_seq is not None else ctx.rng.randrange(1, MAX_UINT32),
@@ -77,6 +83,7 @@ def _draft(ctx: CommandContext, body: Mapping[str, Any]) -> _Draft:
         body=msg_body,
         cloud_custom_data=fields.optional_text(body, "CloudCustomData", bad),
         online_only=online_only,
+        sender_synced=sync != NO_SYNC_TO_SENDER,
     )
 
 
@@ -155,6 +162,8 @@ def _roam_item(record: C2CRecord) -> dict[str, Any]:
         "MsgRandom": record.msg_random,
         "MsgTimeStamp": record.msg_time,
         "MsgFlagBits": record.flag,
+        # No client sends read receipts here, so nothing is ever read by the peer.
+        "IsPeerRead": 0,
         "MsgKey": record.msg_key,
         "MsgBody": dump_body(record.body),
         "CloudCustomData": record.cloud_custom_data,

@@ -42,7 +42,7 @@ def find_command(name: str) -> Command:
     """The command for "service/command"; an unknown one is 60002, as for a URL Tencent can't route."""
     command = COMMANDS.get(name)
     if command is None:
-        raise SandboxError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {name!r}.")
+        raise SandboxError(ErrorCode.HTTP_PARSE, f"unknown command {name!r}.")
     return command
 
 

@@ -21,15 +21,19 @@ class ErrorCode(IntEnum):
     GROUP_NOT_FOUND = 10010
     GROUP_ID_TAKEN = 10021
     MESSAGE_NOT_FOUND = 20022
-    UNKNOWN_COMMAND = 60002
+    HTTP_PARSE = 60002
+    URL_ACCOUNT = 60004
+    URL_USERSIG = 60005
+    SDKAPPID_INVALID = 60006
     INTERNAL_TIMEOUT = 60008
     NOT_ADMIN = 60010
-    BAD_URL = 60025
+    SDKAPPID_REQUIRED = 60012
     USERSIG_EXPIRED = 70001
     USERSIG_ILLEGAL = 70003
     USERSIG_FOREIGN_KEY = 70009
     USERSIG_IDENTIFIER = 70013
     USERSIG_SDKAPPID = 70014
+    SDKAPPID_NOT_FOUND = 70020
     ACCOUNT_NOT_IMPORTED = 70107
     ACCOUNT_BAD_PARAM = 70402
     BODY_TOO_LONG = 80002
@@ -53,10 +57,13 @@ ERROR_INFO: Mapping[int, str] = MappingProxyType(
         ErrorCode.GROUP_NOT_FOUND: "The group does not exist or has been dissolved.",
         ErrorCode.GROUP_ID_TAKEN: "The group ID is already in use.",
         ErrorCode.MESSAGE_NOT_FOUND: "The message does not exist.",
-        ErrorCode.UNKNOWN_COMMAND: "HTTP parse error: unknown service or command in the URL.",
+        ErrorCode.HTTP_PARSE: "HTTP parse error: check the format of the request URL.",
+        ErrorCode.URL_ACCOUNT: "The account or signature in the request URL is wrong.",
+        ErrorCode.URL_USERSIG: "The account or signature in the request URL is wrong.",
+        ErrorCode.SDKAPPID_INVALID: "The SDKAppID is invalid.",
         ErrorCode.INTERNAL_TIMEOUT: "Service request timed out. Please try again later.",
         ErrorCode.NOT_ADMIN: "The identifier in the URL must be an app admin.",
-        ErrorCode.BAD_URL: "Invalid sdkappid, identifier, usersig or contenttype in the URL.",
+        ErrorCode.SDKAPPID_REQUIRED: "The REST API needs an SDKAppID in the URL.",
         ErrorCode.USERSIG_EXPIRED: "The UserSig has expired. Please generate a new one.",
         ErrorCode.USERSIG_ILLEGAL: (
             "The UserSig in use is illegal. Please regenerate UserSig through official API."
@@ -67,6 +74,7 @@ ERROR_INFO: Mapping[int, str] = MappingProxyType(
         ),
         ErrorCode.USERSIG_IDENTIFIER: "The identifier differs from the one the UserSig was made for.",
         ErrorCode.USERSIG_SDKAPPID: "The sdkappid differs from the one the UserSig was made for.",
+        ErrorCode.SDKAPPID_NOT_FOUND: "The SDKAppID does not exist.",
         ErrorCode.ACCOUNT_NOT_IMPORTED: "The account has not been imported.",
         ErrorCode.ACCOUNT_BAD_PARAM: "Invalid account parameter.",
         ErrorCode.BODY_TOO_LONG: "The message body is over 12 KB.",

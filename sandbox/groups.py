@@ -2,15 +2,18 @@
 
 A message that @-mentions a robot member (in `GroupAtInfo`, @all excluded, or as a leading "@<robot>"
 in the text) causes one `Bot.OnGroupMessage` naming every such robot, unless a robot sent it. The
-same `Random` and content in a group within 5 minutes is dropped but answered OK with the first
-message's `MsgSeq`. A named sender other than the admin must be a member (AVChatRoom excepted): it
-is unconfirmed whether Tencent demands this, and demanding it catches a bot that forgot to join.
+same `Random` in a group within 5 minutes is a repeat whatever its content (send_group_msg,
+https://trtc.io/document/34959): dropped, but answered OK with the first message's `MsgSeq`. A
+named sender other than the admin must be a member (AVChatRoom excepted): it is unconfirmed whether
+Tencent demands this, and demanding it catches a bot that forgot to join. Community groups have IDs
+that start `@TGS#_`, custom ones included (create_group, https://trtc.io/document/34895).
 """
 
 from __future__ import annotations
 
 import string
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from botkit.callbacks import is_robot
@@ -23,8 +26,13 @@ from sandbox.models import CommandContext, CommandResult, Group, GroupRecord
 GROUP_TYPES = frozenset({"Public", "Private", "Work", "ChatRoom", "Meeting", "AVChatRoom", "Community"})
 LIVE_GROUP = "AVChatRoom"
 GENERATED_PREFIX = "@TGS#"
+COMMUNITY = "Community"
+COMMUNITY_PREFIX = "@TGS#_"
 DEDUPE_SECONDS = 300
-PRIORITIES = frozenset({"High", "Normal", "Low"})
+MAX_HISTORY_PAGE = 20
+# send_group_msg takes a name; group_msg_get_simple answers a number, 1 high to 4 lowest
+# (https://trtc.io/document/34971). Sending names no "Lowest", so 4 never comes back here.
+PRIORITY_NUMBERS = MappingProxyType({"High": 1, "Normal": 2, "Low": 3})
 _LIMITS = {"Name": 30, "Introduction": 240, "Notification": 300, "FaceUrl": 100, "GroupId": 48}
 _BAD = ErrorCode.GROUP_BAD_PARAM
 
@@ -47,20 +55,24 @@ def _group(ctx: CommandContext, body: Mapping[str, Any], *, live_ok: bool = True
     return group
 
 
-def _new_group_id(ctx: CommandContext) -> str:
+def _new_group_id(ctx: CommandContext, group_type: str) -> str:
     alphabet = string.ascii_uppercase + string.digits
+    prefix = COMMUNITY_PREFIX if group_type == COMMUNITY else GENERATED_PREFIX + "2"
     while True:
-        group_id = GENERATED_PREFIX + "2" + "".join(ctx.rng.choice(alphabet) for _ in range(8))
+        group_id = prefix + "".join(ctx.rng.choice(alphabet) for _ in range(8))
         if ctx.state.group(group_id) is None:
             return group_id
 
 
-def _custom_group_id(ctx: CommandContext, body: Mapping[str, Any]) -> str:
+def _custom_group_id(ctx: CommandContext, body: Mapping[str, Any], group_type: str) -> str:
+    """A custom GroupId: printable ASCII; `@TGS#_…` for a Community, never `@TGS#…` for the others."""
     group_id = _limited_text(body, "GroupId")
-    if not (group_id.isascii() and group_id.isprintable()) or group_id.startswith(GENERATED_PREFIX):
-        raise SandboxError(
-            _BAD, f"a custom GroupId is printable ASCII and does not start {GENERATED_PREFIX}."
-        )
+    if not (group_id.isascii() and group_id.isprintable()):
+        raise SandboxError(_BAD, "a custom GroupId is printable ASCII.")
+    if group_type == COMMUNITY and not group_id.startswith(COMMUNITY_PREFIX):
+        raise SandboxError(_BAD, f"a custom Community GroupId starts {COMMUNITY_PREFIX}.")
+    if group_type != COMMUNITY and group_id.startswith(GENERATED_PREFIX):
+        raise SandboxError(_BAD, f"a custom GroupId does not start {GENERATED_PREFIX}.")
     if ctx.state.group(group_id) is not None:
         raise SandboxError(ErrorCode.GROUP_ID_TAKEN)
     return group_id
@@ -85,7 +97,8 @@ def create_group(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
     for account in [owner, *members] if owner else members:
         if not ctx.state.account_exists(account):
             raise SandboxError(_BAD, f"{account!r} has not been imported.")
-    group_id = _custom_group_id(ctx, body) if "GroupId" in body else _new_group_id(ctx)
+    custom = "GroupId" in body
+    group_id = _custom_group_id(ctx, body, group_type) if custom else _new_group_id(ctx, group_type)
     ctx.state.create_group(Group(group_id, group_type, name, owner), [owner, *members] if owner else members)
     return CommandResult({"GroupId": group_id})
 
@@ -138,11 +151,11 @@ def send_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResul
         raise SandboxError(ErrorCode.NO_PERMISSION, f"{sender!r} is not a member of the group.")
     at_accounts = _at_accounts(body)
     priority = fields.optional_text(body, "MsgPriority", _BAD, "Normal")
-    if priority not in PRIORITIES:
-        raise SandboxError(_BAD, "MsgPriority must be High, Normal or Low.")
+    if priority not in PRIORITY_NUMBERS:
+        raise SandboxError(_BAD, f"MsgPriority must be one of {', '.join(PRIORITY_NUMBERS)}.")
     online_only = fields.optional_integer(body, "OnlineOnlyFlag", _BAD, high=1) == 1
     since = ctx.msg_time - DEDUPE_SECONDS
-    repeat = ctx.state.find_group_duplicate(group.group_id, random, msg_body, since=since)
+    repeat = ctx.state.find_group_duplicate(group.group_id, random, since=since)
     if repeat is not None:
         return CommandResult({"MsgTime": repeat.msg_time, "MsgSeq": repeat.msg_seq, "MsgDropReason": ""})
     draft = GroupRecord(
@@ -167,9 +180,10 @@ def send_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResul
 
 
 def group_msg_get_simple(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
-    """Up to 20 messages, newest first, ending at `ReqMsgSeq`; `IsFinished` 1 once nothing older is left."""
+    """Up to `ReqMsgNumber` messages, newest first, ending at `ReqMsgSeq`; `IsFinished` 1 once nothing
+    older is left. Tencent returns at most 20 a call: a larger `ReqMsgNumber` is capped, not refused."""
     group = _group(ctx, body, live_ok=False)
-    number = fields.integer(body, "ReqMsgNumber", _BAD, low=1, high=20)
+    number = min(fields.integer(body, "ReqMsgNumber", _BAD, low=1), MAX_HISTORY_PAGE)
     up_to = fields.optional_integer(body, "ReqMsgSeq", _BAD, low=1)
     found = ctx.state.group_history(group.group_id, up_to_seq=up_to, limit=number + 1)
     items = [
@@ -177,7 +191,7 @@ def group_msg_get_simple(ctx: CommandContext, body: Mapping[str, Any]) -> Comman
             "From_Account": record.from_account,
             "IsPlaceMsg": 0,
             "MsgBody": dump_body(record.body),
-            "MsgPriority": record.priority,
+            "MsgPriority": PRIORITY_NUMBERS[record.priority],
             "MsgRandom": record.random,
             "MsgSeq": record.msg_seq,
             "MsgTimeStamp": record.msg_time,

@@ -76,7 +76,11 @@ class Group:
 
 @dataclass(frozen=True)
 class C2CRecord:
-    """A stored 1:1 message; `flag` is Tencent's MsgFlagBits (8 = recalled)."""
+    """A stored 1:1 message; `flag` is Tencent's MsgFlagBits (8 = recalled).
+
+    `sender_synced` is False for a message sent with `SyncOtherMachine: 2`: it is then missing from
+    the sender's own roaming history, though the recipient has it.
+    """
 
     from_account: str
     to_account: str
@@ -88,6 +92,7 @@ class C2CRecord:
     cloud_custom_data: str = ""
     flag: int = 0
     online_only: bool = False
+    sender_synced: bool = True
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 Layout of the port: REST at `/v4/{service}/{command}`, the control API at `/sandbox/api/...`
 (with `/sandbox/api/health` for readiness), the Gradio UI at `/`. The data dir keeps the state
 (`sandbox.db`), the bot's store (`botkit.db`) and `bot.env`, the settings a bot needs to use it.
+
+Ready means ready: the port is bound at once, but served (and the URLs printed) only once the bot
+answers `/healthz`, so no message, from the UI or a REST client, fires a callback at a bot that
+does not listen yet; an early client waits in the listen backlog instead.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -41,6 +46,7 @@ class BotView(BaseModel):
     url: str
     pid: int | None
     running: bool
+    ready: bool
     exit_code: int | None
 
 
@@ -54,23 +60,43 @@ class Health(BaseModel):
 
 
 def create_server_app(state: SandboxState, bot: BotChild | None) -> FastAPI:
-    """The sandbox app plus `/sandbox/api/health` and, when gradio is installed, the UI at `/`."""
+    """The sandbox app plus `/sandbox/api/health` and, when gradio is installed, the UI at `/`.
+
+    `app.state.end_streams` ends the UI's endless streams (a no-op without the UI).
+    """
     app = create_sandbox_app(state)
+    app.state.end_streams = lambda: None
 
     @app.get("/sandbox/api/health")
     def health() -> Health:
         config = state.config
         view = None
         if bot is not None:
-            view = BotView(url=bot.url, pid=bot.pid, running=bot.running, exit_code=bot.exit_code)
+            view = BotView(
+                url=bot.url, pid=bot.pid, running=bot.running, ready=bot.ready, exit_code=bot.exit_code
+            )
         return Health(status="ok", sdkappid=config.sdkappid, webhook_url=config.webhook_url, bot=view)
 
     # Mounted last: the UI at "/" would otherwise shadow the routes above.
     if importlib.util.find_spec("gradio") is not None:
         from sandbox.ui import mount_ui
 
-        mount_ui(app, sandbox_of(app))
+        app.state.end_streams = mount_ui(app, sandbox_of(app), bot)
     return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that first ends the UI's streams when it stops: an open browser tab holds an endless
+    heartbeat stream, which would otherwise keep the graceful shutdown waiting and then be cancelled
+    with a traceback."""
+
+    def __init__(self, config: uvicorn.Config, end_streams: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._end_streams = end_streams
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        self._end_streams()
+        await super().shutdown(sockets)
 
 
 def loopback(host: str) -> str:
@@ -117,16 +143,15 @@ def serve(
     options.data_dir.mkdir(parents=True, exist_ok=True)
     state = SandboxState(str(options.data_dir / STATE_FILE))
     try:
-        _run(options, environ, choice, listener, state, out, rng or random.SystemRandom())
+        return _run(options, environ, choice, listener, state, out, rng or random.SystemRandom())
     except ConfigError as exc:
         out(f"sandbox: {exc}")
         return 2
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         listener.close()
         state.close()
-    return 0
 
 
 def _run(
@@ -137,7 +162,7 @@ def _run(
     state: SandboxState,
     out: Callable[[str], None],
     rng: random.Random,
-) -> None:
+) -> int:
     host = loopback(options.host)
     port = listener.getsockname()[1]
     bot_port = free_port(host) if options.webhook_url is None else None
@@ -156,19 +181,25 @@ def _run(
             out=out,
             stopping=lambda: server is not None and server.should_exit,
         )
+    server_app = create_server_app(state, bot)
     config = uvicorn.Config(
-        create_server_app(state, bot),
+        server_app,
         log_level="info",
         # No access log: REST URLs carry the admin's UserSig.
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, server_app.state.end_streams)
     try:
         if bot is not None:
             bot.start()
+            failure = bot.wait_ready()
+            if failure is not None:
+                out(f"sandbox: {failure}; its output is above (prefixed 'bot | ').")
+                return 1
         out(banner(options, port, app, bot))
         server.run(sockets=[listener])
     finally:
         if bot is not None:
             bot.stop()
+    return 0

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS c2c_messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, from_account TEXT NOT NULL, to_account TEXT NOT NULL,
     msg_seq INTEGER NOT NULL, msg_random INTEGER NOT NULL, msg_time INTEGER NOT NULL,
     msg_key TEXT NOT NULL, body TEXT NOT NULL, cloud_custom_data TEXT NOT NULL,
-    flag INTEGER NOT NULL, online_only INTEGER NOT NULL, crc INTEGER NOT NULL);
+    flag INTEGER NOT NULL, online_only INTEGER NOT NULL, crc INTEGER NOT NULL,
+    sender_synced INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS c2c_pair ON c2c_messages (from_account, to_account, msg_time);
 CREATE TABLE IF NOT EXISTS group_messages (
     group_id TEXT NOT NULL, msg_seq INTEGER NOT NULL, random INTEGER NOT NULL,
@@ -56,6 +57,8 @@ CREATE TABLE IF NOT EXISTS group_messages (
     cloud_custom_data TEXT NOT NULL, priority TEXT NOT NULL, online_only INTEGER NOT NULL,
     crc INTEGER NOT NULL, PRIMARY KEY (group_id, msg_seq));
 """
+# Columns added after the first release, for data dirs made before them: (table, column, definition).
+_ADDED_COLUMNS = (("c2c_messages", "sender_synced", "INTEGER NOT NULL DEFAULT 1"),)
 
 
 def _dump(body: MsgBody) -> str:
@@ -78,7 +81,14 @@ def _row_values(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _c2c(row: sqlite3.Row) -> C2CRecord:
-    return C2CRecord(**_row_values(row))
+    return C2CRecord(**_row_values(row) | {"sender_synced": bool(row["sender_synced"])})
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    for table, column, definition in _ADDED_COLUMNS:
+        known = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in known:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _group_msg(row: sqlite3.Row) -> GroupRecord:
@@ -107,6 +117,7 @@ class SandboxState:
         self._db.row_factory = sqlite3.Row
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
+            _add_missing_columns(self._db)
 
     def __repr__(self) -> str:
         return f"SandboxState(path={self.path!r})"
@@ -257,13 +268,17 @@ class SandboxState:
         before_key: str | None = None,
         limit: int = 100,
     ) -> list[C2CRecord]:
-        """Stored messages between `a` and `b` (either direction) in the time range, newest first.
+        """Messages between `a` and `b` in the time range as `a`'s roaming history has them, newest first.
 
-        `before_key` continues a page: only messages older than the one with that MsgKey.
+        `a`'s own messages sent with `SyncOtherMachine: 2` are left out. `before_key` continues a
+        page: only messages older than the one with that MsgKey.
         """
         pair = "((from_account = ? AND to_account = ?) OR (from_account = ? AND to_account = ?))"
-        params: list[Any] = [a, b, b, a, min_time, max_time]
-        where = f"{pair} AND online_only = 0 AND msg_time BETWEEN ? AND ?"
+        params: list[Any] = [a, b, b, a, a, min_time, max_time]
+        where = (
+            f"{pair} AND online_only = 0 AND NOT (from_account = ? AND sender_synced = 0) "
+            "AND msg_time BETWEEN ? AND ?"
+        )
         if before_key is not None:
             where += f" AND id < (SELECT COALESCE(MAX(id), 0) FROM c2c_messages WHERE msg_key = ? AND {pair})"
             params += [before_key, a, b, b, a]
@@ -298,14 +313,13 @@ class SandboxState:
             _insert(self._db, "group_messages", _record_values(stored))
         return stored
 
-    def find_group_duplicate(
-        self, group_id: str, random: int, body: MsgBody, *, since: int
-    ) -> GroupRecord | None:
-        """The group message this one repeats: same Random and content, sent at `since` or later."""
+    def find_group_duplicate(self, group_id: str, random: int, *, since: int) -> GroupRecord | None:
+        """The group message this one repeats: the same Random, sent at `since` or later, whatever
+        its content (Tencent's send_group_msg: the same Random within five minutes is a repeat)."""
         rows = self._rows(
-            "SELECT * FROM group_messages WHERE group_id = ? AND random = ? AND crc = ? AND msg_time >= ? "
+            "SELECT * FROM group_messages WHERE group_id = ? AND random = ? AND msg_time >= ? "
             "ORDER BY msg_seq DESC LIMIT 1",
-            (group_id, random, content_crc(body), since),
+            (group_id, random, since),
         )
         return _group_msg(rows[0]) if rows else None
 

@@ -3,7 +3,7 @@
 It calls the `Sandbox` in-process (through `UiActions`), so a message sent here takes the same checks
 and fires the same callbacks as a REST `sendmsg` from that user. The bot answers through the REST
 API on its own time; a one-second timer re-renders the chat and the inspector when the page shows
-something else.
+something else, and the banner (the bot's state, active faults) and the bot's log.
 This is the only module that imports Gradio.
 """
 
@@ -22,7 +22,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 from fastapi import FastAPI
+from starlette.routing import Mount
 
+from sandbox.botchild import BotChild
 from sandbox.runtime import Sandbox
 from sandbox.uiactions import Choices, Keep, UiActions
 from sandbox.uiviews import TRAFFIC_HEADERS
@@ -136,11 +138,13 @@ def _inspector_tab() -> _InspectorTab:
     with gr.Row(equal_height=True):
         kind = gr.Radio(["all", "callback", "rest"], value="all", show_label=False, container=False, scale=4)
         clear = gr.Button("Clear", size="sm", scale=1, min_width=80)
+    # Wrapped, and the result column wide: a reason cut to "dropp…" says nothing.
     table = gr.Dataframe(
         headers=list(TRAFFIC_HEADERS),
         interactive=False,
         max_height=260,
-        column_widths=["5%", "12%", "12%", "45%", "8%", "8%", "10%"],
+        wrap=True,
+        column_widths=["5%", "12%", "12%", "26%", "7%", "8%", "30%"],
         elem_id="traffic",
     )
     detail = gr.JSON(label="Entry (click a row; newest shown)", open=True, max_height=420, elem_id="detail")
@@ -202,9 +206,10 @@ def _faults_tab() -> _FaultsTab:
     return _FaultsTab(fields, summary, apply)
 
 
-def build_ui(sandbox: Sandbox) -> gr.Blocks:
-    """The UI over `sandbox`: chat on the left; inspector, settings and faults in tabs on the right."""
-    act = UiActions(sandbox)
+def build_ui(sandbox: Sandbox, bot: BotChild | None = None) -> gr.Blocks:
+    """The UI over `sandbox`: chat on the left; inspector, settings, faults and the bot's log in tabs
+    on the right; over both, the bot's state and a warning while faults are on."""
+    act = UiActions(sandbox, bot)
     blocks = gr.Blocks(title="botkit sandbox")
     with blocks:
         # The digest of the chat shown and the traffic version shown live in the page, written by the
@@ -215,6 +220,7 @@ def build_ui(sandbox: Sandbox) -> gr.Blocks:
         seen = gr.Number(-1, precision=0, visible="hidden", show_label=False, container=False)
         selected = gr.State(None)
         gr.Markdown(INTRO)
+        banner = gr.Markdown(act.banner(), elem_id="banner")
         with gr.Row(equal_height=False):
             with gr.Column(scale=4):
                 chat = _chat_panel()
@@ -225,6 +231,16 @@ def build_ui(sandbox: Sandbox) -> gr.Blocks:
                     settings = _settings_tab()
                 with gr.Tab("Faults"):
                     faults = _faults_tab()
+                with gr.Tab("Bot"):
+                    bot_log = gr.Code(
+                        act.bot_log(),
+                        language=None,
+                        label="botkit serve output",
+                        lines=24,
+                        max_lines=24,
+                        wrap_lines=True,
+                        elem_id="botlog",
+                    )
         timer = gr.Timer(1.0)
 
         def on(trigger: Any, handler: Callable[..., Any], inputs: Any, outputs: Any) -> Any:
@@ -257,7 +273,12 @@ def build_ui(sandbox: Sandbox) -> gr.Blocks:
             [*who, chat.group_name],
             [chat.target, chat.group_name, chat.status],
         )
-        on(timer.tick, act.tick, [*chat_io[0], seen, selected, inspector.kind], [*chat_io[1], *inspector_out])
+        on(
+            timer.tick,
+            act.tick,
+            [*chat_io[0], seen, selected, inspector.kind],
+            [*chat_io[1], *inspector_out, banner, bot_log],
+        )
         on(inspector.kind.change, act.inspector, [selected, inspector.kind], inspector_out)
         inspector.table.select(select_entry, inspector.kind, [selected, inspector.detail], **EVENT_OPTIONS)
         on(inspector.clear.click, act.clear_traffic, inspector.kind, [*inspector_out, selected])
@@ -265,13 +286,21 @@ def build_ui(sandbox: Sandbox) -> gr.Blocks:
         on(
             settings.add_robot.click, act.create_robot, [settings.robot_id, settings.robot_nick], with_status
         ).then(_gradio(act.targets), who, chat.target, **EVENT_OPTIONS)
-        on(faults.apply.click, act.apply_faults, faults.fields, faults.summary)
+        on(faults.apply.click, act.apply_faults, faults.fields, faults.summary).then(
+            _gradio(act.banner), None, banner, **EVENT_OPTIONS
+        )
     return blocks
 
 
-def mount_ui(app: FastAPI, sandbox: Sandbox) -> None:
-    """Serve the UI at "/" of `app`. Mount it after the REST and control routes: a mount at "/"
-    catches every path not routed before it."""
+def mount_ui(app: FastAPI, sandbox: Sandbox, bot: BotChild | None = None) -> Callable[[], None]:
+    """Serve the UI at "/" of `app`; the function that ends its endless streams (each open tab
+    holds a heartbeat stream), for a quick stop. Mount it after the REST and control routes: a
+    mount at "/" catches every path not routed before it."""
     gr.mount_gradio_app(
-        app, build_ui(sandbox), path="/", theme=_theme(), css=CSS, ssr_mode=False, footer_links=[]
+        app, build_ui(sandbox, bot), path="/", theme=_theme(), css=CSS, ssr_mode=False, footer_links=[]
     )
+    mounted = app.routes[-1]
+    if not isinstance(mounted, Mount) or not hasattr(mounted.app, "stop_event"):
+        raise TypeError("gradio's app is not the last route: mount_gradio_app changed")
+    stop: Callable[[], None] = mounted.app.stop_event.set
+    return stop

@@ -18,11 +18,13 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from sandbox import uiviews as views
+from sandbox.botchild import BotChild
 from sandbox.control import ConfigUpdate, config_view, send_body, updated_config
 from sandbox.faults import Faults
 from sandbox.runtime import Sandbox
 from sandbox.seed import DEMO_GROUP, DEMO_GROUP_NAME
 from sandbox.traffic import TrafficEntry
+from sandbox.uifates import fates
 from sandbox.uiviews import ChatTurn, Target
 
 
@@ -50,9 +52,12 @@ def _problems(errors: Any) -> str:
 
 
 class UiActions:
-    def __init__(self, sandbox: Sandbox) -> None:
+    """`bot` is the `botkit serve` child the sandbox started, if it started one."""
+
+    def __init__(self, sandbox: Sandbox, bot: BotChild | None = None) -> None:
         self.sandbox = sandbox
         self.state = sandbox.state
+        self.bot = bot
 
     # -- chat --------------------------------------------------------------------------------------
 
@@ -68,10 +73,20 @@ class UiActions:
         """The conversation and its digest, or `Keep.SHOWN` for both while `shown` (the digest of
         what the page shows) still matches."""
         target = Target.parse(target_value)
-        lines = views.history(self.state, user, target) if user and target else []
-        turns = views.chat_messages(lines, user or "")
+        if not user or target is None:
+            turns = []
+        else:
+            records = views.history(self.state, user, target)
+            traffic = self.sandbox.traffic.list(newest_first=False)
+            told = fates(records, user, traffic, self.sandbox.clock())
+            turns = views.chat_messages(records, user, told, typing=self._robot_of(target) or "")
         digest = views.chat_digest(turns)
         return (Keep.SHOWN, Keep.SHOWN) if digest == shown else (turns, digest)
+
+    def _robot_of(self, target: Target) -> str | None:
+        if target.kind == "c2c":
+            return target.peer
+        return next(iter(views.group_robots(self.state, target.peer)), None)
 
     async def send(self, user: str | None, target_value: str | None, text: str) -> tuple[str | Keep, str]:
         """Send as `user`, as a client SDK would: same checks and callbacks as REST. (message box, status)"""
@@ -86,8 +101,14 @@ class UiActions:
             return Keep.SHOWN, f"⚠️ {exc}"
         command, body = send_body(request, self.sandbox.rng.randrange(2**32))
         answer = self.sandbox.execute(command, body, operator=user, platform="Web")
-        status = views.outcome(answer, "")
-        return ("" if not status else Keep.SHOWN), status
+        done = ""
+        if request.kind == "group":
+            done = (
+                f"Sent as a Tencent client sends a mention: the text starts @{request.at[0]} and "
+                "GroupAtInfo names it."
+            )
+        status = views.outcome(answer, done)
+        return ("" if answer.get("ErrorCode") == 0 else Keep.SHOWN), status
 
     async def create_user(self, name: str) -> tuple[Choices | Keep, str | Keep, str]:
         """(identity dropdown, new-user box, status); the new user becomes the identity and joins
@@ -147,10 +168,23 @@ class UiActions:
         selected: int | None,
         kind: str,
     ) -> tuple[Any, ...]:
-        """The timer: chat and inspector, each `Keep.SHOWN` when unchanged, so nothing flickers."""
+        """The timer: chat, inspector and banner, each `Keep.SHOWN` when unchanged, so nothing
+        flickers; then the bot's log."""
         unchanged = self.sandbox.traffic.version == seen
         inspector = (Keep.SHOWN,) * 3 if unchanged else self.inspector(selected, kind)
-        return (*self.chat(user, target, shown), *inspector)
+        return (*self.chat(user, target, shown), *inspector, self.banner(), self.bot_log())
+
+    def banner(self) -> str:
+        """The bot's state, and a warning while faults are on."""
+        config = self.state.config
+        lines = [views.bot_state(self.bot, config.webhook_url)]
+        faults = views.fault_banner(self.sandbox.faults, config.callback_retries)
+        return "\n\n".join([*lines, faults] if faults else lines)
+
+    def bot_log(self) -> str:
+        if self.bot is None:
+            return "The sandbox did not start the bot (--webhook-url): its output is wherever it runs."
+        return "\n".join(self.bot.log_lines()) or "(the bot has printed nothing yet)"
 
     # -- settings and faults -----------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """What the sandbox UI shows and sends, as plain functions: no Gradio here, so tests need no browser.
 
 Chat turns use Gradio's "messages" shape (`{"role", "content"}`): the chosen identity's messages are
-"user" (right), everyone else's "assistant" (left), each headed by its sender's UserID.
+"user" (right), everyone else's "assistant" (left), each headed by its sender's UserID and time,
+with what became of it (`uifates`) underneath.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from botkit.callbacks import is_robot
 from botkit.elements import body_text
+from sandbox.botchild import BotChild
 from sandbox.control import ConfigUpdate, ConfigView, SendRequest
 from sandbox.faults import Faults
-from sandbox.state import SandboxState
+from sandbox.state import C2CRecord, GroupRecord, SandboxState
 from sandbox.traffic import TrafficEntry
+from sandbox.uifates import Fate
 
 ChatTurn = dict[str, str]
 TRAFFIC_HEADERS = ("#", "time", "kind", "command", "HTTP", "ms", "result")
@@ -69,21 +72,35 @@ def chat_targets(state: SandboxState, user: str) -> list[tuple[str, str]]:
     return choices
 
 
-def history(state: SandboxState, user: str, target: Target) -> list[tuple[str, str]]:
-    """(sender, text) of the conversation's stored messages, oldest first."""
+def history(state: SandboxState, user: str, target: Target) -> list[C2CRecord] | list[GroupRecord]:
+    """The conversation's stored messages as `user` sees them, oldest first."""
     if target.kind == "c2c":
-        records = state.c2c_history(user, target.peer, limit=HISTORY_LIMIT)
-        return [(record.from_account, body_text(record.body)) for record in reversed(records)]
-    group_records = state.group_history(target.peer, limit=HISTORY_LIMIT)
-    return [(record.from_account, body_text(record.body)) for record in reversed(group_records)]
+        return state.c2c_history(user, target.peer, limit=HISTORY_LIMIT)[::-1]
+    return state.group_history(target.peer, limit=HISTORY_LIMIT)[::-1]
 
 
-def chat_messages(lines: Iterable[tuple[str, str]], me: str) -> list[ChatTurn]:
-    """Chatbot turns: mine on the right, everyone else's on the left, each with the sender's name."""
-    return [
-        {"role": "user" if sender == me else "assistant", "content": f"**{sender}**\n{text}"}
-        for sender, text in lines
-    ]
+def clock_time(seconds: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
+def chat_messages(
+    records: Sequence[C2CRecord | GroupRecord],
+    me: str,
+    fates: Sequence[Fate] | None = None,
+    typing: str = "",
+) -> list[ChatTurn]:
+    """Chatbot turns: mine on the right, everyone else's on the left, each with the sender's name
+    and time, and its fate's notice; then "`typing` typing…" while a fate says so."""
+    fates = fates if fates is not None else [Fate()] * len(records)
+    turns = []
+    for record, fate in zip(records, fates, strict=True):
+        content = f"**{record.from_account}** · {clock_time(record.msg_time)}\n{body_text(record.body)}"
+        if fate.notice:
+            content += f"\n\n*{fate.notice}*"
+        turns.append({"role": "user" if record.from_account == me else "assistant", "content": content})
+    if typing and any(fate.typing for fate in fates):
+        turns.append({"role": "assistant", "content": f"**{typing}**\n*typing…*"})
+    return turns
 
 
 def chat_digest(turns: list[ChatTurn]) -> str:
@@ -93,10 +110,14 @@ def chat_digest(turns: list[ChatTurn]) -> str:
 
 
 def mention(text: str, robot: str) -> str:
-    """The text with a leading "@<robot> ", unless it already starts by mentioning that robot."""
+    """The text as a Tencent client sends a mention: "@" + the robot's UserID first, so "@@RBT#001 …"
+    (as in the Bot.OnGroupMessage sample, https://trtc.io/document/68953). A person typing the
+    robot's ID, "@RBT#001 …" or "@@RBT#001 …", has mentioned it already: it is not added twice."""
     text = text.strip()
-    first_word = text.split(maxsplit=1)[0] if text else ""
-    return text if first_word == f"@{robot}" else f"@{robot} {text}"
+    first, _, rest = text.partition(" ")
+    if first in (robot, f"@{robot}"):
+        text = rest.strip()
+    return f"@{robot} {text}".rstrip()
 
 
 def send_request(state: SandboxState, user: str, target: Target, text: str) -> SendRequest:
@@ -155,24 +176,48 @@ def traffic_rows(entries: Iterable[TrafficEntry]) -> list[list[Any]]:
     ]
 
 
+_SECONDS_FIELDS = ("MsgTime", "MsgTimeStamp")
+
+
+def readable_times(entry: TrafficEntry) -> dict[str, str]:
+    """The entry's own time and the Unix times in its URL and request, as local clock times."""
+    stamp = f"{clock_time(entry.time)}.{int(entry.time * 1000) % 1000:03d}"
+    found = {"time": time.strftime("%Y-%m-%d ", time.localtime(entry.time)) + stamp}
+    request_time = parse_qs(urlsplit(entry.url).query).get("RequestTime", [""])[0]
+    if request_time.isdigit():
+        found["RequestTime"] = clock_time(int(request_time))
+    body = entry.request if isinstance(entry.request, dict) else {}
+    for name in _SECONDS_FIELDS:
+        if isinstance(body.get(name), int):
+            found[name] = clock_time(body[name])
+    if isinstance(body.get("EventTime"), int):
+        found["EventTime"] = f"{clock_time(body['EventTime'] / 1000)}.{body['EventTime'] % 1000:03d}"
+    return found
+
+
 def entry_detail(entries: list[TrafficEntry], entry_id: int | None) -> dict[str, Any]:
-    """The raw entry with that id, else the newest (the first), as JSON-ready data; {} when none."""
+    """The raw entry with that id, else the newest (the first), as JSON-ready data, with its times
+    also written as clock times under "readable", right after "time"; {} when none."""
     chosen = next((entry for entry in entries if entry.id == entry_id), entries[0] if entries else None)
-    return chosen.model_dump() if chosen is not None else {}
+    if chosen is None:
+        return {}
+    raw = chosen.model_dump()
+    first = {name: raw.pop(name) for name in ("id", "kind", "time")}
+    return first | {"readable": readable_times(chosen)} | raw
 
 
 def faults_summary(faults: Faults, callback_retries: int) -> str:
     """What is currently broken, in words."""
     active = []
     if faults.drop_rate:
-        active.append(f"{_share(faults.drop_rate)} of robot callbacks are **dropped**")
+        active.append(f"{_share(faults.drop_rate)} robot callbacks are **dropped**")
     if faults.delay_callbacks_seconds and faults.delay_rate:
         delayed = f"**delayed {faults.delay_callbacks_seconds:g} s**"
-        active.append(f"{_share(faults.delay_rate)} of callbacks are {delayed}")
+        active.append(f"{_share(faults.delay_rate)} callbacks are {delayed}")
     if faults.duplicate_rate:
-        active.append(f"{_share(faults.duplicate_rate)} of callbacks are **sent twice**")
+        active.append(f"{_share(faults.duplicate_rate)} callbacks are **sent twice**")
     if faults.reorder_rate:
-        active.append(f"{_share(faults.reorder_rate)} of callbacks are **overtaken** by the next one")
+        active.append(f"{_share(faults.reorder_rate)} callbacks are **overtaken** by the next one")
     if callback_retries:
         times = "once" if callback_retries == 1 else f"{callback_retries} times"
         active.append(f"timed-out callbacks are **retried {times}**")
@@ -185,7 +230,28 @@ def faults_summary(faults: Faults, callback_retries: int) -> str:
 
 
 def _share(rate: float) -> str:
-    return "all" if rate >= 1 else f"{rate:.0%}"
+    """ "all" or "10% of", to stand before "callbacks"."""
+    return "all" if rate >= 1 else f"{rate:.0%} of"
+
+
+def fault_banner(faults: Faults, callback_retries: int) -> str:
+    """The warning over the chat while any fault is on; "" when none is."""
+    summary = faults_summary(faults, callback_retries)
+    return "" if summary.startswith("No faults") else f"⚠️ **Faults are on.** {summary}"
+
+
+def bot_state(bot: BotChild | None, webhook_url: str | None) -> str:
+    """One line on the bot the sandbox started (or that it did not start one)."""
+    if bot is None:
+        return f"Bot: not started by the sandbox; callbacks go to {webhook_url or 'nowhere (no URL set)'}."
+    if bot.exit_code is not None:
+        return (
+            f"⚠️ **Bot: exited with code {bot.exit_code}**; callbacks to {bot.webhook_url} fail. "
+            "Its output is in the Bot tab."
+        )
+    if not bot.ready:
+        return f"Bot: starting (pid {bot.pid}), not answering {bot.url}/healthz yet…"
+    return f"Bot: **ready** (botkit serve, pid {bot.pid}, {bot.webhook_url})."
 
 
 def settings_summary(view: ConfigView) -> str:

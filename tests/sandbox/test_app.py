@@ -19,17 +19,20 @@ ROBOTS = "openim_robot_http_svc/get_all_robots"
 @pytest.mark.parametrize(
     ("url", "code"),
     [
-        ({"sdkappid": None}, 60025),
-        ({"sdkappid": "1400000001"}, 60025),
-        ({"sdkappid": "abc"}, 60025),
-        ({"contenttype": None}, 60025),
-        ({"contenttype": "JSON"}, 60025),
-        ({"identifier": None}, 60025),
-        ({"usersig": None}, 60025),
-        ({"usersig": ""}, 60025),
+        ({"sdkappid": None}, 60012),
+        ({"sdkappid": ""}, 60012),
+        ({"sdkappid": "abc"}, 60006),
+        ({"sdkappid": "1400000001"}, 70020),
+        ({"contenttype": None}, 60002),
+        ({"contenttype": "JSON"}, 60002),
+        ({"identifier": None}, 60004),
+        ({"usersig": None}, 60005),
+        ({"usersig": ""}, 60005),
     ],
 )
-async def test_bad_url_answers_60025(harness: Harness, url: dict[str, str | None], code: int) -> None:
+async def test_bad_url_answers_the_documented_code(
+    harness: Harness, url: dict[str, str | None], code: int
+) -> None:
     answer = await harness.rest(ROBOTS, {}, **url)
     assert (answer["ActionStatus"], answer["ErrorCode"]) == ("FAIL", code)
 

@@ -33,6 +33,17 @@ async def test_sendmsg_answers_msg_time_and_msg_key(harness: Harness) -> None:
     assert texts(harness) == ["hi"]
 
 
+@pytest.mark.parametrize(("sync", "senders_view"), [(None, ["hi"]), (1, ["hi"]), (2, [])])
+async def test_sync_other_machine_2_keeps_the_message_out_of_the_senders_history(
+    harness: Harness, sync: int | None, senders_view: list[str]
+) -> None:
+    """sendmsg (https://trtc.io/document/34919): 1 syncs to the sender's roaming history, 2 does not;
+    the recipient has the message either way (admin_getroammsg, https://trtc.io/document/35478)."""
+    await harness.ok(SEND, message() if sync is None else message(SyncOtherMachine=sync))
+    assert texts(harness, "alice", "bob") == senders_view
+    assert texts(harness, "bob", "alice") == ["hi"]
+
+
 async def test_sendmsg_defaults_the_sender_to_the_admin(harness: Harness) -> None:
     await harness.ok(SEND, {"To_Account": "bob", "MsgRandom": 1, "MsgBody": text_msg("from admin")})
     assert texts(harness, ADMIN, "bob") == ["from admin"]
@@ -59,6 +70,9 @@ async def test_sendmsg_defaults_the_sender_to_the_admin(harness: Harness) -> Non
         ({"From_Account": 5}, 90008),
         ({"MsgLifeTime": 604801}, 90026),
         ({"MsgSeq": "1"}, 90010),
+        ({"SyncOtherMachine": "x"}, 90010),
+        ({"SyncOtherMachine": 0}, 90010),
+        ({"SyncOtherMachine": 3}, 90010),
     ],
 )
 async def test_sendmsg_field_errors(harness: Harness, change: dict[str, Any], code: int) -> None:
@@ -149,6 +163,7 @@ async def test_getroammsg_pages_backwards_in_time(harness: Harness) -> None:
     assert item["From_Account"] == "bob" and item["To_Account"] == "alice"
     assert msg_body_adapter.validate_python(item["MsgBody"])
     assert {"MsgSeq", "MsgRandom", "MsgTimeStamp", "MsgFlagBits", "CloudCustomData"} <= item.keys()
+    assert item["IsPeerRead"] == 0
     rest = await harness.ok(
         ROAM, query | {"MaxTime": first["LastMsgTime"], "LastMsgKey": first["LastMsgKey"]}
     )

@@ -159,7 +159,7 @@ async def replies_by_question(api_base: str) -> Counter[str]:
     async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
         chat = ChatClient.from_settings(settings, http)
         for user in USERS:
-            history = await chat.admin_getroammsg(ROBOT, user, max_cnt=100)
+            history = await chat.admin_getroammsg(user, ROBOT, max_cnt=100)  # as the user sees it
             for message in history.msg_list:
                 if message.from_account == ROBOT:
                     counts[body_text(message.msg_body).removeprefix("re: ")] += 1

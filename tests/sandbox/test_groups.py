@@ -52,6 +52,12 @@ async def test_create_group_keeps_a_custom_id(harness: Harness) -> None:
     assert answer["ErrorCode"] == 10021
 
 
+async def test_community_groups_have_tgs_underscore_ids_custom_or_generated(harness: Harness) -> None:
+    """create_group (https://trtc.io/document/34895): a Community's custom ID starts "@TGS#_"."""
+    assert await make_group(harness, "Community", GroupId="@TGS#_fans") == "@TGS#_fans"
+    assert (await make_group(harness, "Community")).startswith("@TGS#_")
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
@@ -60,6 +66,8 @@ async def test_create_group_keeps_a_custom_id(harness: Harness) -> None:
         ({"Type": "Public"}, 10004),
         ({"Type": "Public", "Name": "n" * 31}, 10004),
         ({"Type": "Public", "Name": "n", "GroupId": "@TGS#mine"}, 10004),
+        ({"Type": "Public", "Name": "n", "GroupId": "@TGS#_mine"}, 10004),
+        ({"Type": "Community", "Name": "n", "GroupId": "fans"}, 10004),
         ({"Type": "Public", "Name": "n", "GroupId": "g" * 49}, 10004),
         ({"Type": "Public", "Name": "n", "Owner_Account": "ghost"}, 10004),
         ({"Type": "Public", "Name": "n", "MemberList": [{"Member_Account": "ghost"}]}, 10004),
@@ -136,18 +144,21 @@ async def test_send_group_msg_errors(harness: Harness, change: dict[str, Any], c
     assert stored_texts(harness, group_id) == []
 
 
-async def test_same_random_and_content_within_5_minutes_is_dropped(harness: Harness) -> None:
+@pytest.mark.parametrize("text", ["hello", "something else"])
+async def test_the_same_random_within_5_minutes_is_dropped_whatever_the_text(
+    harness: Harness, text: str
+) -> None:
+    """send_group_msg (https://trtc.io/document/34959): "the same Random within five minutes is
+    considered a repeat message"; the content is not compared."""
     group_id = await make_group(harness)
     first = await harness.ok(SEND, group_msg(group_id))
     harness.clock.advance(300)
-    again = await harness.ok(SEND, group_msg(group_id))
+    again = await harness.ok(SEND, group_msg(group_id, text))
     assert (again["MsgSeq"], again["MsgTime"]) == (first["MsgSeq"], first["MsgTime"])
     assert stored_texts(harness, group_id) == ["hello"]
 
 
-@pytest.mark.parametrize(
-    ("change", "advance"), [({}, 301), ({"Random": 78}, 0), ({"MsgBody": text_msg("x")}, 0)]
-)
+@pytest.mark.parametrize(("change", "advance"), [({}, 301), ({"Random": 78}, 0)])
 async def test_group_messages_that_differ_are_kept(
     harness: Harness, change: dict[str, Any], advance: int
 ) -> None:
@@ -174,7 +185,7 @@ async def test_group_msg_get_simple_pages_from_the_newest(harness: Harness) -> N
         "From_Account": "alice",
         "IsPlaceMsg": 0,
         "MsgBody": text_msg("m3"),
-        "MsgPriority": "Normal",
+        "MsgPriority": 2,
         "MsgRandom": 2,
         "MsgSeq": 3,
         "MsgTimeStamp": int(harness.clock()),
@@ -183,10 +194,30 @@ async def test_group_msg_get_simple_pages_from_the_newest(harness: Harness) -> N
     assert (oldest["IsFinished"], [item["MsgSeq"] for item in oldest["RspMsgList"]]) == (1, [1])
 
 
+@pytest.mark.parametrize(("priority", "number"), [("High", 1), ("Normal", 2), ("Low", 3)])
+async def test_group_msg_get_simple_answers_the_priority_as_a_number(
+    harness: Harness, priority: str, number: int
+) -> None:
+    """Sent as a name, read back as an Integer, 1 high to 4 lowest (https://trtc.io/document/34971)."""
+    group_id = await make_group(harness)
+    await harness.ok(SEND, group_msg(group_id, MsgPriority=priority))
+    answer = await harness.ok(HISTORY, {"GroupId": group_id, "ReqMsgNumber": 1})
+    assert answer["RspMsgList"][0]["MsgPriority"] == number
+
+
+async def test_req_msg_number_over_20_returns_20(harness: Harness) -> None:
+    """ReqMsgNumber: "a maximum of 20 historical messages can be returned per request"."""
+    group_id = await make_group(harness)
+    for index in range(22):
+        await harness.ok(SEND, group_msg(group_id, f"m{index}", index))
+    answer = await harness.ok(HISTORY, {"GroupId": group_id, "ReqMsgNumber": 21})
+    assert [item["MsgSeq"] for item in answer["RspMsgList"]] == list(range(22, 2, -1))
+    assert answer["IsFinished"] == 0
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"ReqMsgNumber": 21}, 10004),
         ({"ReqMsgNumber": 0}, 10004),
         ({}, 10004),
         ({"ReqMsgNumber": 5, "GroupId": "@TGS#2NOPE"}, 10010),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -39,6 +40,21 @@ def test_a_file_database_survives_a_restart(tmp_path: Path) -> None:
     assert reopened.c2c_history("alice", ROBOT)[0].msg_key == "1_2_1700000000"
     assert reopened.group_history("g1")[0].msg_seq == 1
     assert reopened.members("g1") == ["alice", ROBOT]
+
+
+def test_a_database_from_before_sender_synced_gains_the_column(tmp_path: Path) -> None:
+    path = str(tmp_path / "sandbox.db")
+    state = make_state(path=path)
+    state.store_c2c(C2CRecord("alice", ROBOT, 1, 2, 1700000000, "1_2_1700000000", text_body("old")))
+    state.close()
+    with sqlite3.connect(path) as old:
+        old.execute("ALTER TABLE c2c_messages DROP COLUMN sender_synced")
+    old.close()
+
+    reopened = SandboxState(path)
+    [record] = reopened.c2c_history("alice", ROBOT)
+    assert record.sender_synced
+    reopened.close()
 
 
 def test_unconfigured_state_says_what_to_do() -> None:

@@ -5,23 +5,27 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from typing import Any
 
 import httpx
 import pytest
 
+from botkit.elements import text_body
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.faults import Faults
-from sandbox.models import Group
+from sandbox.models import Group, GroupRecord
 from sandbox.seed import seed_demo
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
 from sandbox.uiactions import Choices, Keep, UiActions
+from sandbox.uifates import GAVE_UP_SECONDS, SILENT_SECONDS, Fate
 from sandbox.uiviews import (
     Target,
     chat_digest,
     chat_messages,
     chat_targets,
+    clock_time,
     config_update,
     entry_detail,
     faults_summary,
@@ -33,7 +37,7 @@ from sandbox.uiviews import (
 )
 from tests.conftest import TOKEN
 
-from .conftest import ROBOT, Harness
+from .conftest import ROBOT, Harness, text_msg
 
 C2C = Target("c2c", ROBOT).value
 
@@ -69,7 +73,10 @@ def test_target_values_parse_back(value: str | None, target: Target | None) -> N
         ("hello", "@@RBT#001 hello"),
         ("  hello  ", "@@RBT#001 hello"),
         ("@@RBT#001 hello", "@@RBT#001 hello"),
+        ("@RBT#001 what is a UserSig?", "@@RBT#001 what is a UserSig?"),
+        ("@RBT#001   hello", "@@RBT#001 hello"),
         ("@@RBT#001", "@@RBT#001"),
+        ("@RBT#001", "@@RBT#001"),
         ("@@RBT#0011 hello", "@@RBT#001 @@RBT#0011 hello"),
         ("hi @@RBT#001", "@@RBT#001 hi @@RBT#001"),
     ],
@@ -78,13 +85,28 @@ def test_group_text_starts_with_the_robot_mention(text: str, sent: str) -> None:
     assert mention(text, ROBOT) == sent
 
 
-def test_chat_puts_me_on_the_right_and_names_every_sender() -> None:
-    lines = [("alice", "hi"), (ROBOT, "echo: hi"), ("bob", "yo")]
-    assert chat_messages(lines, "alice") == [
-        {"role": "user", "content": "**alice**\nhi"},
-        {"role": "assistant", "content": f"**{ROBOT}**\necho: hi"},
-        {"role": "assistant", "content": "**bob**\nyo"},
+def _said(sender: str, text: str, at: int = 1700000000) -> GroupRecord:
+    return GroupRecord("g1", 1, sender, at, text_body(text))
+
+
+def test_chat_puts_me_on_the_right_and_names_every_sender_with_the_time() -> None:
+    records = [_said("alice", "hi"), _said(ROBOT, "echo: hi", 1700000001), _said("bob", "yo")]
+    at, later = clock_time(1700000000), clock_time(1700000001)
+    assert chat_messages(records, "alice") == [
+        {"role": "user", "content": f"**alice** · {at}\nhi"},
+        {"role": "assistant", "content": f"**{ROBOT}** · {later}\necho: hi"},
+        {"role": "assistant", "content": f"**bob** · {at}\nyo"},
     ]
+
+
+def test_a_fate_puts_its_notice_under_the_message_and_typing_after_all() -> None:
+    records = [_said("alice", "hi"), _said("alice", "there")]
+    told = [Fate("⚠️ callback dropped"), Fate(typing=True)]
+    turns = chat_messages(records, "alice", told, typing=ROBOT)
+    assert turns[0]["content"].endswith("hi\n\n*⚠️ callback dropped*")
+    assert turns[1]["content"].endswith("there")
+    assert turns[2] == {"role": "assistant", "content": f"**{ROBOT}**\n*typing…*"}
+    assert len(chat_messages(records, "alice", [Fate(), Fate()], typing=ROBOT)) == 2
 
 
 def test_identities_are_users_without_the_admin_or_robots(state: SandboxState) -> None:
@@ -164,11 +186,26 @@ def test_entry_detail_is_the_chosen_or_newest_raw_entry(entry_id: int | None, sh
         assert detail["response"]["ErrorCode"] == 60008
 
 
+def test_entry_detail_adds_the_times_as_clock_times() -> None:
+    log = TrafficLog(clock=lambda: 1700000000.25)
+    body = {"MsgTime": 1700000000, "EventTime": 1700000000123, "Text": "hi"}
+    url = "http://bot/im?SdkAppid=1&RequestTime=1700000000"
+    entry = log.record("callback", method="POST", url=url, request=body)
+    readable = entry_detail([entry], None)["readable"]
+    day = time.strftime("%Y-%m-%d", time.localtime(1700000000))
+    assert readable == {
+        "time": f"{day} {clock_time(1700000000)}.250",
+        "RequestTime": clock_time(1700000000),
+        "MsgTime": clock_time(1700000000),
+        "EventTime": f"{clock_time(1700000000)}.123",
+    }
+
+
 @pytest.mark.parametrize(
     ("faults", "retries", "says"),
     [
         (Faults(), 0, ["No faults"]),
-        (Faults(drop_rate=1.0), 0, ["all of robot callbacks are **dropped**"]),
+        (Faults(drop_rate=1.0), 0, ["all robot callbacks are **dropped**"]),
         (Faults(delay_callbacks_seconds=2.5, duplicate_rate=1.0), 0, ["delayed 2.5 s", "sent twice"]),
         (Faults(drop_rate=0.1, reorder_rate=0.3), 0, ["10% of robot", "30% of callbacks are **overtaken"]),
         (Faults(delay_callbacks_seconds=2.5, delay_rate=0), 0, ["No faults"]),
@@ -221,20 +258,111 @@ async def test_a_message_to_a_robot_fires_the_callback_like_rest(harness: Harnes
     )
     assert "OptPlatform=Web" in str(harness.recorder.requests[0].url)
     turns, shown = actions.chat("alice", C2C, "")
-    assert turns == [{"role": "user", "content": "**alice**\nhello"}]
+    at = clock_time(harness.clock())
+    assert turns == [
+        {"role": "user", "content": f"**alice** · {at}\nhello"},
+        {"role": "assistant", "content": f"**{ROBOT}**\n*typing…*"},
+    ]
     assert shown == chat_digest(turns)
     assert actions.chat("alice", C2C, shown) == (Keep.SHOWN, Keep.SHOWN)
     assert actions.chat("alice", C2C, chat_digest([]))[0] == turns
 
 
+def _turns(actions: UiActions, target: str) -> list[dict[str, str]]:
+    turns, _ = actions.chat("alice", target, "")
+    assert isinstance(turns, list)
+    return turns
+
+
 async def test_a_group_message_mentions_the_robot_and_fires_the_group_callback(harness: Harness) -> None:
     actions = UiActions(harness.sandbox)
     group = add_group(harness.sandbox.state, "team", ["alice", ROBOT])
-    assert await actions.send("alice", group, "hi all") == ("", "")
+    box, status = await actions.send("alice", group, f"{ROBOT} hi all")
+    assert box == "" and f"starts @{ROBOT}" in status and "GroupAtInfo" in status
     [callback] = await harness.sent_callbacks()
     assert callback["CallbackCommand"] == "Bot.OnGroupMessage"
     assert callback["AtRobots_Account"] == [ROBOT]
     assert callback["MsgBody"][0]["MsgContent"]["Text"] == f"@{ROBOT} hi all"
+    turns = _turns(actions, group)
+    assert turns[0]["content"].endswith(f"\n@{ROBOT} hi all")
+
+
+async def _fate_of_hello(harness: Harness, actions: UiActions) -> str:
+    await actions.send("alice", C2C, "hello")
+    await harness.sandbox.dispatcher.drain()
+    turns = _turns(actions, C2C)
+    return " | ".join(turn["content"] for turn in turns)
+
+
+async def _timeout(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("slow bot", request=request)
+
+
+async def _refused(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+async def _server_error(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(500, text="boom")
+
+
+@pytest.mark.parametrize(
+    ("reply", "notice"),
+    [
+        (_timeout, "⚠️ callback timed out after 2 s"),
+        (_refused, "⚠️ bot unreachable at http://bot.test/im: unreachable (ConnectError)"),
+        (_server_error, "⚠️ the bot's answer to the callback failed: HTTP 500"),
+    ],
+)
+async def test_a_failed_callback_says_so_under_the_message(harness: Harness, reply: Any, notice: str) -> None:
+    harness.recorder.reply = reply
+    shown = await _fate_of_hello(harness, UiActions(harness.sandbox))
+    assert notice in shown and "typing" not in shown
+
+
+async def test_a_dropped_callback_says_so_under_the_message(harness: Harness) -> None:
+    harness.sandbox.faults = Faults(drop_rate=1.0)
+    actions = UiActions(harness.sandbox)
+    shown = await _fate_of_hello(harness, actions)
+    assert "⚠️ callback dropped (fault injection): the bot never got this message" in shown
+    assert actions.banner().endswith(
+        "⚠️ **Faults are on.** Active faults: all robot callbacks are **dropped**."
+    )
+
+
+async def test_an_acked_message_types_until_the_reply_or_the_bot_gives_up(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    assert "typing…" in await _fate_of_hello(harness, actions)
+    reply = {"From_Account": ROBOT, "To_Account": "alice", "MsgRandom": 9, "MsgBody": text_msg("echo: hello")}
+    harness.sandbox.faults = Faults(rest_failure_rate=1.0, rest_failure_code=60008)
+    for _ in range(2):
+        assert (await harness.rest("openim/sendmsg", reply))["ErrorCode"] == 60008
+    turns = _turns(actions, C2C)
+    assert "the bot is retrying: 2 failed REST calls so far (last: ErrorCode 60008" in turns[0]["content"]
+    assert turns[-1]["content"].endswith("*typing…*")
+    harness.clock.advance(GAVE_UP_SECONDS)
+    turns = _turns(actions, C2C)
+    assert "⚠️ the bot gave up after 2 failed REST calls (last: ErrorCode 60008" in turns[0]["content"]
+    assert not turns[-1]["content"].endswith("*typing…*")
+    harness.sandbox.faults = Faults()
+    await harness.ok("openim/sendmsg", reply)
+    turns = _turns(actions, C2C)
+    assert [turn["content"].split("\n", 1)[1] for turn in turns] == ["hello", "echo: hello"]
+
+
+async def test_a_bot_that_stays_silent_stops_typing_and_points_at_its_log(harness: Harness) -> None:
+    actions = UiActions(harness.sandbox)
+    assert "typing…" in await _fate_of_hello(harness, actions)
+    harness.clock.advance(SILENT_SECONDS)
+    turns = _turns(actions, C2C)
+    notice = f"*⚠️ {ROBOT} took this but has not answered in 90 s: see the Bot tab*"
+    assert turns[-1]["content"].endswith(notice)
+
+
+def test_the_banner_names_the_bot_state_and_nothing_else_without_faults(harness: Harness) -> None:
+    assert UiActions(harness.sandbox).banner() == (
+        "Bot: not started by the sandbox; callbacks go to http://bot.test/im."
+    )
 
 
 @pytest.mark.parametrize(
@@ -259,10 +387,10 @@ async def test_the_timer_repaints_the_inspector_only_when_traffic_changed(harnes
     actions = UiActions(harness.sandbox)
     await actions.send("alice", C2C, "hello")
     await harness.sandbox.dispatcher.drain()
-    _, shown, rows, detail, seen = actions.tick("alice", C2C, "", -1, None, "all")
+    _, shown, rows, detail, seen, banner, log = actions.tick("alice", C2C, "", -1, None, "all")
     assert [row[3] for row in rows] == ["Bot.OnC2CMessage"]
     assert detail["request"]["From_Account"] == "alice"
-    assert actions.tick("alice", C2C, shown, seen, None, "all") == (Keep.SHOWN,) * 5
+    assert actions.tick("alice", C2C, shown, seen, None, "all") == (*(Keep.SHOWN,) * 5, banner, log)
     assert actions.inspector(None, "rest")[0] == []
 
 
@@ -350,4 +478,4 @@ async def test_the_ui_mounts_at_the_root_without_hiding_the_apis(state: SandboxS
         rest = await client.post("/v4/openim/sendmsg", content=b"{}")
     assert page.status_code == 200 and "botkit sandbox" in page.text
     assert config.json()["robots"] == [ROBOT]
-    assert rest.json()["ErrorCode"] == 60025
+    assert rest.json()["ErrorCode"] == 60012

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox.runner import SandboxProcess
@@ -97,5 +98,52 @@ def test_chat_with_the_robot_then_in_a_group_and_inspect_the_callbacks(sandbox: 
             expect(chat).to_contain_text("echo: hi group", timeout=TIMEOUT_MS)
             expect(table).to_contain_text("Bot.OnGroupMessage", timeout=TIMEOUT_MS)
             page.screenshot(path=str(ARTIFACTS / "ui-group.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_a_mention_shows_once_and_failures_say_what_happened(sandbox: SandboxProcess) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    robot = sandbox.robots[0]
+    ARTIFACTS.mkdir(exist_ok=True)
+    faults = f"{sandbox.base_url}/sandbox/api/faults"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 960})
+            page.goto(sandbox.base_url + "/")
+            chat, banner = page.locator("#chat"), page.locator("#banner")
+            chat_with = page.get_by_label("Chat with")
+            expect(chat_with).to_have_value(f"{robot} (1:1)", timeout=TIMEOUT_MS)
+            expect(banner).to_contain_text("Bot: ready", timeout=TIMEOUT_MS)
+            chat_with.click()
+            page.get_by_role("option", name=re.compile(r"\(group\)")).first.click()
+            expect(chat_with).to_have_value(re.compile(r"\(group\)$"), timeout=TIMEOUT_MS)
+
+            _send(page, f"{robot} what is a UserSig?")
+            expect(chat).to_contain_text("echo: what is a UserSig?", timeout=TIMEOUT_MS)
+            expect(chat).to_contain_text(f"@{robot} what is a UserSig?")
+            expect(chat).not_to_contain_text(f"@{robot} {robot}")
+            expect(page.get_by_text("GroupAtInfo names it")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "ui-mention-once.png"), full_page=True)
+
+            assert httpx.put(faults, json={"drop_rate": 1.0}, trust_env=False).status_code == 200
+            expect(banner).to_contain_text("Faults are on", timeout=TIMEOUT_MS)
+            _send(page, "are you there?")
+            expect(chat).to_contain_text("callback dropped (fault injection)", timeout=TIMEOUT_MS)
+            page.screenshot(path=str(ARTIFACTS / "ui-dropped-callback.png"), full_page=True)
+
+            failing = {"rest_failure_rate": 1.0, "rest_failure_code": 60008}
+            assert httpx.put(faults, json=failing, trust_env=False).status_code == 200
+            expect(banner).to_contain_text("of REST calls fail", timeout=TIMEOUT_MS)
+            _send(page, "still there?")
+            expect(chat).to_contain_text("typing…", timeout=TIMEOUT_MS)
+            expect(chat).to_contain_text("the bot is retrying", timeout=TIMEOUT_MS)
+            page.screenshot(path=str(ARTIFACTS / "ui-typing.png"), full_page=True)
+
+            page.get_by_role("tab", name="Bot").click()
+            expect(page.locator("#botlog")).to_contain_text("botkit ready", timeout=TIMEOUT_MS)
+            page.screenshot(path=str(ARTIFACTS / "ui-bot-log.png"), full_page=True)
         finally:
             browser.close()
