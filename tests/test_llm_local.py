@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -79,3 +81,20 @@ async def test_a_history_longer_than_the_context_is_trimmed_not_failed() -> None
     answer = await complete(provider, messages)
 
     assert answer.strip()
+
+
+LOAD_AND_ANSWER = """
+import asyncio
+from botkit.llm import ChatMessage, complete
+from botkit.llm.local import LocalProvider
+print(asyncio.run(complete(LocalProvider(max_tokens=4), [ChatMessage("user", "Say hello.")])))
+"""
+
+
+def test_loading_the_model_leaves_no_unclosed_dev_null_at_exit() -> None:
+    def stderr_of(code: str) -> str:
+        command = [sys.executable, "-W", "error::ResourceWarning", "-c", code]
+        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120).stderr
+
+    assert "unclosed file" in stderr_of("import llama_cpp")  # what llama-cpp-python does on its own
+    assert "ResourceWarning" not in stderr_of(LOAD_AND_ANSWER)

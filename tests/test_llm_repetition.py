@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from botkit.llm.repetition import cut_loop, loop_start
+from botkit.llm.repetition import cut_loop, loop_start, repeats_earlier
 
 JOKE_LOOP = "Why did the chicken cross the road?\n" + "To get to the other side!\n" * 40
 
@@ -40,3 +40,22 @@ def test_a_loop_is_cut_after_its_first_occurrence(text: str, kept: str) -> None:
 def test_ordinary_answers_are_left_alone(text: str) -> None:
     assert loop_start(text) is None
     assert cut_loop(text) == (text, False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "earlier", "copied"),
+    [
+        (
+            "What do you get for your stupid birthday? A funny joke!",
+            ["What do you get for your  stupid birthday? A funny joke!"],
+            True,
+        ),
+        ("A new joke, this time.", ["What do you get for your stupid birthday? A funny joke!"], False),
+        ("Okay.", ["Okay."], False),
+        ("Anything at all", [], False),
+    ],
+)
+def test_an_answer_copied_from_an_earlier_one_is_spotted(
+    answer: str, earlier: list[str], copied: bool
+) -> None:
+    assert repeats_earlier(answer, earlier) is copied

