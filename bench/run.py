@@ -68,6 +68,7 @@ class Profile:
 FULL = Profile(10, 2, 1.5, 40, 2000, 100, 60.0, 2.0, True)
 QUICK = Profile(1, 0, 0.2, 5, 20, 10, 2.0, 0.3, False)
 OVERHEAD_WAIT_SECONDS = 30.0
+ACK_PHASE_IN_FLIGHT = 2500
 
 
 class Bench:
@@ -91,7 +92,7 @@ class Bench:
         response = await self.http.get("/stats", params={"prefix": prefix} if prefix is not None else {})
         return dict(response.json())
 
-    def botkit(self, name: str, store: str) -> Child:
+    def botkit(self, name: str, store: str, **extra: str) -> Child:
         port = free_port()
         base = f"http://127.0.0.1:{self.standins_port}"
         settings = {
@@ -102,7 +103,7 @@ class Bench:
             "BOTKIT_LLM": "openai",
             "BOTKIT_LLM_BASE_URL": f"{base}/v1",
             "BOTKIT_STORE": f"sqlite:///{self.work / store}",
-        }
+        } | extra
         args = [*self.server_core, sys.executable, "-m", "botkit", "serve", "--host", "127.0.0.1"]
         return Child(name, [*args, "--port", str(port)], port, child_env(settings), self.work)
 
@@ -141,7 +142,8 @@ class Bench:
 
     async def acks(self) -> dict[str, float]:
         """botkit under wrk, while the slow model holds the answers it has started."""
-        child = self.botkit("botkit-acks", "acks.db")
+        # Up to 2,500 answers at once (the default is 500): the target asks for acks while 2,000 are held.
+        child = self.botkit("botkit-acks", "acks.db", BOTKIT_MAX_IN_FLIGHT=str(ACK_PHASE_IN_FLIGHT))
         try:
             await self.http.post("/reset")
             result = self.load(child, "tencent.lua", {})

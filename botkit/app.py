@@ -26,7 +26,7 @@ from botkit.ops import create_ops_router
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
-from botkit.webhook import create_webhook_router
+from botkit.webhook import create_webhook_route
 
 log = logging.getLogger("botkit.app")
 
@@ -105,7 +105,8 @@ def create_app(
     app.state.handler = handler
     app.state.store = the_store
     app.state.metrics = metrics
-    app.include_router(create_webhook_router(settings, intake, clock=clock, metrics=metrics))
+    # First in the list, so a callback is matched before FastAPI's own routes are tried.
+    app.router.routes.insert(0, create_webhook_route(settings, intake, clock=clock, metrics=metrics))
     app.include_router(create_ops_router(metrics, the_store))
 
     @app.get("/healthz")

@@ -54,12 +54,16 @@ class Handler:
             return message.to_account if message.to_account in self._settings.robots else None
         return next((r for r in message.at_robots_account if r in self._settings.robots), None)
 
-    async def handle(self, entry: JournalEntry, lease: Lease) -> None:
+    async def handle(
+        self, entry: JournalEntry, lease: Lease, message: C2CMessage | GroupMessage | None = None
+    ) -> None:
         """Answer a leased journal entry, resuming after the last part a previous attempt sent.
 
-        Every store write carries the lease's token, and no part is sent once the lease is lost.
+        `message` is the entry's callback when the caller has it parsed already. Every store write
+        carries the lease's token, and no part is sent once the lease is lost.
         """
-        message = callback_adapter.validate_json(entry.payload)
+        if message is None:
+            message = callback_adapter.validate_json(entry.payload)
         robot = self.robot_for(message)
         if robot is None:
             log.info(

@@ -59,7 +59,8 @@ class Intake:
         self._poll_seconds = poll_seconds
         self._clock = clock
         self._lanes: dict[str, deque[str | JournalEntry]] = {}
-        self._queued_keys: set[str] = set()
+        # Keys waiting in a lane, with the callback when it was recorded here (not parsed again).
+        self._queued_messages: dict[str, C2CMessage | GroupMessage | None] = {}
         self._queued = 0  # items in lanes, plus the ones being answered
         self._held: dict[str, Lease] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
@@ -82,7 +83,7 @@ class Intake:
         if not is_new:
             log.info("duplicate delivery of %r acknowledged without new work", message.dedupe_key)
         elif self._handler is not None and not self._stopping:
-            self._dispatch(message.lane, message.dedupe_key)
+            self._dispatch(message.lane, message.dedupe_key, message)
         return is_new
 
     def start(self, handler: Handler) -> None:
@@ -119,12 +120,14 @@ class Intake:
         """Return once every recorded entry that is due has been handled (for tests and the sandbox)."""
         await self._idle.wait()
 
-    def _dispatch(self, lane: str, item: str | JournalEntry) -> None:
+    def _dispatch(
+        self, lane: str, item: str | JournalEntry, message: C2CMessage | GroupMessage | None = None
+    ) -> None:
         self._generation += 1
         self._idle.clear()
         self._queued += 1
         if isinstance(item, str):
-            self._queued_keys.add(item)
+            self._queued_messages[item] = message
         queue = self._lanes.get(lane)
         if queue is not None:
             queue.append(item)
@@ -140,23 +143,20 @@ class Intake:
         try:
             while queue and not self._stopping:
                 item = queue.popleft()
+                message = self._queued_messages.pop(item, None) if isinstance(item, str) else None
                 try:
                     async with self._slots:
                         entry = item if isinstance(item, JournalEntry) else await self._lease(item)
-                        next_key = await self._answer(entry) if entry is not None else None
+                        next_key = await self._answer(entry, message) if entry is not None else None
                 finally:
                     self._queued -= 1
-                    if isinstance(item, str):
-                        self._queued_keys.discard(item)
-                if next_key is not None and next_key not in self._queued_keys and not self._stopping:
-                    self._queued += 1
-                    self._queued_keys.add(next_key)
-                    queue.append(next_key)
+                if next_key is not None and next_key not in self._queued_messages and not self._stopping:
+                    self._dispatch(lane, next_key)
         finally:
             for item in queue:  # left for the journal: a later sweep, or the next start
                 self._queued -= 1
                 if isinstance(item, str):
-                    self._queued_keys.discard(item)
+                    self._queued_messages.pop(item, None)
             del self._lanes[lane]
             if self._queued == 0:
                 self._wake.set()  # let the sweeper look for due work, and notice idleness
@@ -169,14 +169,14 @@ class Intake:
             log.exception("cannot lease %r; the sweeper takes it up later", key)
             return None
 
-    async def _answer(self, entry: JournalEntry) -> str | None:
+    async def _answer(self, entry: JournalEntry, message: C2CMessage | GroupMessage | None) -> str | None:
         """Answer one leased entry; returns the next key of its lane when the lane moved on."""
         lease = Lease(
             entry.key, entry.token, entry.leased_until, self._store, self._lease_seconds, self._clock
         )
         self._held[entry.key] = lease
         try:
-            return await self._process(entry, lease)
+            return await self._process(entry, lease, message)
         except asyncio.CancelledError:
             await self._release(entry)
             raise
@@ -188,10 +188,12 @@ class Intake:
             self._held.pop(entry.key, None)
         return None
 
-    async def _process(self, entry: JournalEntry, lease: Lease) -> str | None:
+    async def _process(
+        self, entry: JournalEntry, lease: Lease, message: C2CMessage | GroupMessage | None
+    ) -> str | None:
         assert self._handler is not None, "start() sets the handler before anything is dispatched"
         try:
-            await self._handler.handle(entry, lease)
+            await self._handler.handle(entry, lease, message)
         except LeaseLost:
             raise
         except ChatAPIError as exc:
