@@ -23,6 +23,18 @@ POLL_SECONDS = 0.1
 LOG_LINES = 500
 
 
+def model_named(health: httpx.Response) -> str | None:
+    """ "local (SmolLM2-…)" from the bot's `/healthz` answer; None when it does not say."""
+    try:
+        body = health.json()
+    except ValueError:
+        return None
+    llm, model = body.get("llm"), body.get("model")
+    if not isinstance(llm, str):
+        return None
+    return f"{llm} ({model})" if isinstance(model, str) and model else llm
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now (another process could still take it first)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -58,6 +70,8 @@ class BotChild:
         self._forwarder: threading.Thread | None = None
         self._log: deque[str] = deque(maxlen=LOG_LINES)
         self.ready = False
+        self.answering_with: str | None = None
+        """Which model answers, as the bot's health check names it (once it is ready)."""
 
     def __repr__(self) -> str:
         return f"BotChild(url={self.url!r}, pid={self.pid})"
@@ -113,11 +127,13 @@ class BotChild:
                 if code is not None:
                     return f"the bot (botkit serve) exited with code {code} before it was ready"
                 try:
-                    if http.get(self.url + HEALTH_PATH).status_code == 200:
-                        self.ready = True
-                        return None
+                    health = http.get(self.url + HEALTH_PATH)
                 except httpx.TransportError:
-                    pass
+                    health = None
+                if health is not None and health.status_code == 200:
+                    self.answering_with = model_named(health)
+                    self.ready = True
+                    return None
                 time.sleep(POLL_SECONDS)
         return f"the bot (botkit serve) did not answer {self.url}{HEALTH_PATH} within {timeout:g} s"
 

@@ -48,6 +48,7 @@ class BotView(BaseModel):
     running: bool
     ready: bool
     exit_code: int | None
+    answering_with: str | None = None
 
 
 class Health(BaseModel):
@@ -73,7 +74,12 @@ def create_server_app(state: SandboxState, bot: BotChild | None) -> FastAPI:
         view = None
         if bot is not None:
             view = BotView(
-                url=bot.url, pid=bot.pid, running=bot.running, ready=bot.ready, exit_code=bot.exit_code
+                url=bot.url,
+                pid=bot.pid,
+                running=bot.running,
+                ready=bot.ready,
+                exit_code=bot.exit_code,
+                answering_with=bot.answering_with,
             )
         return Health(status="ok", sdkappid=config.sdkappid, webhook_url=config.webhook_url, bot=view)
 

@@ -251,7 +251,8 @@ def bot_state(bot: BotChild | None, webhook_url: str | None) -> str:
         )
     if not bot.ready:
         return f"Bot: starting (pid {bot.pid}), not answering {bot.url}/healthz yet…"
-    return f"Bot: **ready** (botkit serve, pid {bot.pid}, {bot.webhook_url})."
+    model = f" Answering with **{bot.answering_with}**." if bot.answering_with else ""
+    return f"Bot: **ready** (botkit serve, pid {bot.pid}, {bot.webhook_url}).{model}"
 
 
 def settings_summary(view: ConfigView) -> str:

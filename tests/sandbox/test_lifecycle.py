@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.botchild import BotChild, free_port
+from sandbox.botchild import BotChild, free_port, model_named
 from sandbox.runner import SandboxProcess
 from sandbox.uiviews import bot_state
 
@@ -30,6 +30,7 @@ def test_the_urls_are_printed_once_the_bot_answers_its_health_check(tmp_path: Pa
         lines = sandbox.output().splitlines()
 
     assert health["bot"]["running"] and health["bot"]["ready"]
+    assert health["bot"]["answering_with"] == "echo"  # the UI's banner says it too
     bot_listens = next(i for i, line in enumerate(lines) if "bot | " in line and "Uvicorn running" in line)
     banner = lines.index("botkit sandbox: a local Tencent Cloud Chat")
     assert bot_listens < banner
@@ -80,3 +81,24 @@ def test_a_bot_that_dies_at_startup_is_never_ready_and_the_ui_says_so() -> None:
     assert not bot.ready
     assert bot_state(bot, bot.webhook_url).startswith(f"⚠️ **Bot: exited with code {bot.exit_code}**")
     assert "BOTKIT_SDKAPPID" in "\n".join(bot.log_lines()), lines
+
+
+@pytest.mark.parametrize(
+    ("health", "named"),
+    [
+        ({"status": "ok", "llm": "local", "model": "SmolLM2-135M-Instruct"}, "local (SmolLM2-135M-Instruct)"),
+        ({"status": "ok", "llm": "echo", "model": None}, "echo"),
+        ({"status": "ok"}, None),
+    ],
+)
+def test_the_bot_state_names_the_model_its_health_check_names(
+    health: dict[str, object], named: str | None
+) -> None:
+    bot = BotChild({}, port=free_port(), out=lambda line: None)
+    bot.answering_with = model_named(httpx.Response(200, json=health))
+    bot.ready = True
+
+    state = bot_state(bot, bot.webhook_url)
+
+    assert bot.answering_with == named
+    assert (f"Answering with **{named}**." in state) if named else ("Answering with" not in state)
