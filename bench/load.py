@@ -123,12 +123,17 @@ async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, url: 
     head = f"POST {url} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
     writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
     headers = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in headers.split(b"\r\n")
-        if line.lower().startswith(b"content-length")
-    )
-    await reader.readexactly(length)
+    if b"chunked" in headers.lower():
+        while (size_line := await reader.readuntil(b"\r\n")) != b"0\r\n":
+            await reader.readexactly(int(size_line, 16) + 2)
+        await reader.readuntil(b"\r\n")
+    else:
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in headers.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        await reader.readexactly(length)
     return int(headers.split(b" ", 2)[1])
 
 

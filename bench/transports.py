@@ -33,6 +33,9 @@ from httpx_aiohttp import AiohttpTransport
 from botkit.config import Settings
 from botkit.httpclient import create_http_client
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from load import post as raw_post
+
 MODEL_SECONDS = 1.5
 MODEL_PATH = "/v1/chat/completions"
 REST_PATH = "/v4/openim/sendmsg"
@@ -88,23 +91,7 @@ async def raw_asyncio(size: int) -> AsyncIterator[Post]:
         if task not in connections:
             connections[task] = await asyncio.open_connection(target.hostname, target.port)
         reader, writer = connections[task]
-        path = target.path
-        data = body.encode()
-        head = f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-        writer.write(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
-        headers = await reader.readuntil(b"\r\n\r\n")
-        if b"chunked" in headers.lower():
-            while (size_line := await reader.readuntil(b"\r\n")) != b"0\r\n":
-                await reader.readexactly(int(size_line, 16) + 2)
-            await reader.readuntil(b"\r\n")
-        else:
-            length = next(
-                int(line.split(b":", 1)[1])
-                for line in headers.split(b"\r\n")
-                if line.lower().startswith(b"content-length")
-            )
-            await reader.readexactly(length)
-        return int(headers.split(b" ", 2)[1])
+        return await raw_post(reader, writer, target.path, body.encode())
 
     try:
         yield post
