@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import Discriminator, Field, PrivateAttr, Tag, TypeAdapter, ValidationError
 from pydantic_core import from_json
 
 from botkit.config import ROBOT_PREFIX
@@ -37,7 +37,13 @@ class CallbackQuery(WireModel):
     request_time: str | None = Field(None, alias="RequestTime")
 
 
-class C2CMessage(WireModel):
+class RobotCallback(WireModel):
+    """What the two robot callbacks share: the form the intake journal stores, computed once."""
+
+    _journal_payload: str | None = PrivateAttr(default=None)
+
+
+class C2CMessage(RobotCallback):
     """`Bot.OnC2CMessage`: a user sent a one-to-one message to a robot."""
 
     callback_command: Literal["Bot.OnC2CMessage"] = Field("Bot.OnC2CMessage", alias="CallbackCommand")
@@ -73,7 +79,7 @@ class C2CMessage(WireModel):
         return body_text(self.msg_body)
 
 
-class GroupMessage(WireModel):
+class GroupMessage(RobotCallback):
     """`Bot.OnGroupMessage`: a group message @-mentioned one or more robots."""
 
     callback_command: Literal["Bot.OnGroupMessage"] = Field("Bot.OnGroupMessage", alias="CallbackCommand")
@@ -163,7 +169,9 @@ def parse_callback(command: str, body: bytes) -> C2CMessage | GroupMessage:
 
 def journal_payload(message: C2CMessage | GroupMessage) -> str:
     """The callback as the intake journal stores it; `parse_callback` has checked it reads back."""
-    return message.model_dump_json(by_alias=True, exclude_none=True)
+    if message._journal_payload is None:
+        message._journal_payload = message.model_dump_json(by_alias=True, exclude_none=True)
+    return message._journal_payload
 
 
 def check_journal_payload(message: C2CMessage | GroupMessage) -> None:
