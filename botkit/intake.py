@@ -66,7 +66,6 @@ class Intake:
         self._lane_tasks: set[asyncio.Task[None]] = set()
         self._loops: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
-        self._stopped = asyncio.Event()
         self._idle = asyncio.Event()
         self._generation = 0
         self._stopping = False
@@ -110,7 +109,6 @@ class Intake:
             if unfinished:
                 log.warning("stopped %d answer(s) mid-way; each resumes on the next start", len(unfinished))
                 await asyncio.wait(unfinished)
-        self._stopped.set()
         for task in list(self._loops):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -254,9 +252,8 @@ class Intake:
 
     async def _heartbeat(self) -> None:
         """Renew every held lease in one store call, three times per lease period."""
-        while not self._stopped.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), self._lease_seconds / 3)
+        while True:  # cancelled by stop(), once the answers in hand have finished or been cut off
+            await asyncio.sleep(self._lease_seconds / 3)
             held = list(self._held.values())
             if not held:
                 continue

@@ -31,8 +31,8 @@ class Lease:
 
     async def ensure(self) -> None:
         """Raise `LeaseLost` unless this worker holds the entry for at least `margin` more seconds."""
-        if not self.lost and self.clock() > self.expires_at - self.margin:
-            now = self.clock()
+        now = self.clock()
+        if not self.lost and now > self.expires_at - self.margin:
             lost = await self.store.renew([(self.key, self.token)], now=now, lease_seconds=self.lease_seconds)
             self.renewed(now, lost=bool(lost))
         if self.lost:

@@ -56,8 +56,8 @@ class InMemoryStore:
     ) -> list[str]:
         lost = []
         for key, token in leases:
-            entry = self._entries.get(key)
-            if entry is None or entry.token != token or entry.status is not EntryStatus.PENDING:
+            entry = self._holding(key, token)
+            if entry is None:
                 lost.append(key)
                 continue
             entry.leased_until = now + lease_seconds
@@ -122,9 +122,16 @@ class InMemoryStore:
         self._set_due(entry.lane, until)
         return _copy(entry)
 
-    def _held(self, key: str, token: int) -> JournalEntry:
+    def _holding(self, key: str, token: int) -> JournalEntry | None:
+        """The entry while it is pending and leased with `token`, else None."""
         entry = self._entries.get(key)
         if entry is None or entry.token != token or entry.status is not EntryStatus.PENDING:
+            return None
+        return entry
+
+    def _held(self, key: str, token: int) -> JournalEntry:
+        entry = self._holding(key, token)
+        if entry is None:
             raise LeaseLost(key)
         return entry
 
