@@ -72,10 +72,10 @@ class Handler:
             return
         parts = entry.reply_parts
         if parts is None:
-            text = await self._responder.answer(message, robot)
-            parts = split(text)
+            answer = await self._responder.answer(message, robot)
+            parts = split(answer.text)
             await self._store.save_reply(entry.key, parts, token=entry.token)
-            await self._responder.remember(message, robot, text)
+            await self._responder.remember(message, robot, answer)
         for index in range(entry.sent_parts, len(parts)):
             await lease.ensure()
             await self._send(message, robot, parts[index], reply_random(entry.key, index), first=index == 0)

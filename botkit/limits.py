@@ -45,7 +45,8 @@ class UserLimits:
         self._rate = rate_per_minute
         self._quota = daily_quota
         self._max_chars = max_input_chars
-        self.notices = (rate_notice, quota_notice)
+        self._rate_notice = rate_notice
+        self._quota_notice = quota_notice
         self._clock = clock
         self._usage: dict[str, _Usage] = {}
         self._prune_at = PRUNE_AT
@@ -68,9 +69,9 @@ class UserLimits:
         now = self._clock()
         usage = self._refreshed(user_id, now)
         if self._quota and usage.calls_today >= self._quota:
-            return self.notices[1]
+            return self._quota_notice
         if self._rate and usage.tokens < 1:
-            return self.notices[0]
+            return self._rate_notice
         usage.tokens -= 1
         usage.calls_today += 1
         return None
@@ -82,9 +83,6 @@ class UserLimits:
         return (
             text[: self._max_chars] + f"\n\n[The message was cut to its first {self._max_chars} characters.]"
         )
-
-    def is_notice(self, text: str) -> bool:
-        return text in self.notices
 
     @property
     def tracked_users(self) -> int:

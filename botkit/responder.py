@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
@@ -20,7 +21,14 @@ from botkit.replies import clean
 
 log = logging.getLogger("botkit.responder")
 
-_CUT_ANSWERS_KEPT = 64
+
+@dataclass(frozen=True)
+class Answer:
+    """What to send, and whether the exchange belongs in the conversation's memory: fallback,
+    non-text and limit notices and answers cut for looping do not, so the model never imitates them."""
+
+    text: str
+    remember: bool = True
 
 
 class Responder:
@@ -40,23 +48,21 @@ class Responder:
         self._memory = memory
         self._limits = limits or UserLimits()
         self._metrics = metrics or Metrics()
-        # Answers cut short because the model looped, until `remember` skips them (oldest dropped).
-        self._cut: dict[str, bool] = {}
 
     @property
     def provider_name(self) -> str:
         return self._provider.name
 
-    async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> str:
+    async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> Answer:
         """The model's cleaned answer, the fallback text when the model fails, or the non-text
         notice, without asking the model, when the message has no text (an image, a sticker, "")."""
         key = conversation_key(message, robot)
         question = self._question(message, robot)
         if not question:
             log.info("no text in a message for %s; sending the non-text notice", key)
-            return self._settings.non_text_reply
+            return Answer(self._settings.non_text_reply, remember=False)
         if (notice := await self._limits.admit(message.from_account)) is not None:
-            return notice
+            return Answer(notice, remember=False)
         question = self._limits.clip(question)
         prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
         try:
@@ -70,42 +76,27 @@ class Responder:
                 key,
                 exc,
             )
-            return self._cut_short(clean(exc.partial))
+            return Answer(clean(exc.partial) or self._settings.fallback_reply, remember=False)
         except (LLMError, TimeoutError) as exc:
             reason = (
                 exc if isinstance(exc, LLMError) else f"no answer within {self._settings.llm_timeout:g} s"
             )
             log.error("%s failed for %s: %s; sending the fallback reply", self._provider.name, key, reason)
-            return self._settings.fallback_reply
-        return clean(answer) or self._settings.fallback_reply
-
-    def _cut_short(self, text: str) -> str:
-        if not text:
-            return self._settings.fallback_reply
-        self._cut[text] = True
-        while len(self._cut) > _CUT_ANSWERS_KEPT:
-            del self._cut[next(iter(self._cut))]
-        return text
+            return Answer(self._settings.fallback_reply, remember=False)
+        text = clean(answer)
+        return Answer(text) if text else Answer(self._settings.fallback_reply, remember=False)
 
     async def reply_to(self, message: C2CMessage | GroupMessage, robot: str) -> str:
         """Answer and remember the exchange, without sending anything."""
-        text = await self.answer(message, robot)
-        await self.remember(message, robot, text)
-        return text
+        answer = await self.answer(message, robot)
+        await self.remember(message, robot, answer)
+        return answer.text
 
-    async def remember(self, message: C2CMessage | GroupMessage, robot: str, text: str) -> None:
-        """Store the exchange; fallback, non-text and limit notices and answers cut for looping are
-        not remembered, so the model never imitates them, and a message without text never becomes an
-        empty user turn."""
-        question = self._question(message, robot)
-        if (
-            not question
-            or text in (self._settings.fallback_reply, self._settings.non_text_reply)
-            or self._limits.is_notice(text)
-            or self._cut.pop(text, False)
-        ):
-            return
-        await self._memory.remember(conversation_key(message, robot), question, text)
+    async def remember(self, message: C2CMessage | GroupMessage, robot: str, answer: Answer) -> None:
+        """Store the exchange, when the answer is one to remember (see `Answer`)."""
+        if answer.remember:
+            question = self._question(message, robot)
+            await self._memory.remember(conversation_key(message, robot), question, answer.text)
 
     def _question(self, message: C2CMessage | GroupMessage, robot: str) -> str:
         """The text the model is asked: mentions of our robots removed, blank when there is none."""
