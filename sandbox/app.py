@@ -25,8 +25,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from botkit.errors import UserSigError
+from botkit.lab.recording import recorded
 from botkit.logmask import json_or_text
-from botkit.recording import recorded
 from botkit.usersig import verify_usersig
 from sandbox.commands import find_command
 from sandbox.control import control_router

@@ -19,7 +19,7 @@ from matplotlib.patches import Rectangle
 from botkit.cli import cli
 from botkit.config import Settings
 from botkit.errors import ConfigError, LLMError
-from botkit.eval import (
+from botkit.lab.eval import (
     Check,
     EvalReport,
     EvalRow,

@@ -24,12 +24,12 @@ from botkit.config import LLMName, Settings
 from botkit.conversation import Memory
 from botkit.elements import text_body
 from botkit.errors import ConfigError
-from botkit.evalreport import STAND_IN_PROVIDERS, Check, Choice, EvalReport, EvalRow, Summary
+from botkit.lab.evalreport import STAND_IN_PROVIDERS, Check, Choice, EvalReport, EvalRow, Summary
+from botkit.lab.suite import Conversation, Suite, TurnCase, load_suite
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
 from botkit.responder import Responder
 from botkit.store.inmemory import InMemoryStore
-from botkit.suite import Conversation, Suite, TurnCase, load_suite
 
 __all__ = [
     "EVAL_USER",
