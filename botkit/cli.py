@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
-import httpx
 
 from botkit.config import LLMName, Settings, load_settings
 from botkit.errors import BotkitError
@@ -213,7 +212,7 @@ def replay(recording: Path, url: str, token: str | None, sdkappid: int | None) -
     calls = read_recording(recording)
 
     async def run() -> list[Replayed]:
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with create_http_client(timeout=10.0) as http:
             return await replay_callbacks(calls, http, url, token=token, sdkappid=sdkappid)
 
     results = asyncio.run(run())
