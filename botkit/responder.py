@@ -110,12 +110,9 @@ class Responder:
             log.warning(
                 "%s looped for %s: %s; sending the part before, not remembering it", name, conversation, exc
             )
-            partial = clean(exc.partial)
-            return (
-                (partial, AnswerKind.LOOPED)
-                if partial
-                else (self._settings.fallback_reply, AnswerKind.FALLBACK)
-            )
+            if partial := clean(exc.partial):
+                return partial, AnswerKind.LOOPED
+            return self._settings.fallback_reply, AnswerKind.FALLBACK
         except (LLMError, TimeoutError) as exc:
             reason = (
                 exc if isinstance(exc, LLMError) else f"no answer within {self._settings.llm_timeout:g} s"
