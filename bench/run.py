@@ -41,11 +41,12 @@ from typing import Any, TypeVar
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # measure this checkout's botkit
 
-import httpx  # noqa: E402
 from apps import KEY, SDKAPPID, TOKEN  # noqa: E402
 from load import free_port, send_messages, signed_path, slack_events, wrk  # noqa: E402
 from procs import Child, child_env, cores, uvicorn  # noqa: E402
 from report import table  # noqa: E402
+
+from botkit.httpclient import create_http_client  # noqa: E402
 
 T = TypeVar("T")
 
@@ -82,7 +83,7 @@ class Bench:
         env = child_env({"BENCH_MODEL_DELAY": str(profile.model_delay)})
         args = [*self.load_core, *uvicorn("standins:standins", self.standins_port, factory=True)]
         self.standins = Child("standins", args, self.standins_port, env, work)
-        self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.standins_port}", timeout=30)
+        self.http = create_http_client(timeout=30, base_url=f"http://127.0.0.1:{self.standins_port}")
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -30,7 +30,6 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from botkit.config import Settings
 from botkit.httpclient import create_http_client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -140,9 +139,7 @@ CANDIDATES: dict[str, Candidate] = {
     "httpx + httpx-aiohttp (limits = N)": httpx_candidate(
         lambda size: httpx.AsyncClient(transport=AiohttpTransport(limits=generous_limits(size)), timeout=60)
     ),
-    "botkit create_http_client": httpx_candidate(
-        lambda size: create_http_client(Settings(sdkappid=1, key="bench"))  # type: ignore[arg-type]
-    ),
+    "botkit create_http_client": httpx_candidate(lambda size: create_http_client(timeout=60)),
 }
 
 

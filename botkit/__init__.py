@@ -1,7 +1,33 @@
 """botkit: AI chatbots on Tencent Cloud Chat.
 
-Follow one message through the package: `webhook` (check and ack) → `intake` (journal, workers)
-→ `handler` (conversation, model, replies) → `restapi` (send as the robot).
+The path of one message, in order (`app.create_app` wires it; `botkit serve` runs it under
+`serving`, with `config.Settings` read once):
+
+ 1. `webhook`       Tencent POSTs the callback: source allowed, `SdkAppid` ours, `signature` checks
+                    `Sign` and `RequestTime`, `callbacks` parses the body (`elements` its `MsgBody`)
+                    into a `C2CMessage` or `GroupMessage`; anything wrong is a 4xx with the reason.
+ 2. `intake`        journals it in the `store` under its dedupe key (a repeat adds no work), acks
+                    200 at once and hands it to its conversation's lane, answered in arrival order.
+ 3. `leases`        the lane's task holds the entry under a short lease with a fencing token,
+                    renewed while the answer runs; a crashed process's entries resume elsewhere.
+ 4. `handler`       `Handler.handle`: ignores robots and messages for robots we do not serve.
+ 5. `responder`     the answering step: `limits` (a user's rate and quota, the input cap), then
+                    `conversation` (memory key, mentions stripped, the prompt from earlier turns).
+ 6. `llm`           the provider streams the answer (`llm.chatcompletions` under `openai` and
+                    `minimax`, `local`, `echo`; `llm.limit` caps calls at once); a failure or a
+                    timeout becomes the fallback reply, and `llm.repetition` stops a looping answer.
+ 7. `replies`       the answer cleaned and split under the 12 KB body limit; the parts are saved in
+                    the journal, then the exchange is remembered (not fallbacks and notices).
+ 8. `restapi`       `ChatClient` sends each part as the robot (`sendmsg`, `send_group_msg` with the
+                    asker @-mentioned), signed with an admin UserSig (`usersig`), paced by
+                    `ratelimit`, retried on retryable codes; `restmodels` types the envelopes; all
+                    over the one client from `httpclient`.
+ 9. `intake`        counts each sent part and marks the entry done, or retries it with backoff.
+
+Beside the path: `errors` (the exception tree), `logmask` (secrets out of every log line),
+`logsetup` (log format), `metrics` and `ops` (`/metrics`, `/readyz`), `cli` (the commands).
+Off the path, in `botkit.lab`: evaluation (`Handler.reply`: the same answer, not sent), its
+reports and suites, notebook helpers, recorded sessions.
 """
 
 from botkit.app import create_app
@@ -21,12 +47,14 @@ from botkit.errors import (
 )
 from botkit.handler import Handler
 from botkit.llm import ChatMessage, Provider, complete, get_provider
-from botkit.responder import Responder
+from botkit.responder import Answer, AnswerKind, Responder
 from botkit.restapi import ChatClient
 from botkit.signature import sign_callback, verify_callback
 from botkit.usersig import UserSigCache, decode_usersig, generate_usersig, verify_usersig
 
 __all__ = [
+    "Answer",
+    "AnswerKind",
     "BotkitError",
     "C2CMessage",
     "CallbackCommand",

@@ -12,7 +12,6 @@ import httpx
 from fastapi import FastAPI
 
 from botkit.config import Settings
-from botkit.conversation import Memory
 from botkit.handler import Handler
 from botkit.httpclient import create_http_client
 from botkit.intake import Intake
@@ -23,7 +22,6 @@ from botkit.llm.limit import Limited
 from botkit.logmask import install_log_scrubber
 from botkit.metrics import Metrics
 from botkit.ops import create_ops_router
-from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
 from botkit.webhook import create_webhook_route
@@ -48,18 +46,12 @@ def create_app(
     http = create_http_client(settings, transport)
     model = provider if provider is not None else get_provider(settings, http)
     metrics = Metrics(in_flight=lambda: intake.in_flight, backlog=the_store.backlog)
-    memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
     handler = Handler(
         settings=settings,
-        responder=Responder(
-            settings=settings,
-            provider=Limited(model, settings.llm_concurrency or settings.max_in_flight),
-            memory=memory,
-            limits=UserLimits.from_settings(settings, clock=clock),
-            metrics=metrics,
-        ),
+        provider=Limited(model, settings.llm_concurrency or settings.max_in_flight),
         store=the_store,
         chat=ChatClient.from_settings(settings, http, metrics=metrics),
+        limits=UserLimits.from_settings(settings, clock=clock),
         metrics=metrics,
     )
     if settings.callback_token is None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
-import httpx
 
 from botkit.config import LLMName, Settings, load_settings
 from botkit.errors import BotkitError
@@ -25,8 +24,8 @@ from botkit.restapi import ChatClient
 from botkit.usersig import DEFAULT_EXPIRE_SECONDS, generate_usersig
 
 if TYPE_CHECKING:
-    from botkit.eval import EvalReport
-    from botkit.recording import Replayed
+    from botkit.lab.eval import EvalReport
+    from botkit.lab.recording import Replayed
 
 T = TypeVar("T")
 
@@ -164,8 +163,8 @@ def eval_suite(
     save_best: bool,
 ) -> None:
     """Answer the conversations of SUITE with each of its prompts and each provider, and score them."""
-    from botkit.eval import load_suite, progress_bar, providers_for, run_suite
-    from botkit.eval import save_best as save_best_prompt
+    from botkit.lab.eval import load_suite, progress_bar, providers_for, run_suite
+    from botkit.lab.eval import save_best as save_best_prompt
     from botkit.llm import default_provider_name
 
     # Evaluation only talks to the model, never to Chat: placeholder Chat credentials let it run
@@ -208,12 +207,12 @@ def eval_suite(
 @click.option("--sdkappid", type=int, help="SdkAppid to send (default: the recorded one).")
 def replay(recording: Path, url: str, token: str | None, sdkappid: int | None) -> None:
     """Send the callbacks of RECORDING (JSON lines, e.g. from /sandbox/api/recording) to a webhook."""
-    from botkit.recording import read_recording, replay_callbacks
+    from botkit.lab.recording import read_recording, replay_callbacks
 
     calls = read_recording(recording)
 
     async def run() -> list[Replayed]:
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with create_http_client(timeout=10.0) as http:
             return await replay_callbacks(calls, http, url, token=token, sdkappid=sdkappid)
 
     results = asyncio.run(run())

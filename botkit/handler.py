@@ -1,4 +1,9 @@
-"""From a journal entry to a sent reply: filter, answer (via the Responder), split, send, count."""
+"""Answering one message as a robot: the one path, whether the answer is sent or not.
+
+`handle` answers a leased journal entry and sends the parts not yet sent (the service); `reply`
+answers without sending (evaluation). Both pick the robot, answer through the `Responder` and
+remember the exchange the same way, so a prompt tuned with `botkit eval` behaves the same deployed.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ import logging
 
 from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
 from botkit.config import Settings
+from botkit.conversation import Memory
 from botkit.elements import text_body
 from botkit.leases import Lease
+from botkit.limits import UserLimits
+from botkit.llm.base import Provider
 from botkit.metrics import Metrics
-from botkit.replies import split
-from botkit.responder import Responder
+from botkit.responder import Answer, Responder
 from botkit.restapi import ChatClient
 from botkit.store.base import JournalEntry, Store
 
@@ -29,20 +36,27 @@ def reply_random(key: str, part: int) -> tuple[int, int]:
 
 
 class Handler:
-    """Answers one message as one of the robots this service serves."""
+    """Answers messages as the robots this service serves, remembering each conversation in `store`.
+
+    `chat` sends the answers; a Handler built without it can only `reply` (evaluation).
+    """
 
     def __init__(
         self,
         *,
         settings: Settings,
-        responder: Responder,
+        provider: Provider,
         store: Store,
-        chat: ChatClient,
+        chat: ChatClient | None = None,
+        limits: UserLimits | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
         self._settings = settings
-        self._responder = responder
+        memory = Memory(store, max_turns=settings.history_turns, max_chars=settings.history_chars)
+        self._responder = Responder(
+            settings=settings, provider=provider, memory=memory, limits=limits, metrics=self._metrics
+        )
         self._store = store
         self._chat = chat
 
@@ -54,6 +68,12 @@ class Handler:
             return message.to_account if message.to_account in self._settings.robots else None
         return next((r for r in message.at_robots_account if r in self._settings.robots), None)
 
+    async def reply(self, message: C2CMessage | GroupMessage) -> Answer | None:
+        """Answer `message` and remember the exchange, without sending anything: what `handle` would
+        send. None when the message is not for a robot we serve (or comes from a robot)."""
+        robot = self.robot_for(message)
+        return None if robot is None else await self._answer(message, robot)
+
     async def handle(
         self, entry: JournalEntry, lease: Lease, message: C2CMessage | GroupMessage | None = None
     ) -> None:
@@ -62,6 +82,8 @@ class Handler:
         `message` is the entry's callback when the caller has it parsed already. Every store write
         carries the lease's token, and no part is sent once the lease is lost.
         """
+        if self._chat is None:
+            raise TypeError("this Handler was built without a ChatClient: it can reply, not send")
         if message is None:
             message = callback_adapter.validate_json(entry.payload)
         robot = self.robot_for(message)
@@ -72,19 +94,30 @@ class Handler:
             return
         parts = entry.reply_parts
         if parts is None:
-            answer = await self._responder.answer(message, robot)
-            parts = split(answer.text)
-            await self._store.save_reply(entry.key, parts, token=entry.token)
-            await self._responder.remember(message, robot, answer)
+            parts = (await self._answer(message, robot, entry)).parts
         for index in range(entry.sent_parts, len(parts)):
             await lease.ensure()
-            await self._send(message, robot, parts[index], reply_random(entry.key, index), first=index == 0)
+            await self._send(
+                self._chat, message, robot, parts[index], reply_random(entry.key, index), first=index == 0
+            )
             await self._store.mark_sent(entry.key, index + 1, token=entry.token)
             self._metrics.reply_sent("c2c" if isinstance(message, C2CMessage) else "group")
         log.info("answered %s as %s in %d part(s)", entry.key, robot, len(parts))
 
+    async def _answer(
+        self, message: C2CMessage | GroupMessage, robot: str, entry: JournalEntry | None = None
+    ) -> Answer:
+        """Answer as `robot` and remember the exchange; with `entry`, its parts are saved in the
+        journal first, so a crash in between asks the model again instead of remembering twice."""
+        answer = await self._responder.answer(message, robot)
+        if entry is not None:
+            await self._store.save_reply(entry.key, answer.parts, token=entry.token)
+        await self._responder.remember(answer)
+        return answer
+
     async def _send(
         self,
+        chat: ChatClient,
         message: C2CMessage | GroupMessage,
         robot: str,
         text: str,
@@ -94,13 +127,13 @@ class Handler:
     ) -> None:
         msg_random, msg_seq = randoms
         if isinstance(message, C2CMessage):
-            await self._chat.send_c2c(
+            await chat.send_c2c(
                 robot, message.from_account, text_body(text), msg_random=msg_random, msg_seq=msg_seq
             )
             return
         # The first part @-mentions the asker; GroupAtInfo must match the "@" in the text.
         asker = [message.from_account] if first else []
-        await self._chat.send_group(
+        await chat.send_group(
             message.group_id,
             text_body(f"@{message.from_account} {text}" if first else text),
             random=msg_random,

@@ -1,4 +1,4 @@
-"""`create_http_client`: the one way botkit builds its `httpx.AsyncClient`.
+"""`create_http_client`: the one way botkit, the sandbox and the bench build an `httpx.AsyncClient`.
 
 httpx's own connection pool slows down with the square of the requests waiting on it (encode/httpx
 #3215): 1,000 model calls in flight take tens of seconds instead of the model's 1.5 s. Underneath
@@ -16,6 +16,8 @@ import httpx
 from botkit.config import Settings
 
 CONNECT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 10.0
+"""Seconds for a read or a pool wait when neither settings nor a timeout are given."""
 # Thousands of answers in flight, each holding a model connection; bounded so a runaway burst
 # meets a pool wait rather than the process's file descriptor limit.
 MAX_CONNECTIONS = 4096
@@ -25,17 +27,22 @@ EventHooks = Mapping[str, Sequence[Callable[..., Any]]]
 
 
 def create_http_client(
-    settings: Settings,
+    settings: Settings | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     *,
+    timeout: float | None = None,
+    base_url: str = "",
     event_hooks: EventHooks | None = None,
 ) -> httpx.AsyncClient:
-    """A client for the model and the Chat API; opens no connection before its first request.
+    """A client on the shared pool settings; opens no connection before its first request.
 
-    The read and pool timeouts are the longer of `BOTKIT_REST_TIMEOUT` and `BOTKIT_LLM_TIMEOUT`
-    (callers narrow them per request); `transport` replaces the network, e.g. in tests.
+    Reads and pool waits get `timeout` seconds, or with `settings` the longer of
+    `BOTKIT_REST_TIMEOUT` and `BOTKIT_LLM_TIMEOUT` (the bot's client: callers narrow it per
+    request), or `DEFAULT_TIMEOUT`; connecting gets `CONNECT_TIMEOUT`. `transport` replaces the
+    network, e.g. in tests. Proxy variables from the environment are not used.
     """
-    timeout = httpx.Timeout(max(settings.rest_timeout, settings.llm_timeout), connect=CONNECT_TIMEOUT)
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT if settings is None else max(settings.rest_timeout, settings.llm_timeout)
     limits = httpx.Limits(
         max_connections=MAX_CONNECTIONS,
         max_keepalive_connections=MAX_CONNECTIONS,
@@ -45,8 +52,9 @@ def create_http_client(
         transport = _aiohttp_transport(limits)
     return httpx.AsyncClient(
         transport=transport,
-        timeout=timeout,
+        timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
         limits=limits,
+        base_url=base_url,
         event_hooks={name: list(hooks) for name, hooks in (event_hooks or {}).items()},
     )
 

@@ -1,14 +1,13 @@
-"""Answering without sending: conversation memory, the robot's prompt, the model, the fallback.
-
-The service (through the Handler), the evaluation module and the notebooks all answer through
-`Responder.reply_to`, so a prompt tuned in Jupyter behaves the same once deployed.
-"""
+"""The answering step inside `Handler`: the robot's prompt with the conversation's memory, the model,
+the fallback, and whether the exchange is remembered. Nothing is sent from here."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
 
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
@@ -17,22 +16,53 @@ from botkit.errors import LLMError, LoopedAnswer
 from botkit.limits import UserLimits
 from botkit.llm.base import Provider, complete
 from botkit.metrics import Metrics
-from botkit.replies import clean
+from botkit.replies import clean, split
 
 log = logging.getLogger("botkit.responder")
 
 
+class AnswerKind(StrEnum):
+    """Where an answer's text came from."""
+
+    MODEL = "model"
+    """The model's own answer, cleaned."""
+    LOOPED = "looped"
+    """The model's answer cut before it started repeating itself (or copying an earlier answer)."""
+    FALLBACK = "fallback"
+    """`BOTKIT_FALLBACK_REPLY`: the model failed, timed out, or said nothing."""
+    NON_TEXT = "non_text"
+    """`BOTKIT_NON_TEXT_REPLY`: the message had no text; the model was not asked."""
+    LIMITED = "limited"
+    """A rate or quota notice: the user is over a limit; the model was not asked."""
+
+
 @dataclass(frozen=True)
 class Answer:
-    """What to send, and whether the exchange belongs in the conversation's memory: fallback,
-    non-text and limit notices and answers cut for looping do not, so the model never imitates them."""
+    """What to send for one message, and what it is.
 
+    Only the model's own answer is remembered: fallback, non-text and limit notices and answers cut
+    for looping are not, so the model never imitates them.
+    """
+
+    conversation: str
+    """The conversation's memory key (`conversation_key`)."""
+    question: str
+    """The message's text as the model is asked it: mentions of our robots removed."""
     text: str
-    remember: bool = True
+    kind: AnswerKind = AnswerKind.MODEL
+
+    @property
+    def remember(self) -> bool:
+        return self.kind is AnswerKind.MODEL
+
+    @cached_property
+    def parts(self) -> list[str]:
+        """The messages the text is sent as, each within Tencent's size limit."""
+        return split(self.text)
 
 
 class Responder:
-    """Answers a message as a robot, remembering the exchange per conversation."""
+    """Answers a message as a robot, and remembers the exchange when asked to."""
 
     def __init__(
         self,
@@ -49,55 +79,44 @@ class Responder:
         self._limits = limits or UserLimits()
         self._metrics = metrics or Metrics()
 
-    @property
-    def provider_name(self) -> str:
-        return self._provider.name
-
     async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> Answer:
-        """The model's cleaned answer, the fallback text when the model fails, or the non-text
-        notice, without asking the model, when the message has no text (an image, a sticker, "")."""
-        key = conversation_key(message, robot)
-        question = self._question(message, robot)
+        """The model's cleaned answer, the fallback when the model fails, or a notice sent without
+        asking the model: for a message with no text (an image, a sticker, "") or a user over a limit."""
+        conversation = conversation_key(message, robot)
+        question = strip_mentions(message.text, [robot, *self._settings.robots])
+        text, kind = await self._text(message.from_account, robot, conversation, question)
+        return Answer(conversation, question, text, kind)
+
+    async def remember(self, answer: Answer) -> None:
+        """Store the exchange, when the answer is one to remember (see `Answer`)."""
+        if answer.remember:
+            await self._memory.remember(answer.conversation, answer.question, answer.text)
+
+    async def _text(self, user: str, robot: str, conversation: str, question: str) -> tuple[str, AnswerKind]:
         if not question:
-            log.info("no text in a message for %s; sending the non-text notice", key)
-            return Answer(self._settings.non_text_reply, remember=False)
-        if (notice := await self._limits.admit(message.from_account)) is not None:
-            return Answer(notice, remember=False)
-        question = self._limits.clip(question)
-        prompt = await self._memory.prompt(key, self._settings.prompt_for(robot), question)
+            log.info("no text in a message for %s; sending the non-text notice", conversation)
+            return self._settings.non_text_reply, AnswerKind.NON_TEXT
+        if (notice := await self._limits.admit(user)) is not None:
+            return notice, AnswerKind.LIMITED
+        prompt = await self._memory.prompt(
+            conversation, self._settings.prompt_for(robot), self._limits.clip(question)
+        )
+        name = self._provider.name
         try:
             # The one bound on a whole answer, whatever the provider does; the intake lease counts on it.
             async with asyncio.timeout(self._settings.llm_timeout):
-                answer = await self._metrics.time_model(self._provider.name, complete(self._provider, prompt))
+                text = clean(await self._metrics.time_model(name, complete(self._provider, prompt)))
         except LoopedAnswer as exc:
             log.warning(
-                "%s looped for %s: %s; sending the part before, not remembering it",
-                self._provider.name,
-                key,
-                exc,
+                "%s looped for %s: %s; sending the part before, not remembering it", name, conversation, exc
             )
-            return Answer(clean(exc.partial) or self._settings.fallback_reply, remember=False)
+            if partial := clean(exc.partial):
+                return partial, AnswerKind.LOOPED
+            return self._settings.fallback_reply, AnswerKind.FALLBACK
         except (LLMError, TimeoutError) as exc:
             reason = (
                 exc if isinstance(exc, LLMError) else f"no answer within {self._settings.llm_timeout:g} s"
             )
-            log.error("%s failed for %s: %s; sending the fallback reply", self._provider.name, key, reason)
-            return Answer(self._settings.fallback_reply, remember=False)
-        text = clean(answer)
-        return Answer(text) if text else Answer(self._settings.fallback_reply, remember=False)
-
-    async def reply_to(self, message: C2CMessage | GroupMessage, robot: str) -> str:
-        """Answer and remember the exchange, without sending anything."""
-        answer = await self.answer(message, robot)
-        await self.remember(message, robot, answer)
-        return answer.text
-
-    async def remember(self, message: C2CMessage | GroupMessage, robot: str, answer: Answer) -> None:
-        """Store the exchange, when the answer is one to remember (see `Answer`)."""
-        if answer.remember:
-            question = self._question(message, robot)
-            await self._memory.remember(conversation_key(message, robot), question, answer.text)
-
-    def _question(self, message: C2CMessage | GroupMessage, robot: str) -> str:
-        """The text the model is asked: mentions of our robots removed, blank when there is none."""
-        return strip_mentions(message.text, [robot, *self._settings.robots])
+            log.error("%s failed for %s: %s; sending the fallback reply", name, conversation, reason)
+            return self._settings.fallback_reply, AnswerKind.FALLBACK
+        return (text, AnswerKind.MODEL) if text else (self._settings.fallback_reply, AnswerKind.FALLBACK)

@@ -25,8 +25,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from botkit.errors import UserSigError
+from botkit.httpclient import create_http_client
+from botkit.lab.recording import recorded
 from botkit.logmask import json_or_text
-from botkit.recording import recorded
 from botkit.usersig import verify_usersig
 from sandbox.commands import find_command
 from sandbox.control import control_router
@@ -53,7 +54,7 @@ def create_sandbox_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(transport=transport) as client, sandbox.dispatcher.running(client):
+        async with create_http_client(transport=transport) as client, sandbox.dispatcher.running(client):
             yield
 
     app = FastAPI(title="botkit sandbox: fake Tencent Cloud Chat", lifespan=lifespan)

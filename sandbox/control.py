@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from botkit.elements import body_text, dump_body, text_body
 from botkit.errors import BotkitError
-from botkit.recording import dump_lines, load_lines
+from botkit.lab.recording import dump_lines, load_lines
 from sandbox.faults import Faults
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
 

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import httpx
 
 from botkit.callbacks import C2CMessage, GroupMessage, dump_callback
-from botkit.recording import RecordedCall, recorded
+from botkit.lab.recording import RecordedCall, recorded
 from botkit.signature import sign_callback
 from sandbox.faults import Faults, happens
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from botkit.config import Settings
 from botkit.elements import body_text, dump_body, msg_body_adapter, text_body
 from botkit.intake import Intake
-from botkit.recording import RecordedCall
+from botkit.lab.recording import RecordedCall
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.seed import DEMO_GROUP, DEMO_USER, seed_demo

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from botkit.callbacks import parse_callback
-from botkit.recording import RecordedCall
+from botkit.lab.recording import RecordedCall
 from sandbox.commands import run_command
 from sandbox.dispatch import Dispatcher
 from sandbox.errorcodes import SandboxError, fail_envelope, ok_envelope

@@ -36,7 +36,7 @@ from starlette.applications import Starlette
 
 from botkit.app import create_app
 from botkit.config import Settings
-from botkit.recording import read_recording
+from botkit.lab.recording import read_recording
 from sandbox.chat import Chat
 from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox, Replay
 

@@ -1,4 +1,4 @@
-"""Prompt evaluation: suite files, runs through the Responder, scores, reports, saving the winner, the CLI."""
+"""Prompt evaluation: suite files, runs through Handler.reply, scores, reports, saving the winner, the CLI."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from matplotlib.patches import Rectangle
 from botkit.cli import cli
 from botkit.config import Settings
 from botkit.errors import ConfigError, LLMError
-from botkit.eval import (
+from botkit.lab.eval import (
     Check,
     EvalReport,
     EvalRow,
@@ -257,6 +257,28 @@ async def test_the_fallback_reply_scores_zero(settings: Settings) -> None:
 
     assert {r.answer for r in report.rows} == {settings.fallback_reply}
     assert all(r.checks == (Check("no_fallback", False),) and r.score == 0.0 for r in report.rows)
+
+
+async def test_an_answer_that_only_reads_like_the_fallback_is_scored(settings: Settings) -> None:
+    # What an answer is comes from the answering path, never from its text.
+    report = await run_suite(
+        make_suite(), settings, {"mimic": Scripted(dict.fromkeys(GOOD, settings.fallback_reply))}
+    )
+
+    assert all(Check("no_fallback", False) not in r.checks for r in report.rows)
+
+
+async def test_a_suite_robot_outside_botkit_robots_is_answered(settings: Settings) -> None:
+    suite = Suite.model_validate(
+        {
+            "prompts": {"helpful": "Be helpful."},
+            "conversations": [{"name": "c", "robot": "@RBT#002", "turns": [{"user": "@@RBT#002 hi"}]}],
+        }
+    )
+
+    report = await run_suite(suite, settings, {"echo": EchoProvider()})
+
+    assert [r.answer for r in report.rows] == ["echo: hi"]
 
 
 async def test_latency_comes_from_the_injected_clock(settings: Settings) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from botkit.config import Settings
-from botkit.httpclient import CONNECT_TIMEOUT, create_http_client
+from botkit.httpclient import CONNECT_TIMEOUT, DEFAULT_TIMEOUT, create_http_client
 
 Answer = Callable[[bytes], Awaitable[bytes]]
 
@@ -73,6 +73,34 @@ async def test_a_given_transport_is_used_with_explicit_timeouts(settings: Settin
     longest = max(settings.rest_timeout, settings.llm_timeout)
     expected = {"connect": CONNECT_TIMEOUT, "read": longest, "write": longest, "pool": longest}
     assert seen[0].extensions["timeout"] == expected
+
+
+@pytest.mark.parametrize(
+    ("with_settings", "timeout", "expected"),
+    [(True, 3.0, 3.0), (False, 3.0, 3.0), (False, None, DEFAULT_TIMEOUT)],
+    ids=["timeout-over-settings", "timeout-alone", "neither"],
+)
+async def test_a_client_for_others_than_the_bot_names_its_timeout_and_base_url(
+    settings: Settings, with_settings: bool, timeout: float | None, expected: float
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    transport = httpx.MockTransport(handler)
+    bot = settings if with_settings else None
+    async with create_http_client(bot, transport, timeout=timeout, base_url="http://stand.in") as client:
+        await client.get("/stats")
+
+    assert str(seen[0].url) == "http://stand.in/stats"
+    assert seen[0].extensions["timeout"] == {
+        "connect": CONNECT_TIMEOUT,
+        "read": expected,
+        "write": expected,
+        "pool": expected,
+    }
 
 
 async def test_event_hooks_see_every_response(settings: Settings) -> None:

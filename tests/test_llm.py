@@ -283,6 +283,26 @@ async def test_minimax_base_resp_errors_carry_code_and_message(
     assert API_KEY not in message
 
 
+async def test_minimax_names_what_its_status_code_means() -> None:
+    failure = {"base_resp": {"status_code": 1004, "status_msg": "login fail"}}
+    async with client(lambda request: httpx.Response(200, json=failure)) as http:
+        with pytest.raises(LLMError) as caught:
+            await complete(minimax(http), ASK)
+    assert (
+        str(caught.value)
+        == "minimax error 1004 (authentication failed, check BOTKIT_LLM_API_KEY): login fail"
+    )
+
+
+async def test_openai_reports_a_base_resp_status_with_the_servers_own_words() -> None:
+    # MiniMax's OpenAI-compatible endpoint sends its status too; its meanings are MiniMax's table.
+    failure = {"base_resp": {"status_code": 1004, "status_msg": "login fail"}}
+    async with client(lambda request: sse(chunk("partial"), {**chunk(None), **failure})) as http:
+        with pytest.raises(LLMError) as caught:
+            await complete(openai(http), ASK)
+    assert str(caught.value) == "openai error 1004: login fail"
+
+
 # --- complete() -----------------------------------------------------------------------------
 
 

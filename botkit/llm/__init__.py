@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from botkit.config import LLMName, Settings
-from botkit.errors import ConfigError
-from botkit.llm import minimax, openai
 from botkit.llm.base import ChatMessage, Provider, complete
 from botkit.llm.echo import EchoProvider
 from botkit.llm.local import LocalProvider
+from botkit.llm.minimax import MiniMaxProvider
+from botkit.llm.openai import OpenAIProvider
 
 __all__ = ["ChatMessage", "Provider", "complete", "default_provider_name", "get_provider"]
 
@@ -51,47 +51,15 @@ def _echo(settings: Settings, http: httpx.AsyncClient) -> Provider:
     return EchoProvider()
 
 
-API_MAX_TOKENS = 512
-
-
 def _local(settings: Settings, http: httpx.AsyncClient) -> Provider:
     if settings.llm_max_tokens is None:
         return LocalProvider()
     return LocalProvider(max_tokens=settings.llm_max_tokens)
 
 
-def _openai(settings: Settings, http: httpx.AsyncClient) -> Provider:
-    # Servers such as Ollama, vLLM or llama.cpp take no key, but then the base URL must point at them.
-    if settings.llm_api_key is None and settings.llm_base_url is None:
-        raise ConfigError(
-            "BOTKIT_LLM=openai needs BOTKIT_LLM_API_KEY, or BOTKIT_LLM_BASE_URL for a keyless server"
-        )
-    return openai.OpenAIProvider(
-        http,
-        base_url=settings.llm_base_url or openai.DEFAULT_BASE_URL,
-        api_key=settings.llm_api_key,
-        model=settings.llm_model or openai.DEFAULT_MODEL,
-        timeout=settings.llm_timeout,
-        max_tokens=settings.llm_max_tokens or API_MAX_TOKENS,
-    )
-
-
-def _minimax(settings: Settings, http: httpx.AsyncClient) -> Provider:
-    if settings.llm_api_key is None:
-        raise ConfigError("BOTKIT_LLM=minimax needs BOTKIT_LLM_API_KEY")
-    return minimax.MiniMaxProvider(
-        http,
-        base_url=settings.llm_base_url or minimax.DEFAULT_BASE_URL,
-        api_key=settings.llm_api_key,
-        model=settings.llm_model or minimax.DEFAULT_MODEL,
-        timeout=settings.llm_timeout,
-        max_tokens=settings.llm_max_tokens or API_MAX_TOKENS,
-    )
-
-
 _FACTORIES: Mapping[LLMName, Factory] = {
     "echo": _echo,
     "local": _local,
-    "openai": _openai,
-    "minimax": _minimax,
+    "openai": OpenAIProvider.from_settings,
+    "minimax": MiniMaxProvider.from_settings,
 }

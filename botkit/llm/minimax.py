@@ -10,60 +10,30 @@ https://platform.minimax.io/docs/api-reference/text-post
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Sequence
-
-import httpx
-from pydantic import SecretStr
-
-from botkit.llm.base import ChatMessage
-from botkit.llm.openai import ChatRequest, Clock, stream_chat
+from botkit.llm.chatcompletions import ChatCompletionsProvider
 
 DEFAULT_BASE_URL = "https://api.minimax.io"
 DEFAULT_MODEL = "MiniMax-M2"
 
+STATUS_MEANINGS = {
+    1000: "server error",
+    1001: "timeout",
+    1002: "rate limited",
+    1004: "authentication failed, check BOTKIT_LLM_API_KEY",
+    1008: "insufficient balance",
+    1013: "server error",
+    1039: "token limit exceeded",
+    2013: "invalid parameters",
+}
+"""MiniMax's `base_resp.status_code` values (protocol.md §9)."""
 
-class MiniMaxProvider:
+
+class MiniMaxProvider(ChatCompletionsProvider):
     """Chat completions from MiniMax; in mainland China use base_url `https://api.minimaxi.com`."""
 
     name = "minimax"
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: SecretStr,
-        model: str = DEFAULT_MODEL,
-        timeout: float,
-        max_tokens: int,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self._http = http
-        self._url = f"{base_url.rstrip('/')}/v1/text/chatcompletion_v2"
-        self._api_key = api_key
-        self._model = model
-        self._timeout = timeout
-        self._max_tokens = max_tokens
-        self._clock = clock
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    def __repr__(self) -> str:
-        return f"MiniMaxProvider(url={self._url!r}, model={self._model!r})"
-
-    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        request = ChatRequest(
-            model=self._model, messages=list(messages), max_completion_tokens=self._max_tokens
-        )
-        return stream_chat(
-            self._http,
-            self._url,
-            request,
-            name=self.name,
-            api_key=self._api_key,
-            timeout=self._timeout,
-            clock=self._clock,
-        )
+    path = "/v1/text/chatcompletion_v2"
+    default_base_url = DEFAULT_BASE_URL
+    default_model = DEFAULT_MODEL
+    max_tokens_field = "max_completion_tokens"
+    status_meanings = STATUS_MEANINGS

@@ -14,7 +14,7 @@ import pytest
 from botkit.app import create_app
 from botkit.config import Settings
 from botkit.errors import ConfigError
-from botkit.recording import RecordedCall, dump_lines, load_lines, read_recording, replay_callbacks
+from botkit.lab.recording import RecordedCall, dump_lines, load_lines, read_recording, replay_callbacks
 from botkit.signature import verify_callback
 from sandbox.chat import Chat
 from sandbox.harness import LocalSandbox, Replay

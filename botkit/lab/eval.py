@@ -1,7 +1,8 @@
 """Prompt evaluation: each prompt with each provider on every conversation of a suite, answered as the bot.
 
-Each turn is a real `C2CMessage` through `Responder.reply_to` with its own fresh memory, so a score
-reflects what users of the deployed bot would get. `botkit eval` and the notebooks both call this.
+Each turn is a real `C2CMessage` answered by `Handler.reply`, the service's own answering path
+without the sending, and each conversation has a fresh memory, so a score reflects what users of
+the deployed bot would get. `botkit eval` and the notebooks both call this.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from dotenv import set_key
 
 from botkit.callbacks import C2CMessage
 from botkit.config import LLMName, Settings
-from botkit.conversation import Memory
 from botkit.elements import text_body
 from botkit.errors import ConfigError
-from botkit.evalreport import STAND_IN_PROVIDERS, Check, Choice, EvalReport, EvalRow, Summary
+from botkit.handler import Handler
+from botkit.lab.evalreport import STAND_IN_PROVIDERS, Check, Choice, EvalReport, EvalRow, Summary
+from botkit.lab.suite import Conversation, Suite, TurnCase, load_suite
 from botkit.llm import get_provider
 from botkit.llm.base import Provider
-from botkit.responder import Responder
+from botkit.responder import AnswerKind
 from botkit.store.inmemory import InMemoryStore
-from botkit.suite import Conversation, Suite, TurnCase, load_suite
 
 __all__ = [
     "EVAL_USER",
@@ -128,11 +129,11 @@ class _Run:
         self._clock = clock
 
     async def converse(self, conversation: Conversation) -> AsyncIterator[EvalRow]:
-        memory = Memory(
-            InMemoryStore(), max_turns=self._settings.history_turns, max_chars=self._settings.history_chars
-        )
-        responder = Responder(settings=self._settings, provider=self._provider, memory=memory)
         robot = conversation.robot or self._settings.robots[0]
+        # A suite's robot is served as if it were in BOTKIT_ROBOTS.
+        robots = list(dict.fromkeys([*self._settings.robots, robot]))
+        settings = self._settings.model_copy(update={"robots": robots})
+        handler = Handler(settings=settings, provider=self._provider, store=InMemoryStore())
         for turn, case in enumerate(conversation.turns, start=1):
             message = C2CMessage(
                 from_account=EVAL_USER,
@@ -143,18 +144,19 @@ class _Run:
                 msg_body=text_body(case.user),
             )
             started = self._clock()
-            answer = await responder.reply_to(message, robot)
+            answer = await handler.reply(message)
             latency = self._clock() - started
+            assert answer is not None, "the conversation's robot is served and EVAL_USER is no robot"
             # The fallback is not the model's answer: checking its text would score nothing real.
-            fell_back = answer == self._settings.fallback_reply
-            checks = [Check("no_fallback", False)] if fell_back else check_answer(case, answer, latency)
+            fell_back = answer.kind is AnswerKind.FALLBACK
+            checks = [Check("no_fallback", False)] if fell_back else check_answer(case, answer.text, latency)
             yield EvalRow(
                 prompt=self._prompt_name,
                 provider=self._provider_name,
                 conversation=conversation.name,
                 turn=turn,
                 user=case.user,
-                answer=answer,
+                answer=answer.text,
                 latency_s=latency,
                 checks=tuple(checks),
             )
