@@ -7,7 +7,6 @@ both over `httpx.ASGITransport`; the assertions read what the sandbox stored and
 from __future__ import annotations
 
 import logging
-import random
 import subprocess
 import sys
 
@@ -18,29 +17,11 @@ from botkit.app import create_app
 from botkit.config import Settings
 from botkit.elements import TextElem, body_text
 from botkit.store import EntryStatus
-from sandbox import testkit
 from sandbox.chat import Chat
 from sandbox.faults import Faults
 from sandbox.harness import LocalSandbox
 from sandbox.models import C2CRecord
-
-ROBOT = testkit.ROBOT
-
-
-class FirstDrawFails(random.Random):
-    """A random source whose first `random()` is 0.0 (a fault at any rate fires), then 1.0 (none does)."""
-
-    def __init__(self) -> None:
-        super().__init__(0)
-        self.draws = 0
-
-    def random(self) -> float:
-        self.draws += 1
-        return 0.0 if self.draws == 1 else 1.0
-
-    def getrandbits(self, k: int) -> int:
-        # Defined here so that randrange() keeps drawing bits, not the scripted random().
-        return super().getrandbits(k)
+from tests.support import ROBOT, fail_rest_calls
 
 
 async def test_c2c_hello_gets_exactly_one_text_reply_from_the_robot(
@@ -99,8 +80,7 @@ async def test_a_duplicated_callback_is_answered_once(sandbox: LocalSandbox, cha
 
 
 async def test_a_retryable_rest_failure_still_delivers_the_reply(sandbox: LocalSandbox, chat: Chat) -> None:
-    sandbox.sandbox.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)
-    sandbox.sandbox.rng = FirstDrawFails()
+    fail_rest_calls(sandbox, 60008, times=1)
 
     reply = await chat.send("hello")
 

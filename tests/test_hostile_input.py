@@ -23,8 +23,8 @@ from botkit.callbacks import ACK_BODY, callback_adapter, journal_payload, parse_
 from botkit.config import DEFAULT_NON_TEXT_REPLY, Settings
 from botkit.llm.base import ChatMessage
 from botkit.store import InMemoryStore
-from tests.conftest import c2c_body, callback_url
 from tests.fakechat import FakeChat
+from tests.support import c2c_body, callback_url
 
 C2C = "Bot.OnC2CMessage"
 TEXT = {"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}

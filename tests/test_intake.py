@@ -18,8 +18,8 @@ from botkit.handler import reply_random
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore, JournalEntry, SQLiteStore, Store
-from tests.conftest import c2c_body
 from tests.fakechat import FakeChat
+from tests.support import c2c_body
 
 
 async def run_until_idle(settings: Settings, store: Store, chat: FakeChat) -> None:

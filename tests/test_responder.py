@@ -18,8 +18,8 @@ from botkit.llm.echo import EchoProvider
 from botkit.llm.local import with_date
 from botkit.responder import Responder
 from botkit.store.inmemory import InMemoryStore
+from tests.support import ROBOT
 
-ROBOT = "@RBT#001"
 JOKE = "Why did the chicken cross the road? To get to the other side!"
 
 

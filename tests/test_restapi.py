@@ -19,7 +19,7 @@ from botkit.elements import text_body
 from botkit.errors import ChatAPIError, ChatTransportError
 from botkit.restapi import DEFAULT_RATE_LIMIT, MAX_BACKOFF_SECONDS, MAX_UINT32, ChatClient
 from botkit.usersig import UserSigCache, verify_usersig
-from tests.conftest import KEY, SDKAPPID
+from tests.support import KEY, SDKAPPID
 
 API_BASE = "http://chat.test"
 ADMIN = "administrator"

@@ -16,8 +16,8 @@ from botkit.config import Settings, load_settings
 from botkit.errors import ChatAPIError, ConfigError
 from botkit.logmask import escape_controls, install_log_scrubber, register_secrets, scrub
 from botkit.restapi import ChatClient
-from tests.conftest import KEY, TOKEN, c2c_body, callback_url
 from tests.fakechat import FakeChat
+from tests.support import KEY, TOKEN, c2c_body, callback_url
 
 LLM_KEY = "sk-test-llm-key-should-never-show"
 

@@ -23,8 +23,8 @@ from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, Store, Turn, open_store
 from botkit.store.base import DONE_TTL_SECONDS, LeaseLost
 from botkit.store.redis import RedisStore
-from tests.conftest import c2c_body, callback_url
 from tests.fakechat import FakeChat
+from tests.support import c2c_body, callback_url
 
 T0 = 1700000000.0
 LEASE = 30.0

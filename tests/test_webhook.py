@@ -22,8 +22,8 @@ from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore
 from botkit.usersig import verify_usersig
-from tests.conftest import KEY, SDKAPPID, c2c_body, callback_url, group_body
 from tests.fakechat import FakeChat
+from tests.support import KEY, SDKAPPID, c2c_body, callback_url, group_body
 
 
 @dataclass
