@@ -1,7 +1,7 @@
 """Shared fixtures: explicit settings, a clean BOTKIT_* environment, the sandbox as the Chat REST API.
 
-The plugin's sandbox runs on the same settings as every other test. Plain helpers live in
-tests/support.py.
+The suite opts into botkit's pytest plugin as any project does (`pytest_plugins`), and runs the
+plugin's sandbox on the same settings as every other test. Plain helpers live in tests/support.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from botkit.config import Settings
 from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
 from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, sandbox_chat_api
 
-pytest_plugins = ["tests.redisserver"]
+pytest_plugins = ["sandbox.testkit", "tests.redisserver"]
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,11 @@ both over `httpx.ASGITransport`; the assertions read what the sandbox stored and
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -22,6 +25,8 @@ from sandbox.faults import Faults
 from sandbox.harness import LocalSandbox
 from sandbox.models import C2CRecord
 from tests.support import ROBOT, fail_rest_calls
+
+ROOT = Path(__file__).parents[1]
 
 
 async def test_c2c_hello_gets_exactly_one_text_reply_from_the_robot(
@@ -126,6 +131,39 @@ async def test_no_reply_is_a_timeout_that_says_what_happened(sandbox: LocalSandb
     message = str(caught.value)
     assert f"no reply from {ROBOT} to {sandbox.user}" in message
     assert "callback Bot.OnC2CMessage: dropped by fault injection" in message
+
+
+def readme_testing_examples() -> list[str]:
+    """The Python blocks of the README's "Testing your bot" section, in order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your bot", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+
+
+def test_installing_botkit_loads_no_pytest_plugin() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    assert "pytest11" not in project.get("entry-points", {})
+
+
+@pytest.mark.slow
+def test_a_project_that_opts_in_as_the_readme_says_runs_its_examples(tmp_path: Path) -> None:
+    opt_in, examples, *_ = readme_testing_examples()
+    (tmp_path / "conftest.py").write_text(opt_in, encoding="utf-8")
+    (tmp_path / "test_bot.py").write_text(examples, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_mode = "auto"\n')
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert opt_in == 'pytest_plugins = ["sandbox.testkit"]\n'
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
 
 
 def test_importing_the_testkit_loads_no_gradio_or_model() -> None:
