@@ -204,14 +204,11 @@ class Hanging:
 # -- the sandbox as the bot's Chat REST API --------------------------------------------------------
 
 
-def sandbox_chat_api(settings: Settings, *users: str) -> LocalSandbox:
-    """An in-process sandbox for `settings`' app, not yet running: its robots, USER and `users`,
-    and GROUP holding them all. Give a bot `transport=local.transport`, run it with
-    `local.running(app)`; every REST call then passes the sandbox's checks, as with Tencent."""
-    local = LocalSandbox(settings, user=USER, group=GROUP)
-    for user in users:
-        local.add_user(user)
-    return local
+def sandbox_chat_api(settings: Settings) -> LocalSandbox:
+    """An in-process sandbox for the app in `settings`, not yet running: its robots, USER, and
+    GROUP holding them. Give a bot `transport=local.transport` and run it with `local.running(app)`:
+    each REST call then passes the sandbox's checks, as with Tencent. `add_user` adds another user."""
+    return LocalSandbox(settings, user=USER, group=GROUP)
 
 
 def rest_traffic(local: LocalSandbox) -> list[TrafficEntry]:
