@@ -282,6 +282,7 @@ async def run(profile: Profile) -> dict[str, Any]:
             results |= await timed("overhead", bench.overhead())
             results |= await timed("drain", bench.drain())
             results |= await timed("recovery", bench.recovery())
+            results["rest_refused"] = (await bench.stats())["refused"]
         finally:
             await bench.close()
     results["wait_s"] = profile.wait_seconds

@@ -1,6 +1,8 @@
-"""pytest plugin `botkit_sandbox`: test a bot against an in-process sandbox, with no Tencent account.
+"""A pytest plugin: test a bot against an in-process sandbox, with no Tencent account.
 
-Needs pytest-asyncio (the `sandbox` fixture is async). Fixtures:
+Opt in from your top-level conftest.py with `pytest_plugins = ["sandbox.testkit"]`; installing
+botkit loads nothing into pytest by itself. Needs pytest-asyncio (the `sandbox` fixture is async).
+Fixtures:
 
 - `botkit_settings`: the app, robots (`@RBT#001`), model (`echo`) and store (`memory://`); override it.
 - `botkit_local_sandbox`: the `LocalSandbox` for those settings, before it runs.
@@ -19,12 +21,11 @@ Needs pytest-asyncio (the `sandbox` fixture is async). Fixtures:
   (from the sandbox's `/sandbox/api/recording`) to your bot; `session.rest_calls` and `session.texts`
   are what the bot sent back, `session.recorded_texts` what it sent when recorded.
 
-Importing this module loads neither gradio nor a model: pytest imports it on every run.
+Importing this module loads neither gradio nor a model.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
+
+try:
+    import pytest_asyncio
+except ImportError as missing:
+    raise ImportError(
+        "the sandbox.testkit plugin needs pytest-asyncio: pip install pytest-asyncio"
+    ) from missing
 
 from botkit.app import create_app
 from botkit.config import Settings
@@ -77,22 +85,10 @@ def botkit_app(botkit_settings: Settings, sandbox_transport: httpx.ASGITransport
     return create_app(botkit_settings, transport=sandbox_transport)
 
 
-if importlib.util.find_spec("pytest_asyncio") is None:
-    # pytest loads this plugin wherever botkit is installed: without pytest-asyncio, only a test
-    # that asks for the sandbox fails, with the fix in its message.
-    @pytest.fixture
-    def sandbox() -> LocalSandbox:
-        pytest.fail("the botkit_sandbox fixtures need pytest-asyncio: pip install pytest-asyncio")
-
-else:
-    import pytest_asyncio
-
-    @pytest_asyncio.fixture
-    async def sandbox(  # type: ignore[misc]  # the other branch defines the same fixture
-        botkit_local_sandbox: LocalSandbox, botkit_app: Starlette
-    ) -> AsyncIterator[LocalSandbox]:
-        async with botkit_local_sandbox.running(botkit_app) as running:
-            yield running
+@pytest_asyncio.fixture
+async def sandbox(botkit_local_sandbox: LocalSandbox, botkit_app: Starlette) -> AsyncIterator[LocalSandbox]:
+    async with botkit_local_sandbox.running(botkit_app) as running:
+        yield running
 
 
 @pytest.fixture

@@ -1,24 +1,22 @@
-"""Shared fixtures: explicit settings, a clean BOTKIT_* environment, signed-callback builders."""
+"""Shared fixtures: explicit settings, a clean BOTKIT_* environment, the sandbox as the Chat REST API.
+
+The suite opts into botkit's pytest plugin as any project does (`pytest_plugins`), and runs the
+plugin's sandbox on the same settings as every other test. Plain helpers live in tests/support.py.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
 from botkit.config import Settings
-from botkit.signature import sign_callback
+from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
+from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, sandbox_chat_api
 
-pytest_plugins = ["tests.redisserver"]
-
-SDKAPPID = 1400000000
-KEY = "test-secret-key-0123456789abcdef"
-TOKEN = "test-callback-token"
+pytest_plugins = ["sandbox.testkit", "tests.redisserver"]
 
 
 @pytest.fixture(autouse=True)
@@ -37,78 +35,22 @@ def settings() -> Settings:
         sdkappid=SDKAPPID,
         key=KEY,
         callback_token=TOKEN,
-        api_base="http://chat.test",
-        robots=["@RBT#001"],
+        api_base=SANDBOX_BASE_URL,
+        robots=[ROBOT],
         llm="echo",
         store="memory://",
     )
 
 
-def callback_url(
-    command: str,
-    *,
-    path: str = "/im",
-    sdkappid: int = SDKAPPID,
-    token: str | None = TOKEN,
-    request_time: int | None = None,
-) -> str:
-    """A callback URL with Tencent's query string, signed when a token is given."""
-    query: dict[str, Any] = {
-        "SdkAppid": sdkappid,
-        "CallbackCommand": command,
-        "contenttype": "json",
-        "ClientIP": "203.0.113.7",
-        "OptPlatform": "RESTAPI",
-    }
-    if token is not None:
-        now = str(request_time if request_time is not None else int(time.time()))
-        query |= {"RequestTime": now, "Sign": sign_callback(token, now)}
-    return f"{path}?{urlencode(query)}"
+@pytest.fixture
+def botkit_settings(settings: Settings) -> Settings:
+    """The plugin's sandbox and bot run on the suite's settings."""
+    return settings
 
 
-def c2c_body(text: str = "hello", *, sender: str = "u1", robot: str = "@RBT#001", seq: int = 1) -> bytes:
-    msg_time = 1700000100 + seq
-    return json.dumps(
-        {
-            "CallbackCommand": "Bot.OnC2CMessage",
-            "From_Account": sender,
-            "To_Account": robot,
-            "MsgSeq": seq,
-            "MsgRandom": 918273645,
-            "MsgTime": msg_time,
-            "MsgKey": f"{seq}_918273645_{msg_time}",
-            "OnlineOnlyFlag": 0,
-            "SendMsgResult": 0,
-            "ErrorInfo": "send msg succeed",
-            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
-            "CloudCustomData": "",
-            "EventTime": msg_time * 1000 + 123,
-        }
-    ).encode()
-
-
-def group_body(
-    text: str = "@@RBT#001 hello",
-    *,
-    sender: str = "u1",
-    robots: list[str] | None = None,
-    group: str = "@TGS#2ABCDEFGH",
-    seq: int = 42,
-) -> bytes:
-    return json.dumps(
-        {
-            "CallbackCommand": "Bot.OnGroupMessage",
-            "GroupId": group,
-            "Type": "Public",
-            "From_Account": sender,
-            "Operator_Account": sender,
-            "Random": 55667788,
-            "MsgSeq": seq,
-            "MsgTime": 1700000200,
-            "OnlineOnlyFlag": 0,
-            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
-            "AtRobots_Account": robots if robots is not None else ["@RBT#001"],
-            "CloudCustomData": "",
-            "EventTime": 1700000200456,
-        }
-    ).encode()
+@pytest.fixture
+def chat_api(settings: Settings) -> Iterator[LocalSandbox]:
+    """The Chat REST API of a bot a test builds itself: an in-process sandbox, not yet running."""
+    local = sandbox_chat_api(settings)
+    yield local
+    local.close()

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from botkit.cli import cli
 from botkit.usersig import verify_usersig
-from tests.conftest import KEY, SDKAPPID
+from tests.support import KEY, SDKAPPID
 
 ENV = {"BOTKIT_SDKAPPID": str(SDKAPPID), "BOTKIT_KEY": KEY}
 

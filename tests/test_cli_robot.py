@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from botkit.cli import cli
 from sandbox.app import create_sandbox_app
 from sandbox.state import SandboxConfig, SandboxState
-from tests.conftest import KEY, SDKAPPID
+from tests.support import KEY, SDKAPPID
 
 
 @pytest.fixture

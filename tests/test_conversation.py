@@ -11,7 +11,7 @@ from botkit.conversation import Memory, conversation_key, strip_mentions, within
 from botkit.llm.base import ChatMessage, Role
 from botkit.store import InMemoryStore
 from botkit.store.base import Turn
-from tests.conftest import c2c_body, group_body
+from tests.support import c2c_body, group_body
 
 
 def _c2c(sender: str = "u1", robot: str = "@RBT#001") -> C2CMessage:

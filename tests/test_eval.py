@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from matplotlib.patches import Rectangle
 
 from botkit.cli import cli
 from botkit.config import Settings
-from botkit.errors import ConfigError, LLMError
+from botkit.errors import ConfigError
 from botkit.lab.eval import (
     Check,
     EvalReport,
@@ -33,9 +32,8 @@ from botkit.lab.eval import (
     save_best,
     save_prompt,
 )
-from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
-from tests.conftest import KEY, SDKAPPID
+from tests.support import KEY, SDKAPPID, Failing, Scripted
 
 matplotlib.use("Agg")
 
@@ -44,26 +42,6 @@ EXAMPLE = Path(__file__).parents[1] / "notebooks/suites/example.toml"
 REFUND = "Can I get a refund?"
 ORDER = "My order is 48213."
 WHICH = "Which order did I mention?"
-
-
-class Scripted:
-    """Answers from a table keyed by the question, and keeps every prompt it was given."""
-
-    def __init__(self, answers: dict[str, str], name: str = "scripted") -> None:
-        self.name = name
-        self.answers = answers
-        self.prompts: list[list[ChatMessage]] = []
-
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        self.prompts.append(list(messages))
-        yield self.answers[messages[-1].content]
-
-
-class Failing:
-    name = "failing"
-
-    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        raise LLMError("model down")
 
 
 class Ticks:

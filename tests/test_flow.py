@@ -7,9 +7,11 @@ both over `httpx.ASGITransport`; the assertions read what the sandbox stored and
 from __future__ import annotations
 
 import logging
-import random
+import re
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -18,29 +20,13 @@ from botkit.app import create_app
 from botkit.config import Settings
 from botkit.elements import TextElem, body_text
 from botkit.store import EntryStatus
-from sandbox import testkit
 from sandbox.chat import Chat
 from sandbox.faults import Faults
 from sandbox.harness import LocalSandbox
 from sandbox.models import C2CRecord
+from tests.support import ROBOT, fail_rest_calls
 
-ROBOT = testkit.ROBOT
-
-
-class FirstDrawFails(random.Random):
-    """A random source whose first `random()` is 0.0 (a fault at any rate fires), then 1.0 (none does)."""
-
-    def __init__(self) -> None:
-        super().__init__(0)
-        self.draws = 0
-
-    def random(self) -> float:
-        self.draws += 1
-        return 0.0 if self.draws == 1 else 1.0
-
-    def getrandbits(self, k: int) -> int:
-        # Defined here so that randrange() keeps drawing bits, not the scripted random().
-        return super().getrandbits(k)
+ROOT = Path(__file__).parents[1]
 
 
 async def test_c2c_hello_gets_exactly_one_text_reply_from_the_robot(
@@ -99,8 +85,7 @@ async def test_a_duplicated_callback_is_answered_once(sandbox: LocalSandbox, cha
 
 
 async def test_a_retryable_rest_failure_still_delivers_the_reply(sandbox: LocalSandbox, chat: Chat) -> None:
-    sandbox.sandbox.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)
-    sandbox.sandbox.rng = FirstDrawFails()
+    fail_rest_calls(sandbox, 60008, times=1)
 
     reply = await chat.send("hello")
 
@@ -146,6 +131,39 @@ async def test_no_reply_is_a_timeout_that_says_what_happened(sandbox: LocalSandb
     message = str(caught.value)
     assert f"no reply from {ROBOT} to {sandbox.user}" in message
     assert "callback Bot.OnC2CMessage: dropped by fault injection" in message
+
+
+def readme_testing_examples() -> list[str]:
+    """The Python blocks of the README's "Testing your bot" section, in order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your bot", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+
+
+def test_installing_botkit_loads_no_pytest_plugin() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    assert "pytest11" not in project.get("entry-points", {})
+
+
+@pytest.mark.slow
+def test_a_project_that_opts_in_as_the_readme_says_runs_its_examples(tmp_path: Path) -> None:
+    opt_in, examples, *_ = readme_testing_examples()
+    (tmp_path / "conftest.py").write_text(opt_in, encoding="utf-8")
+    (tmp_path / "test_bot.py").write_text(examples, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_mode = "auto"\n')
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert opt_in == 'pytest_plugins = ["sandbox.testkit"]\n'
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
 
 
 def test_importing_the_testkit_loads_no_gradio_or_model() -> None:

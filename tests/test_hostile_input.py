@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from ipaddress import ip_network
 from typing import Any
 
@@ -21,56 +21,43 @@ from starlette.types import Message
 from botkit.app import create_app
 from botkit.callbacks import ACK_BODY, callback_adapter, journal_payload, parse_callback
 from botkit.config import DEFAULT_NON_TEXT_REPLY, Settings
-from botkit.llm.base import ChatMessage
 from botkit.store import InMemoryStore
-from tests.conftest import c2c_body, callback_url
-from tests.fakechat import FakeChat
+from tests.support import RecordingEcho, c2c_body, callback_url, rest_traffic, sandbox_chat_api, sent_texts
 
 C2C = "Bot.OnC2CMessage"
 TEXT = {"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}
 
 
-class CountingEcho:
-    """An echo model that counts its calls, to show which messages never reach it."""
-
-    name = "counting-echo"
-
-    def __init__(self) -> None:
-        self.prompts: list[Sequence[ChatMessage]] = []
-
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        self.prompts.append(messages)
-        yield "echo: " + messages[-1].content
-
-
 class Bot:
+    """A bot on an echo model that keeps its prompts, to show which messages never reach it; its
+    REST calls go to an in-process sandbox (`chat`), which checks them as Tencent does."""
+
     def __init__(self, settings: Settings, client: tuple[str, int] = ("127.0.0.1", 40000)) -> None:
-        self.chat = FakeChat()
+        self.chat = sandbox_chat_api(settings)
         self.store = InMemoryStore()
-        self.model = CountingEcho()
-        self.app = create_app(
-            settings, transport=httpx.MockTransport(self.chat), provider=self.model, store=self.store
-        )
+        self.model = RecordingEcho()
+        self.app = create_app(settings, transport=self.chat.transport, provider=self.model, store=self.store)
         self.client = client
 
     async def __aenter__(self) -> Bot:
-        self._lifespan = self.app.router.lifespan_context(self.app)
-        await self._lifespan.__aenter__()
+        self._running = self.chat.running(self.app)
+        await self._running.__aenter__()
         transport = httpx.ASGITransport(app=self.app, client=self.client)
         self.http = httpx.AsyncClient(transport=transport, base_url="http://bot")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.http.aclose()
-        await self._lifespan.__aexit__(None, None, None)
+        await self._running.__aexit__(None, None, None)
+        self.chat.close()
 
     async def post(self, body: bytes, command: str = C2C) -> httpx.Response:
         response = await self.http.post(callback_url(command), content=body)
-        await self.app.state.intake.wait_idle()
+        await self.chat.settle()
         return response
 
     def replies(self) -> list[str]:
-        return [sent["MsgBody"][0]["MsgContent"]["Text"] for sent in self.chat.sent("openim/sendmsg")]
+        return sent_texts(self.chat)
 
 
 @pytest.fixture
@@ -112,7 +99,7 @@ async def test_input_botkit_cannot_read_is_a_400_with_a_reason(bot: Bot, body: b
 
     assert response.status_code == 400
     assert reason in response.json()["ErrorInfo"]
-    assert bot.chat.calls == []
+    assert rest_traffic(bot.chat) == []
 
 
 UNREAD = [
@@ -226,7 +213,7 @@ async def test_the_source_allow_list(settings: Settings, allowed: str, client: s
     assert response.status_code == status
     if status == 403:
         assert response.json()["ErrorInfo"] == f"source {client} is not in BOTKIT_ALLOWED_SOURCES"
-        assert bot.chat.calls == []
+        assert rest_traffic(bot.chat) == []
 
 
 def test_allowed_sources_parse_as_networks(settings: Settings) -> None:
@@ -276,4 +263,4 @@ async def test_a_client_gone_mid_body_logs_no_traceback_and_no_server_error(
     assert all(status < 500 for status in starts)
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING or record.exc_info]
     assert any("disconnected" in record.getMessage() for record in caplog.records)
-    assert bot.chat.calls == []
+    assert rest_traffic(bot.chat) == []

@@ -1,4 +1,8 @@
-"""Durable intake: work recorded before a crash is answered after restart, resumed, not repeated."""
+"""Durable intake: work recorded before a crash is answered after restart, resumed, not repeated.
+
+The bot's REST calls go to an in-process sandbox (the `chat_api` fixture), which checks
+each as Tencent does; the tests read what it accepted.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +22,14 @@ from botkit.handler import reply_random
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore, JournalEntry, SQLiteStore, Store
-from tests.conftest import c2c_body
-from tests.fakechat import FakeChat
+from sandbox.harness import LocalSandbox
+from tests.support import Hanging, c2c_body, fail_rest_calls, sent, sent_texts
 
 
-async def run_until_idle(settings: Settings, store: Store, chat: FakeChat) -> None:
-    app = create_app(settings, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
-    async with app.router.lifespan_context(app):
-        await app.state.intake.wait_idle()
+async def run_until_idle(settings: Settings, store: Store, chat: LocalSandbox) -> None:
+    app = create_app(settings, transport=chat.transport, provider=EchoProvider(), store=store)
+    async with chat.running(app):
+        await chat.settle()
 
 
 async def journal(store: Store, text: str, seq: int = 1) -> str:
@@ -36,47 +40,45 @@ async def journal(store: Store, text: str, seq: int = 1) -> str:
 
 
 async def test_recorded_but_unanswered_message_is_answered_after_restart(
-    settings: Settings, tmp_path: Path
+    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
     await store.close()
 
-    chat = FakeChat()
     reopened = SQLiteStore(tmp_path / "bot.db")
-    await run_until_idle(settings, reopened, chat)
+    await run_until_idle(settings, reopened, chat_api)
 
-    [sent] = chat.sent("openim/sendmsg")
-    assert sent["MsgBody"][0]["MsgContent"]["Text"] == "echo: hello"
+    assert sent_texts(chat_api) == ["echo: hello"]
     entry = await reopened.get(key)
     assert entry is not None
     assert entry.status is EntryStatus.DONE
 
 
 async def test_half_sent_reply_resumes_with_the_remaining_parts_only(
-    settings: Settings, tmp_path: Path
+    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "tell me a long story")
     await store.save_reply(key, ["part one.", "part two."], token=0)
     await store.mark_sent(key, 1, token=0)
 
-    chat = FakeChat()
-    await run_until_idle(settings, store, chat)
+    await run_until_idle(settings, store, chat_api)
 
-    [sent] = chat.sent("openim/sendmsg")
-    assert sent["MsgBody"][0]["MsgContent"]["Text"] == "part two."
-    assert (sent["MsgRandom"], sent["MsgSeq"]) == reply_random(key, 1)
+    assert sent_texts(chat_api) == ["part two."]
+    [body] = sent(chat_api)
+    assert (body["MsgRandom"], body["MsgSeq"]) == reply_random(key, 1)
 
 
-async def test_rest_outage_is_retried_later_then_reported(settings: Settings, tmp_path: Path) -> None:
+async def test_rest_outage_is_retried_later_then_reported(
+    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
+) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
-    chat = FakeChat()
-    chat.fail("openim/sendmsg", *[60008] * 100)
+    fail_rest_calls(chat_api, 60008)
     quick = settings.model_copy(update={"rest_retries": 0, "max_attempts": 1})
 
-    await run_until_idle(quick, store, chat)
+    await run_until_idle(quick, store, chat_api)
 
     entry = await store.get(key)
     assert entry is not None
@@ -85,21 +87,19 @@ async def test_rest_outage_is_retried_later_then_reported(settings: Settings, tm
 
 
 async def test_a_retry_after_failure_sends_the_saved_text_not_a_new_answer(
-    settings: Settings, tmp_path: Path
+    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
     await store.save_reply(key, ["the answer given before the crash"], token=0)
-    chat = FakeChat()
 
-    await run_until_idle(settings, store, chat)
+    await run_until_idle(settings, store, chat_api)
 
-    [sent] = chat.sent("openim/sendmsg")
-    assert sent["MsgBody"][0]["MsgContent"]["Text"] == "the answer given before the crash"
+    assert sent_texts(chat_api) == ["the answer given before the crash"]
 
 
 async def test_a_store_outage_while_claiming_is_logged_and_survived(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Flaky(InMemoryStore):
         failures = 1
@@ -112,21 +112,17 @@ async def test_a_store_outage_while_claiming_is_logged_and_survived(
 
     store = Flaky()
     await journal(store, "hello")
-    chat = FakeChat()
     quick = settings.model_copy(update={"max_in_flight": 1})
-    app = create_app(quick, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
-    async with app.router.lifespan_context(app):
-        deadline = asyncio.get_running_loop().time() + 5
-        while not chat.sent("openim/sendmsg"):
-            assert asyncio.get_running_loop().time() < deadline, "the message was never answered"
-            await asyncio.sleep(0.01)
+    app = create_app(quick, transport=chat_api.transport, provider=EchoProvider(), store=store)
+    async with chat_api.running(app):
+        await _until(lambda: bool(sent(chat_api)), "the message answered")
 
     assert "cannot read the intake journal" in caplog.text
-    assert len(chat.sent("openim/sendmsg")) == 1
+    assert sent_texts(chat_api) == ["echo: hello"]
 
 
 async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     class FailsToFinishOnce(InMemoryStore):
         failures = 1
@@ -141,35 +137,34 @@ async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
 
     store = FailsToFinishOnce()
     await journal(store, "first", seq=1)
-    chat = FakeChat()
+    chat_api.add_user("u2")
     one_worker = settings.model_copy(update={"max_in_flight": 1})
-    app = create_app(one_worker, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
-    async with app.router.lifespan_context(app):
-        await app.state.intake.wait_idle()
+    app = create_app(one_worker, transport=chat_api.transport, provider=EchoProvider(), store=store)
+    async with chat_api.running(app):
+        await chat_api.settle()
         # Another user's: u1's lane waits for the unfinished entry until its lease expires.
         await app.state.intake.record(
             parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u2", seq=2))
         )
-        deadline = asyncio.get_running_loop().time() + 5
-        while len(chat.sent("openim/sendmsg")) < 2:
-            assert asyncio.get_running_loop().time() < deadline, "the worker stopped after the failure"
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(sent(chat_api)) == 2, "the worker went on after the failure")
 
     assert "cannot record the outcome" in caplog.text
 
 
-async def _wait_for_replies(chat: FakeChat, count: int) -> list[tuple[str, str]]:
+def answered(chat: LocalSandbox) -> list[tuple[str, str]]:
+    """(recipient, text) of each reply the sandbox accepted, oldest first."""
+    return list(zip([body["To_Account"] for body in sent(chat)], sent_texts(chat), strict=True))
+
+
+async def _wait_for_replies(chat: LocalSandbox, count: int) -> list[tuple[str, str]]:
     """(recipient, text) of the first `count` replies, polled with a deadline."""
-    deadline = asyncio.get_running_loop().time() + 5
-    while len(sent := chat.sent("openim/sendmsg")) < count:
-        assert asyncio.get_running_loop().time() < deadline, f"only {len(sent)} of {count} replies were sent"
-        await asyncio.sleep(0.01)
-    return [(body["To_Account"], body["MsgBody"][0]["MsgContent"]["Text"]) for body in sent]
+    await _until(lambda: len(sent(chat)) >= count, f"{count} replies sent")
+    return answered(chat)[:count]
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 async def test_one_users_messages_are_answered_in_order_while_others_are_answered_meanwhile(
-    settings: Settings, tmp_path: Path, kind: str
+    settings: Settings, chat_api: LocalSandbox, tmp_path: Path, kind: str
 ) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     prompts: dict[str, list[tuple[str, str]]] = {}
@@ -184,21 +179,21 @@ async def test_one_users_messages_are_answered_in_order_while_others_are_answere
                 yield chunk
 
     store = InMemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "bot.db")
-    chat = FakeChat()
+    chat_api.add_user("u2")
     four = settings.model_copy(update={"max_in_flight": 4})
-    app = create_app(four, transport=httpx.MockTransport(chat), provider=SlowFirst(), store=store)
+    app = create_app(four, transport=chat_api.transport, provider=SlowFirst(), store=store)
     intake = app.state.intake
-    async with app.router.lifespan_context(app):
+    async with chat_api.running(app):
         await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("first", sender="u1", seq=1)))
         await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u1", seq=2)))
         await started.wait()
         await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("other", sender="u2", seq=3)))
 
-        while_first_is_slow = await _wait_for_replies(chat, 1)
+        while_first_is_slow = await _wait_for_replies(chat_api, 1)
         asked_meanwhile = set(prompts)
         release.set()
-        await intake.wait_idle()
-        replies = await _wait_for_replies(chat, 3)
+        await chat_api.settle()
+        replies = await _wait_for_replies(chat_api, 3)
 
     if kind == "sqlite":
         await store.close()
@@ -209,17 +204,12 @@ async def test_one_users_messages_are_answered_in_order_while_others_are_answere
 
 
 async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
-    settings: Settings, tmp_path: Path
+    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
 ) -> None:
-    class Hanging(EchoProvider):
-        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-            await asyncio.Event().wait()
-            yield "never"
-
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
-    first = create_app(settings, transport=httpx.MockTransport(FakeChat()), provider=Hanging(), store=store)
-    async with first.router.lifespan_context(first):
+    first = create_app(settings, transport=chat_api.transport, provider=Hanging(), store=store)
+    async with chat_api.running(first):
         deadline = asyncio.get_running_loop().time() + 5
         while (await store.get(key)).leased_until == 0:  # type: ignore[union-attr]
             assert asyncio.get_running_loop().time() < deadline, "the entry was never claimed"
@@ -229,9 +219,8 @@ async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
     entry = await store.get(key)
     assert entry is not None
     assert entry.leased_until == 0
-    chat = FakeChat()
-    await run_until_idle(settings, store, chat)
-    assert len(chat.sent("openim/sendmsg")) == 1
+    await run_until_idle(settings, store, chat_api)
+    assert sent_texts(chat_api) == ["echo: hello"]
 
 
 async def _until(condition: Callable[[], bool], what: str) -> None:
@@ -242,7 +231,7 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 async def test_a_worker_whose_lease_was_taken_over_records_no_reply(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     asked, answer = asyncio.Event(), asyncio.Event()
 
@@ -255,48 +244,53 @@ async def test_a_worker_whose_lease_was_taken_over_records_no_reply(
 
     store = InMemoryStore()
     key = await journal(store, "hello")
-    chat = FakeChat()
-    app = create_app(settings, transport=httpx.MockTransport(chat), provider=Slow(), store=store)
-    async with app.router.lifespan_context(app):
+    app = create_app(settings, transport=chat_api.transport, provider=Slow(), store=store)
+    async with chat_api.running(app):
         await asked.wait()
         # The lease ran out (a stalled process, say) and another worker took the entry.
         [taken] = await store.claim(now=time.time() + 60, lease_seconds=60, limit=1)
         answer.set()
         await _until(lambda: "lost the lease" in caplog.text, "the stale worker noticed")
 
-    assert chat.sent("openim/sendmsg") == []
+    assert sent(chat_api) == []
     entry = await store.get(key)
     assert entry is not None
     assert (entry.token, entry.reply_parts, entry.status) == (taken.token, None, EntryStatus.PENDING)
 
 
+class HeldFirst(httpx.AsyncBaseTransport):
+    """Passes requests on to `inner`, holding the first one until `go_on` is set."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sending, self.go_on = asyncio.Event(), asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.sending.is_set():
+            self.sending.set()
+            await self.go_on.wait()
+        return await self.inner.handle_async_request(request)
+
+
 async def test_a_worker_whose_lease_was_taken_over_mid_reply_sends_no_further_part(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = InMemoryStore()
     key = await journal(store, "tell me a long story")
     await store.save_reply(key, ["part one.", "part two.", "part three."], token=0)
-    chat = FakeChat()
-    sending, go_on = asyncio.Event(), asyncio.Event()
-
-    async def slow_first_send(request: httpx.Request) -> httpx.Response:
-        if not sending.is_set():
-            sending.set()
-            await go_on.wait()
-        return chat(request)
+    held = HeldFirst(chat_api.transport)
+    sending, go_on = held.sending, held.go_on
 
     short = settings.model_copy(update={"lease_seconds": 1.0})
-    app = create_app(
-        short, transport=httpx.MockTransport(slow_first_send), provider=EchoProvider(), store=store
-    )
-    async with app.router.lifespan_context(app):
+    app = create_app(short, transport=held, provider=EchoProvider(), store=store)
+    async with chat_api.running(app):
         await sending.wait()
         [taken] = await store.claim(now=time.time() + 60, lease_seconds=60, limit=1)
         await _until(lambda: "was taken over" in caplog.text, "a heartbeat found the lease gone")
         go_on.set()
         await _until(lambda: "lost the lease" in caplog.text, "the stale worker noticed")
 
-    assert [body["MsgBody"][0]["MsgContent"]["Text"] for body in chat.sent("openim/sendmsg")] == ["part one."]
+    assert sent_texts(chat_api) == ["part one."]
     entry = await store.get(key)
     assert entry is not None
     assert (entry.token, entry.sent_parts) == (taken.token, 0)
@@ -304,7 +298,7 @@ async def test_a_worker_whose_lease_was_taken_over_mid_reply_sends_no_further_pa
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 async def test_under_concurrency_each_conversation_is_answered_in_order_with_its_history(
-    settings: Settings, tmp_path: Path, kind: str
+    settings: Settings, chat_api: LocalSandbox, tmp_path: Path, kind: str
 ) -> None:
     rng = random.Random(3)
     prompts: dict[str, list[str]] = {}
@@ -318,25 +312,22 @@ async def test_under_concurrency_each_conversation_is_answered_in_order_with_its
 
     users, per_user = [f"u{n}" for n in range(30)], 5
     store = InMemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "bot.db")
-    chat = FakeChat()
-    app = create_app(settings, transport=httpx.MockTransport(chat), provider=Jittery(), store=store)
+    for user in users:
+        chat_api.add_user(user)
+    app = create_app(settings, transport=chat_api.transport, provider=Jittery(), store=store)
     intake = app.state.intake
-    async with app.router.lifespan_context(app):
+    async with chat_api.running(app):
         bodies = [
             c2c_body(f"{user} #{n}", sender=user, seq=n * len(users) + index)
             for n in range(per_user)
             for index, user in enumerate(users)
         ]
         await asyncio.gather(*(intake.record(parse_callback("Bot.OnC2CMessage", body)) for body in bodies))
-        await _until(lambda: len(chat.sent("openim/sendmsg")) == len(bodies), "every message answered")
+        await _until(lambda: len(sent(chat_api)) == len(bodies), "every message answered")
 
     if kind == "sqlite":
         await store.close()
     for user in users:
-        replies = [
-            body["MsgBody"][0]["MsgContent"]["Text"]
-            for body in chat.sent("openim/sendmsg")
-            if body["To_Account"] == user
-        ]
+        replies = [text for recipient, text in answered(chat_api) if recipient == user]
         assert replies == [f"echo: {user} #{n}" for n in range(per_user)]
         assert prompts[f"{user} #{per_user - 1}"] == [f"{user} #{n}" for n in range(per_user)]

@@ -8,21 +8,17 @@ from botkit.config import Settings
 from botkit.limits import SECONDS_PER_DAY, UserLimits
 from sandbox.chat import Chat
 from sandbox.harness import LocalSandbox
+from tests.support import FakeClock
 from tests.test_metrics import scrape, value
 
 SLOW = "slow down"
 DONE = "that's all for today"
 
 
-class Clock:
-    def __init__(self, now: float = 10 * SECONDS_PER_DAY + 3600) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+START = 10 * SECONDS_PER_DAY + 3600  # 01:00 UTC
 
 
-def limits(clock: Clock, *, rate: int = 0, quota: int = 0, max_chars: int = 0) -> UserLimits:
+def limits(clock: FakeClock, *, rate: int = 0, quota: int = 0, max_chars: int = 0) -> UserLimits:
     return UserLimits(
         rate_per_minute=rate,
         daily_quota=quota,
@@ -40,7 +36,7 @@ async def test_no_limits_admit_everything() -> None:
 
 
 async def test_the_rate_allows_a_burst_then_one_call_per_refill() -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     gate = limits(clock, rate=3)
 
     assert [await gate.admit("u1") for _ in range(4)] == [None, None, None, SLOW]
@@ -53,7 +49,7 @@ async def test_the_rate_allows_a_burst_then_one_call_per_refill() -> None:
 
 
 async def test_the_daily_quota_resets_at_utc_midnight() -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     gate = limits(clock, quota=2)
 
     assert [await gate.admit("u1") for _ in range(3)] == [None, None, DONE]
@@ -64,7 +60,7 @@ async def test_the_daily_quota_resets_at_utc_midnight() -> None:
 
 
 async def test_a_refused_call_does_not_use_up_the_quota() -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     gate = limits(clock, rate=1, quota=2)
 
     assert [await gate.admit("u1") for _ in range(5)] == [None, SLOW, SLOW, SLOW, SLOW]
@@ -73,7 +69,7 @@ async def test_a_refused_call_does_not_use_up_the_quota() -> None:
 
 
 async def test_idle_users_are_forgotten_once_many_are_tracked() -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     gate = limits(clock, rate=5)
     for number in range(10_000):
         await gate.admit(f"user{number}")
@@ -93,7 +89,7 @@ async def test_idle_users_are_forgotten_once_many_are_tracked() -> None:
     ],
 )
 def test_clip_cuts_long_input_with_a_note(text: str, clipped: str) -> None:
-    assert limits(Clock(), max_chars=10).clip(text) == clipped
+    assert limits(FakeClock(START), max_chars=10).clip(text) == clipped
 
 
 @pytest.fixture

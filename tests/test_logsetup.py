@@ -9,14 +9,7 @@ import sys
 import pytest
 
 from botkit.logsetup import JsonFormatter, RateLimitFilter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import FakeClock
 
 
 def record(
@@ -26,7 +19,7 @@ def record(
 
 
 def test_one_record_of_a_kind_per_interval_and_then_the_count_held_back() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     limiter = RateLimitFilter(10.0, clock=clock)
     template = "refused callback from %s: %s"
 
@@ -46,7 +39,7 @@ def test_one_record_of_a_kind_per_interval_and_then_the_count_held_back() -> Non
 
 
 def test_records_of_another_logger_or_level_are_another_kind() -> None:
-    limiter = RateLimitFilter(10.0, clock=Clock())
+    limiter = RateLimitFilter(10.0, clock=FakeClock(1000.0))
 
     assert limiter.filter(record("x %s", 1)) is True
     assert limiter.filter(record("x %s", 2, name="botkit.serving")) is True

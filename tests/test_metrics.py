@@ -17,8 +17,7 @@ from botkit.store import open_store
 from sandbox.chat import Chat
 from sandbox.faults import Faults
 from sandbox.harness import LocalSandbox
-from tests.conftest import c2c_body, callback_url
-from tests.test_flow import FirstDrawFails
+from tests.support import c2c_body, callback_url, fail_rest_calls
 
 C2C = "Bot.OnC2CMessage"
 GROUP = "Bot.OnGroupMessage"
@@ -51,12 +50,11 @@ async def test_metrics_count_a_small_load_exactly(sandbox: LocalSandbox, chat: C
     sandbox.sandbox.faults = Faults(duplicate_rate=1.0)
     await chat.send("hello")
     await sandbox.settle()
-    sandbox.sandbox.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)
-    sandbox.sandbox.rng = FirstDrawFails()
+    fail_rest_calls(sandbox, 60008, times=1)
     await chat.send_group("and here")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=bot), base_url="http://bot") as http:
         forged = await http.post(callback_url(C2C, token="not-the-token"), content=c2c_body("x"))
-        broken = await http.post(callback_url(GROUP, token="botkit-sandbox-test-token"), content=b"{")
+        broken = await http.post(callback_url(GROUP), content=b"{")
         unknown = await http.post(callback_url("State.StateChange", token=None), content=b"{}")
     assert (forged.status_code, broken.status_code, unknown.status_code) == (403, 400, 403)
 

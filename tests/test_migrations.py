@@ -11,7 +11,7 @@ import pytest
 from botkit.callbacks import parse_callback
 from botkit.store import EntryStatus, SQLiteStore
 from botkit.store.migrations import current_key, rekey_sqlite
-from tests.conftest import c2c_body, group_body
+from tests.support import c2c_body, group_body
 
 C2C = "Bot.OnC2CMessage"
 ALICE = c2c_body("from alice", sender="alice").decode()

@@ -24,21 +24,7 @@ from botkit.notebook import (
     wait_for_reply,
 )
 from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
-from sandbox.testkit import CALLBACK_TOKEN, ROBOT
-from tests.conftest import KEY, SDKAPPID, TOKEN
-
-
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, FakeClock
 
 
 class FakeSandbox:
@@ -89,7 +75,7 @@ async def test_wait_for_group_reply_returns_the_robots_answer_after_the_question
 async def test_wait_for_reply_polls_history_until_the_deadline_then_says_what_to_check(
     conn: Connection,
 ) -> None:
-    fake = FakeTime()
+    fake = FakeClock()
 
     with pytest.raises(TimeoutError, match=r"@RBT#001 did not answer bob within 2 s: is the bot running"):
         await wait_for_reply(conn.chat, "bob", ROBOT, after=0, timeout=2, clock=fake, sleep=fake.sleep)
@@ -100,7 +86,7 @@ async def test_wait_for_reply_polls_history_until_the_deadline_then_says_what_to
 
 async def test_wait_for_group_reply_gives_up_when_the_robot_stays_silent(conn: Connection) -> None:
     group_id = await conn.chat.create_group("Public", "quiet", owner=conn.user, members=[ROBOT])
-    fake = FakeTime()
+    fake = FakeClock()
 
     with pytest.raises(TimeoutError, match=f"did not answer in {group_id} within 1 s"):
         await wait_for_group_reply(
@@ -186,7 +172,7 @@ async def test_configure_webhook_points_a_sandbox_at_the_bot_with_the_callback_t
         "PUT",
         {"webhook_url": "http://bot.test/im", "callback_token": "***"},
     )
-    assert CALLBACK_TOKEN not in str(put)
+    assert TOKEN not in str(put)
 
 
 async def test_configure_webhook_on_a_real_app_changes_nothing_and_gives_the_console_steps(

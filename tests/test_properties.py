@@ -24,9 +24,8 @@ from botkit.app import create_app
 from botkit.callbacks import C2CMessage, is_robot, parse_callback
 from botkit.config import Settings
 from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
-from tests.conftest import KEY, SDKAPPID, TOKEN, callback_url
+from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, KeepsUserSigs, callback_url
 
-ROBOT = "@RBT#001"
 USERS = ["user1", "ann", "bo", "李雷"]
 SENDERS = [*USERS, "stranger", "@RBT#002", "line\nbreak", ""]
 LLM_KEY = "sk-property-llm-key-never-shown"
@@ -116,18 +115,6 @@ def hostile(draw: st.DrawFn) -> tuple[str, bytes]:
     return command, raw
 
 
-class RecordingTransport(httpx.AsyncBaseTransport):
-    """The sandbox's transport, keeping the UserSig of every REST call so the logs can be searched."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.usersigs: set[str] = set()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.usersigs.add(request.url.params.get("usersig", ""))
-        return await self.inner.handle_async_request(request)
-
-
 def _expected_answers(command: str, body: bytes, seen: set[str]) -> dict[str, range]:
     """How many answers an acked callback must add, by conversation: its first delivery from a
     user to our robot exactly one. In a group the asker need not exist for the answer to go out,
@@ -201,7 +188,7 @@ def test_generated_callbacks_are_refused_with_a_reason_or_answered_exactly_once(
     local = LocalSandbox(bot_settings)
     for user in USERS:
         local.add_user(user)
-    transport = RecordingTransport(local.transport)
+    transport = KeepsUserSigs(local.transport)
     bot = create_app(bot_settings, transport=transport)
     seen: set[str] = set()
     statuses: list[int] = []

@@ -5,24 +5,16 @@ from __future__ import annotations
 import pytest
 
 from botkit.ratelimit import RateLimiter
+from tests.support import FakeClock
 
 
-class FrozenClock:
+def frozen_clock() -> FakeClock:
     """Time stands still unless a test moves it; sleeps are recorded, not waited."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
+    return FakeClock(100.0, frozen=True)
 
 
 def test_calls_at_one_instant_get_slots_one_interval_apart() -> None:
-    clock = FrozenClock()
+    clock = frozen_clock()
     limiter = RateLimiter(200, clock=clock)
 
     waits = [limiter.delay("openim/sendmsg") for _ in range(5)]
@@ -31,7 +23,7 @@ def test_calls_at_one_instant_get_slots_one_interval_apart() -> None:
 
 
 def test_each_key_has_its_own_schedule() -> None:
-    limiter = RateLimiter(10, clock=FrozenClock())
+    limiter = RateLimiter(10, clock=frozen_clock())
 
     sends = [limiter.delay("openim/sendmsg") for _ in range(3)]
     groups = [limiter.delay("group_open_http_svc/send_group_msg") for _ in range(3)]
@@ -40,7 +32,7 @@ def test_each_key_has_its_own_schedule() -> None:
 
 
 def test_a_quiet_spell_leaves_no_debt_and_earns_no_extra_burst() -> None:
-    clock = FrozenClock()
+    clock = frozen_clock()
     limiter = RateLimiter(10, clock=clock)
     for _ in range(3):
         limiter.delay("k")
@@ -52,7 +44,7 @@ def test_a_quiet_spell_leaves_no_debt_and_earns_no_extra_burst() -> None:
 
 
 def test_calls_arriving_at_the_rate_never_wait() -> None:
-    clock = FrozenClock()
+    clock = frozen_clock()
     limiter = RateLimiter(10, clock=clock)
     waits = []
     for _ in range(5):
@@ -63,13 +55,13 @@ def test_calls_arriving_at_the_rate_never_wait() -> None:
 
 
 def test_rate_zero_never_waits() -> None:
-    limiter = RateLimiter(0, clock=FrozenClock())
+    limiter = RateLimiter(0, clock=frozen_clock())
 
     assert [limiter.delay("k") for _ in range(1000)] == [0.0] * 1000
 
 
 async def test_acquire_sleeps_through_the_injected_sleep_only_when_needed() -> None:
-    clock = FrozenClock()
+    clock = frozen_clock()
     limiter = RateLimiter(4, clock=clock, sleep=clock.sleep)
 
     for _ in range(3):

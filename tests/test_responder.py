@@ -22,8 +22,8 @@ from botkit.llm.local import with_date
 from botkit.responder import AnswerKind
 from botkit.store.base import JournalEntry
 from botkit.store.inmemory import InMemoryStore
+from tests.support import ROBOT
 
-ROBOT = "@RBT#001"
 JOKE = "Why did the chicken cross the road? To get to the other side!"
 
 

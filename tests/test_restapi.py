@@ -1,4 +1,9 @@
-"""ChatClient against a scripted MockTransport: URL form, request bodies, results, retries, secrets."""
+"""ChatClient: URL form, request bodies, results, retries, secrets.
+
+Each unit test scripts Chat's answers with a MockTransport handler (an error code, a malformed
+envelope, a timeout, a field the sandbox never sends), on a fake clock; one test sends every
+typed request to the in-process sandbox, which checks them as Tencent does.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +20,14 @@ import pytest
 from pydantic import SecretStr
 
 from botkit.config import Settings
-from botkit.elements import text_body
+from botkit.elements import body_text, text_body
 from botkit.errors import ChatAPIError, ChatTransportError
 from botkit.restapi import DEFAULT_RATE_LIMIT, MAX_BACKOFF_SECONDS, MAX_UINT32, ChatClient
 from botkit.usersig import UserSigCache, verify_usersig
-from tests.conftest import KEY, SDKAPPID
+from sandbox.harness import LocalSandbox
+from tests.support import ADMIN, KEY, ROBOT, SDKAPPID, FakeClock, rest_traffic
 
 API_BASE = "http://chat.test"
-ADMIN = "administrator"
 OK: dict[str, Any] = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
 HELLO = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}]
 
@@ -33,32 +38,22 @@ def fail(code: int, info: str = "scripted failure") -> dict[str, Any]:
     return {"ActionStatus": "FAIL", "ErrorCode": code, "ErrorInfo": info}
 
 
-class FakeChat:
-    """Records requests; answers from `script` in order, then from `by_path`, else a bare OK."""
+class Script:
+    """A MockTransport handler: gives the `answers` in order (an OK envelope's extra fields, a
+    response, or an exception to raise), then a bare OK; keeps every request."""
 
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
-        self.script: list[Answer] = []
-        self.by_path: dict[str, dict[str, Any]] = {}
-        self.sleeps: list[float] = []
-        self.now = 0.0  # a clock that only moves when the client sleeps
+        self.answers: list[Answer] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        answer: Answer = self.script.pop(0) if self.script else self.by_path.get(request.url.path, {})
+        answer: Answer = self.answers.pop(0) if self.answers else {}
         if isinstance(answer, Exception):
             raise answer
         if isinstance(answer, httpx.Response):
             return answer
         return httpx.Response(200, json=OK | answer)
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-        self.now += delay
-        await asyncio.sleep(0)  # let other callers run, as a real sleep would
-
-    def clock(self) -> float:
-        return self.now
 
     def bodies(self) -> list[Any]:
         return [json.loads(request.content) for request in self.requests]
@@ -75,8 +70,14 @@ class CountingUserSigs(UserSigCache):
 
 
 @pytest.fixture
-def fake() -> FakeChat:
-    return FakeChat()
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Time that moves only when the client sleeps."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -85,13 +86,13 @@ def usersigs() -> CountingUserSigs:
 
 
 @pytest.fixture
-async def http(fake: FakeChat) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as client:
+async def http(script: Script) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as client:
         yield client
 
 
 @pytest.fixture
-def client(http: httpx.AsyncClient, fake: FakeChat, usersigs: CountingUserSigs) -> ChatClient:
+def client(http: httpx.AsyncClient, clock: FakeClock, usersigs: CountingUserSigs) -> ChatClient:
     counter = itertools.count(1000)
     return ChatClient(
         http,
@@ -101,17 +102,17 @@ def client(http: httpx.AsyncClient, fake: FakeChat, usersigs: CountingUserSigs) 
         usersigs=usersigs,
         random_source=lambda: next(counter),
         jitter=lambda: 0.5,
-        clock=fake.clock,
-        sleep=fake.sleep,
+        clock=clock,
+        sleep=clock.sleep,
     )
 
 
 async def test_url_carries_every_query_param_and_a_valid_admin_usersig(
-    client: ChatClient, fake: FakeChat
+    client: ChatClient, script: Script
 ) -> None:
     await client.call("openim/sendmsg", {"To_Account": "alice"})
 
-    (request,) = fake.requests
+    (request,) = script.requests
     assert request.method == "POST"
     assert (request.url.scheme, request.url.host, request.url.path) == (
         "http",
@@ -131,37 +132,37 @@ async def test_url_carries_every_query_param_and_a_valid_admin_usersig(
 
 
 async def test_random_comes_from_the_injected_source_fresh_per_call(
-    client: ChatClient, fake: FakeChat
+    client: ChatClient, script: Script
 ) -> None:
     for _ in range(3):
         await client.call("openim_robot_http_svc/get_all_robots")
 
-    assert [request.url.params["random"] for request in fake.requests] == ["1000", "1001", "1002"]
+    assert [request.url.params["random"] for request in script.requests] == ["1000", "1001", "1002"]
 
 
 async def test_default_random_is_a_fresh_uint32_per_call(
-    http: httpx.AsyncClient, fake: FakeChat, usersigs: UserSigCache
+    http: httpx.AsyncClient, script: Script, usersigs: UserSigCache
 ) -> None:
     chat = ChatClient(http, api_base=API_BASE, sdkappid=SDKAPPID, admin=ADMIN, usersigs=usersigs)
     for _ in range(5):
         await chat.call("openim_robot_http_svc/get_all_robots")
 
-    randoms = [int(request.url.params["random"]) for request in fake.requests]
+    randoms = [int(request.url.params["random"]) for request in script.requests]
     assert all(0 <= value <= MAX_UINT32 for value in randoms)
     assert len(set(randoms)) == len(randoms)
 
 
 @pytest.mark.parametrize("payload", [None, {}])
 async def test_empty_payload_is_sent_as_braces(
-    client: ChatClient, fake: FakeChat, payload: dict[str, Any] | None
+    client: ChatClient, script: Script, payload: dict[str, Any] | None
 ) -> None:
     await client.call("openim_robot_http_svc/get_all_robots", payload)
 
-    assert fake.requests[0].content == b"{}"
+    assert script.requests[0].content == b"{}"
 
 
-async def test_call_returns_the_whole_answer(client: ChatClient, fake: FakeChat) -> None:
-    fake.script = [{"Robot_Account": ["@RBT#001"], "RequestId": "r-1"}]
+async def test_call_returns_the_whole_answer(client: ChatClient, script: Script) -> None:
+    script.answers = [{"Robot_Account": ["@RBT#001"], "RequestId": "r-1"}]
 
     answer = await client.call("openim_robot_http_svc/get_all_robots")
 
@@ -484,7 +485,7 @@ METHOD_CASES: list[tuple[str, Invoke, str, dict[str, Any], dict[str, Any], Calla
 )
 async def test_typed_method_request_body_and_result(
     client: ChatClient,
-    fake: FakeChat,
+    script: Script,
     invoke: Invoke,
     path: str,
     body: dict[str, Any],
@@ -492,17 +493,17 @@ async def test_typed_method_request_body_and_result(
     extract: Callable[[Any], Any],
     expected: Any,
 ) -> None:
-    fake.by_path[path] = answer
+    script.answers = [answer]
 
     result = await invoke(client)
 
-    assert [request.url.path for request in fake.requests] == [path]
-    assert fake.bodies() == [body]
+    assert [request.url.path for request in script.requests] == [path]
+    assert script.bodies() == [body]
     assert extract(result) == expected
 
 
-async def test_result_keeps_unknown_fields(client: ChatClient, fake: FakeChat) -> None:
-    fake.script = [{"MsgTime": 1, "MsgKey": "k", "NewField": [1, 2]}]
+async def test_result_keeps_unknown_fields(client: ChatClient, script: Script) -> None:
+    script.answers = [{"MsgTime": 1, "MsgKey": "k", "NewField": [1, 2]}]
 
     result = await client.send_c2c("@RBT#001", "alice", BODY, msg_random=1)
 
@@ -524,20 +525,22 @@ async def test_result_keeps_unknown_fields(client: ChatClient, fake: FakeChat) -
     ids=["60008", "60007", "10023", "502", "503", "connect-error", "read-timeout"],
 )
 async def test_transient_failure_is_retried_once_then_succeeds(
-    client: ChatClient, fake: FakeChat, first: Answer
+    client: ChatClient, script: Script, first: Answer, clock: FakeClock
 ) -> None:
-    fake.script = [first, {"Robot_Account": ["@RBT#001"]}]
+    script.answers = [first, {"Robot_Account": ["@RBT#001"]}]
 
     robots = await client.get_all_robots()
 
     assert robots == ["@RBT#001"]
-    assert len(fake.requests) == 2
-    assert len(fake.sleeps) == 1
-    assert fake.bodies() == [{}, {}]
+    assert len(script.requests) == 2
+    assert len(clock.sleeps) == 1
+    assert script.bodies() == [{}, {}]
 
 
-async def test_rate_limit_exhausts_retries_with_growing_backoff(client: ChatClient, fake: FakeChat) -> None:
-    fake.script = [fail(60007, "too many requests")] * 4
+async def test_rate_limit_exhausts_retries_with_growing_backoff(
+    client: ChatClient, script: Script, clock: FakeClock
+) -> None:
+    script.answers = [fail(60007, "too many requests")] * 4
 
     with pytest.raises(ChatAPIError) as caught:
         await client.call("openim/sendmsg", {"To_Account": "alice"})
@@ -545,15 +548,15 @@ async def test_rate_limit_exhausts_retries_with_growing_backoff(client: ChatClie
     assert caught.value.error_code == 60007
     assert caught.value.command == "openim/sendmsg"
     assert caught.value.retryable
-    assert len(fake.requests) == 4  # the first try and three retries
-    for attempt, delay in enumerate(fake.sleeps, start=1):
+    assert len(script.requests) == 4  # the first try and three retries
+    for attempt, delay in enumerate(clock.sleeps, start=1):
         ceiling = 0.5 * 2 ** (attempt - 1)
         assert ceiling / 2 <= delay <= ceiling
-    assert len(fake.sleeps) == 3
+    assert len(clock.sleeps) == 3
 
 
 def paced_client(
-    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat, **options: Any
+    http: httpx.AsyncClient, usersigs: UserSigCache, clock: FakeClock, **options: Any
 ) -> ChatClient:
     """A client whose clock stands still, so each call's pacing wait is its whole distance in time."""
     return ChatClient(
@@ -563,45 +566,45 @@ def paced_client(
         admin=ADMIN,
         usersigs=usersigs,
         clock=lambda: 0.0,
-        sleep=fake.sleep,
+        sleep=clock.sleep,
         **options,
     )
 
 
 async def test_a_burst_is_spread_at_the_configured_rate(
-    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+    http: httpx.AsyncClient, usersigs: UserSigCache, script: Script, clock: FakeClock
 ) -> None:
-    chat = paced_client(http, usersigs, fake, rate_limit=50)
+    chat = paced_client(http, usersigs, clock, rate_limit=50)
 
     await asyncio.gather(*(chat.call("openim/sendmsg", {"To_Account": f"u{n}"}) for n in range(20)))
 
-    assert len(fake.requests) == 20
+    assert len(script.requests) == 20
     # The first goes at once; the others wait for their slot, 1/50 s after the one before.
-    assert sorted(fake.sleeps) == pytest.approx([n / 50 for n in range(1, 20)])
+    assert sorted(clock.sleeps) == pytest.approx([n / 50 for n in range(1, 20)])
 
 
 async def test_each_command_is_paced_on_its_own(
-    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+    http: httpx.AsyncClient, usersigs: UserSigCache, clock: FakeClock
 ) -> None:
-    chat = paced_client(http, usersigs, fake, rate_limit=10)
+    chat = paced_client(http, usersigs, clock, rate_limit=10)
     calls = [chat.call(command) for command in ("openim/sendmsg", "group_open_http_svc/send_group_msg") * 3]
 
     await asyncio.gather(*calls)
 
-    assert sorted(fake.sleeps) == pytest.approx([0.1, 0.1, 0.2, 0.2])
+    assert sorted(clock.sleeps) == pytest.approx([0.1, 0.1, 0.2, 0.2])
 
 
 async def test_default_pace_is_tencents_200_per_second_and_zero_turns_it_off(
-    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+    http: httpx.AsyncClient, usersigs: UserSigCache, clock: FakeClock
 ) -> None:
-    default = paced_client(http, usersigs, fake)
+    default = paced_client(http, usersigs, clock)
     await asyncio.gather(*(default.call("openim/sendmsg") for _ in range(3)))
-    assert fake.sleeps == pytest.approx([1 / 200, 2 / 200])
+    assert clock.sleeps == pytest.approx([1 / 200, 2 / 200])
 
-    fake.sleeps.clear()
-    unpaced = paced_client(http, usersigs, fake, rate_limit=0)
+    clock.sleeps.clear()
+    unpaced = paced_client(http, usersigs, clock, rate_limit=0)
     await asyncio.gather(*(unpaced.call("openim/sendmsg") for _ in range(50)))
-    assert fake.sleeps == []
+    assert clock.sleeps == []
 
 
 def test_botkit_rest_rate_limit_defaults_to_the_client_default(settings: Settings) -> None:
@@ -610,82 +613,84 @@ def test_botkit_rest_rate_limit_defaults_to_the_client_default(settings: Setting
 
 @pytest.mark.parametrize("code", [60007, 60011, 60018, 60019, 10023, 60008])
 async def test_rate_limited_retries_back_off_with_full_jitter(
-    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat, code: int
+    http: httpx.AsyncClient, usersigs: UserSigCache, script: Script, code: int, clock: FakeClock
 ) -> None:
     jitters = iter([0.0, 0.37, 0.999])
-    chat = paced_client(http, usersigs, fake, jitter=lambda: next(jitters), rate_limit=0)
-    fake.script = [fail(code, "too many requests")] * 3
+    chat = paced_client(http, usersigs, clock, jitter=lambda: next(jitters), rate_limit=0)
+    script.answers = [fail(code, "too many requests")] * 3
 
     await chat.call("openim/sendmsg")
 
     # Uniform below a ceiling that doubles from `backoff` (0.5 s): 0 <= delay < 0.5, 1, 2.
-    assert fake.sleeps == pytest.approx([0.0 * 0.5, 0.37 * 1.0, 0.999 * 2.0])
+    assert clock.sleeps == pytest.approx([0.0 * 0.5, 0.37 * 1.0, 0.999 * 2.0])
 
 
 async def test_backoff_ceiling_stops_growing_at_the_cap(
-    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+    http: httpx.AsyncClient, usersigs: UserSigCache, script: Script, clock: FakeClock
 ) -> None:
-    chat = paced_client(http, usersigs, fake, jitter=lambda: 0.999, retries=8, rate_limit=0)
-    fake.script = [fail(60018, "over the frequency limit")] * 8
+    chat = paced_client(http, usersigs, clock, jitter=lambda: 0.999, retries=8, rate_limit=0)
+    script.answers = [fail(60018, "over the frequency limit")] * 8
 
     await chat.call("openim/sendmsg")
 
-    ceilings = [delay / 0.999 for delay in fake.sleeps]
+    ceilings = [delay / 0.999 for delay in clock.sleeps]
     assert ceilings == pytest.approx([0.5, 1, 2, 4, MAX_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS, 8, 8])
 
 
 async def test_parallel_callers_refused_together_come_back_spread_out(
-    http: httpx.AsyncClient, usersigs: UserSigCache, fake: FakeChat
+    http: httpx.AsyncClient, usersigs: UserSigCache, script: Script, clock: FakeClock
 ) -> None:
-    chat = paced_client(http, usersigs, fake, jitter=random.Random(8).random, rate_limit=0)
-    fake.script = [fail(60018, "over the frequency limit")] * 20
+    chat = paced_client(http, usersigs, clock, jitter=random.Random(8).random, rate_limit=0)
+    script.answers = [fail(60018, "over the frequency limit")] * 20
 
     await asyncio.gather(*(chat.call("openim/sendmsg") for _ in range(20)))
 
-    assert len(fake.sleeps) == 20
-    assert all(0 <= delay < 0.5 for delay in fake.sleeps)
-    assert len({round(delay, 3) for delay in fake.sleeps}) > 15
+    assert len(clock.sleeps) == 20
+    assert all(0 <= delay < 0.5 for delay in clock.sleeps)
+    assert len({round(delay, 3) for delay in clock.sleeps}) > 15
 
 
 @pytest.mark.parametrize("code", [70107, 60002, 90001, 80001, 10004, 70003])
-async def test_non_retryable_code_raises_at_once(client: ChatClient, fake: FakeChat, code: int) -> None:
-    fake.script = [fail(code, "no such user")]
+async def test_non_retryable_code_raises_at_once(
+    client: ChatClient, script: Script, code: int, clock: FakeClock
+) -> None:
+    script.answers = [fail(code, "no such user")]
 
     with pytest.raises(ChatAPIError) as caught:
         await client.call("openim/sendmsg")
 
     assert (caught.value.error_code, caught.value.error_info) == (code, "no such user")
     assert not caught.value.retryable
-    assert len(fake.requests) == 1
-    assert fake.sleeps == []
+    assert len(script.requests) == 1
+    assert clock.sleeps == []
 
 
 async def test_expired_usersig_is_renewed_and_retried_once(
-    client: ChatClient, fake: FakeChat, usersigs: CountingUserSigs
+    client: ChatClient, script: Script, usersigs: CountingUserSigs, clock: FakeClock
 ) -> None:
-    fake.script = [fail(70001, "UserSig expired"), {"MsgTime": 5, "MsgKey": "k"}]
+    script.answers = [fail(70001, "UserSig expired"), {"MsgTime": 5, "MsgKey": "k"}]
 
     result = await client.send_c2c("@RBT#001", "alice", BODY, msg_random=1)
 
     assert result.msg_key == "k"
     assert usersigs.invalidations == 1
-    assert len(fake.requests) == 2
-    assert fake.sleeps == [pytest.approx(1 / DEFAULT_RATE_LIMIT)]  # no backoff, only the pacing slot
-    retry_sig = fake.requests[1].url.params["usersig"]
+    assert len(script.requests) == 2
+    assert clock.sleeps == [pytest.approx(1 / DEFAULT_RATE_LIMIT)]  # no backoff, only the pacing slot
+    retry_sig = script.requests[1].url.params["usersig"]
     assert verify_usersig(retry_sig, sdkappid=SDKAPPID, key=SecretStr(KEY), identifier=ADMIN)
 
 
 async def test_usersig_still_expired_after_renewal_raises(
-    client: ChatClient, fake: FakeChat, usersigs: CountingUserSigs
+    client: ChatClient, script: Script, usersigs: CountingUserSigs
 ) -> None:
-    fake.script = [fail(70001, "UserSig expired")] * 3
+    script.answers = [fail(70001, "UserSig expired")] * 3
 
     with pytest.raises(ChatAPIError) as caught:
         await client.call("openim/sendmsg")
 
     assert caught.value.error_code == 70001
     assert usersigs.invalidations == 1
-    assert len(fake.requests) == 2
+    assert len(script.requests) == 2
 
 
 @pytest.mark.parametrize(
@@ -698,16 +703,16 @@ async def test_usersig_still_expired_after_renewal_raises(
     ],
 )
 async def test_persistent_transport_failure_becomes_chat_transport_error(
-    client: ChatClient, fake: FakeChat, failure: Answer, reason: str
+    client: ChatClient, script: Script, failure: Answer, reason: str
 ) -> None:
-    fake.script = [failure] * 4
+    script.answers = [failure] * 4
 
     with pytest.raises(ChatTransportError) as caught:
         await client.call("openim/sendmsg")
 
     assert "openim/sendmsg" in str(caught.value)
     assert reason in str(caught.value)
-    assert len(fake.requests) == 4
+    assert len(script.requests) == 4
 
 
 @pytest.mark.parametrize(
@@ -722,30 +727,30 @@ async def test_persistent_transport_failure_becomes_chat_transport_error(
     ids=["html", "bad-bytes", "array", "no-error-code", "bad-error-code"],
 )
 async def test_malformed_answer_is_a_transport_error_without_retry(
-    client: ChatClient, fake: FakeChat, answer: httpx.Response
+    client: ChatClient, script: Script, answer: httpx.Response
 ) -> None:
-    fake.script = [answer]
+    script.answers = [answer]
 
     with pytest.raises(ChatTransportError, match="openim/sendmsg"):
         await client.call("openim/sendmsg")
 
-    assert len(fake.requests) == 1
+    assert len(script.requests) == 1
 
 
 async def test_result_missing_a_required_field_is_a_transport_error(
-    client: ChatClient, fake: FakeChat
+    client: ChatClient, script: Script
 ) -> None:
-    fake.script = [{"MsgTime": 5}]
+    script.answers = [{"MsgTime": 5}]
 
     with pytest.raises(ChatTransportError, match="MsgKey"):
         await client.send_c2c("@RBT#001", "alice", BODY, msg_random=1)
 
 
 async def test_each_call_logged_at_debug_and_retries_at_warning(
-    client: ChatClient, fake: FakeChat, caplog: pytest.LogCaptureFixture
+    client: ChatClient, script: Script, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="botkit.restapi")
-    fake.script = [fail(60008), {}]
+    script.answers = [fail(60008), {}]
 
     await client.call("openim/sendmsg")
 
@@ -761,7 +766,7 @@ async def test_each_call_logged_at_debug_and_retries_at_warning(
 
 
 @pytest.mark.parametrize(
-    "script",
+    "answers",
     [
         [fail(70107)],
         [fail(60007)] * 4,
@@ -773,18 +778,18 @@ async def test_each_call_logged_at_debug_and_retries_at_warning(
 )
 async def test_secrets_stay_out_of_errors_reprs_and_logs(
     client: ChatClient,
-    fake: FakeChat,
+    script: Script,
     usersigs: UserSigCache,
     caplog: pytest.LogCaptureFixture,
-    script: list[Answer],
+    answers: list[Answer],
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="botkit.restapi")
-    fake.script = list(script)
+    script.answers = list(answers)
 
     with pytest.raises((ChatAPIError, ChatTransportError)) as caught:
         await client.call("openim/sendmsg")
 
-    sigs = {request.url.params["usersig"] for request in fake.requests}
+    sigs = {request.url.params["usersig"] for request in script.requests}
     rendered = [str(caught.value), repr(caught.value), repr(client), repr(usersigs), caplog.text]
     for text in rendered:
         assert KEY not in text
@@ -792,13 +797,13 @@ async def test_secrets_stay_out_of_errors_reprs_and_logs(
         assert "usersig=" not in text
 
 
-async def test_from_settings_uses_the_settings(settings: Settings, fake: FakeChat) -> None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
+async def test_from_settings_uses_the_settings(settings: Settings, script: Script) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as http:
         chat = ChatClient.from_settings(settings, http)
         await chat.call("openim_robot_http_svc/get_all_robots")
 
-    params = fake.requests[0].url.params
-    assert str(fake.requests[0].url).startswith(
+    params = script.requests[0].url.params
+    assert str(script.requests[0].url).startswith(
         f"{settings.api_base}/v4/openim_robot_http_svc/get_all_robots?"
     )
     assert params["identifier"] == settings.admin
@@ -807,3 +812,34 @@ async def test_from_settings_uses_the_settings(settings: Settings, fake: FakeCha
         repr(chat)
         == f"ChatClient(api_base={settings.api_base!r}, sdkappid={SDKAPPID}, admin={settings.admin!r})"
     )
+
+
+async def test_the_sandbox_accepts_every_typed_request(settings: Settings, chat_api: LocalSandbox) -> None:
+    async with httpx.AsyncClient(transport=chat_api.transport) as http:
+        chat = ChatClient.from_settings(settings, http)
+        await chat.account_import("alice", nick="Alice", face_url="https://x/a.png")
+        assert await chat.multiaccount_import(["bob", "carol"]) == []
+        checked = await chat.account_check(["alice", "zed"])
+        await chat.create_robot("@RBT#002", nick="Helper", self_signature="hi")
+        robots = await chat.get_all_robots()
+        group = await chat.create_group("Public", "Help", owner="alice", members=[ROBOT])
+        [added] = await chat.add_group_member(group, ["bob"], silence=True)
+        c2c = await chat.send_c2c(ROBOT, "alice", text_body("hi"), msg_random=7, msg_seq=3, msg_lifetime=60)
+        await chat.modify_c2c(ROBOT, "alice", c2c.msg_key, text_body("hi again"))
+        roam = await chat.admin_getroammsg("alice", ROBOT)
+        said = await chat.send_group(
+            group, text_body("@bob hello"), random=9, from_account=ROBOT, at_accounts=["bob"]
+        )
+        await chat.modify_group(group, said.msg_seq, text_body("hello all"))
+        history = await chat.group_msg_get_simple(group)
+        await chat.delete_robot("@RBT#002")
+
+    assert [(item.user_id, item.account_status) for item in checked] == [
+        ("alice", "Imported"),
+        ("zed", "NotImported"),
+    ]
+    assert "@RBT#002" in robots
+    assert (added.member_account, added.result) == ("bob", 1)
+    assert [body_text(message.msg_body) for message in roam.msg_list] == ["hi again"]
+    assert [body_text(message.msg_body) for message in history.rsp_msg_list] == ["hello all"]
+    assert {call.response["ErrorCode"] for call in rest_traffic(chat_api)} == {0}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -16,8 +15,8 @@ from botkit.config import Settings, load_settings
 from botkit.errors import ChatAPIError, ConfigError
 from botkit.logmask import escape_controls, install_log_scrubber, register_secrets, scrub
 from botkit.restapi import ChatClient
-from tests.conftest import KEY, TOKEN, c2c_body, callback_url
-from tests.fakechat import FakeChat
+from sandbox.harness import LocalSandbox
+from tests.support import KEY, TOKEN, ByHost, KeepsUserSigs, c2c_body, callback_url, error_codes
 
 LLM_KEY = "sk-test-llm-key-should-never-show"
 
@@ -41,36 +40,34 @@ def test_settings_repr_and_str_hide_every_secret(secret_settings: Settings) -> N
         assert secret not in shown
 
 
-async def test_a_failing_exchange_leaks_no_secret(
-    secret_settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    chat = FakeChat()
-    chat.fail("openim/sendmsg", 70009, 70009)
-    usersigs: list[str] = []
+def refused_model(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(401, json={"error": {"message": "bad key"}})
 
-    def route(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "llm.test":
-            return httpx.Response(401, json={"error": {"message": "bad key"}})
-        usersigs.append(request.url.params["usersig"])
-        return chat(request)
+
+async def test_a_failing_exchange_leaks_no_secret(
+    secret_settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The sandbox's app has another key, so it refuses every UserSig the bot makes: 70009.
+    wrong_key = secret_settings.model_copy(update={"key": SecretStr("not-this-apps-key")})
+    chat = KeepsUserSigs(chat_api.transport)
+    network = ByHost(chat, {"llm.test": httpx.MockTransport(refused_model)})
 
     caplog.set_level(logging.DEBUG)
-    app = create_app(secret_settings, transport=httpx.MockTransport(route))
-    async with app.router.lifespan_context(app):
+    app = create_app(wrong_key, transport=network)
+    async with chat_api.running(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
             await http.post(callback_url("Bot.OnC2CMessage"), content=c2c_body("hello"))
             await http.post(callback_url("Bot.OnC2CMessage"), content=b"{broken")
-        await app.state.intake.wait_idle()
+        await chat_api.settle()
 
-        client = ChatClient.from_settings(
-            secret_settings, httpx.AsyncClient(transport=httpx.MockTransport(route))
-        )
+        client = ChatClient.from_settings(wrong_key, httpx.AsyncClient(transport=network))
         with pytest.raises(ChatAPIError) as failure:
             await client.call("openim/sendmsg", {"To_Account": "u1"})
 
     shown = caplog.text + str(failure.value) + repr(failure.value) + repr(client)
-    assert usersigs, "the exchange reached the REST API"
-    for secret in (KEY, TOKEN, LLM_KEY, *usersigs):
+    assert set(error_codes(chat_api)) == {70009}
+    assert chat.usersigs, "the exchange reached the REST API"
+    for secret in (KEY, TOKEN, LLM_KEY, "not-this-apps-key", *chat.usersigs):
         for form in (secret, quote(secret, safe=""), secret[:24]):
             assert form not in shown
     assert "giving up" in caplog.text
@@ -83,9 +80,9 @@ def assert_hidden(shown: str, secrets: list[str]) -> None:
             assert form not in shown, f"{form!r} shows"
 
 
-async def _exchange(settings: Settings, route: Any) -> tuple[FastAPI, str]:
-    """Run one C2C message through a bot whose network is `route`; the journal key."""
-    app = create_app(settings, transport=httpx.MockTransport(route))
+async def _exchange(settings: Settings, network: httpx.AsyncBaseTransport) -> tuple[FastAPI, str]:
+    """Run one C2C message through a bot whose network is `network`; the journal key."""
+    app = create_app(settings, transport=network)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
             await http.post(callback_url("Bot.OnC2CMessage"), content=c2c_body("hello"))
@@ -94,21 +91,18 @@ async def _exchange(settings: Settings, route: Any) -> tuple[FastAPI, str]:
 
 
 async def test_an_llm_key_quoted_in_a_malformed_model_frame_is_not_logged(
-    secret_settings: Settings, caplog: pytest.LogCaptureFixture
+    secret_settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    chat = FakeChat()
-
-    def route(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "llm.test":
-            quoted = request.headers["authorization"]
-            body = f"data: {{not json, you sent {quoted} and {quote(LLM_KEY)} and {LLM_KEY}\n\n"
-            return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
-        return chat(request)
+    def model(request: httpx.Request) -> httpx.Response:
+        quoted = request.headers["authorization"]
+        body = f"data: {{not json, you sent {quoted} and {quote(LLM_KEY)} and {LLM_KEY}\n\n"
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
 
     caplog.set_level(logging.DEBUG)
-    await _exchange(secret_settings, route)
+    await _exchange(secret_settings, ByHost(chat_api.transport, {"llm.test": httpx.MockTransport(model)}))
 
     assert "malformed answer" in caplog.text
+    assert error_codes(chat_api) == [0]
     assert_hidden(caplog.text, [LLM_KEY])
 
 
@@ -125,7 +119,7 @@ async def test_a_usersig_quoted_in_a_rest_error_is_neither_logged_nor_stored(
         return httpx.Response(200, json={"ActionStatus": "FAIL", "ErrorCode": 70003, "ErrorInfo": info})
 
     caplog.set_level(logging.DEBUG)
-    app, key = await _exchange(secret_settings, route)
+    app, key = await _exchange(secret_settings, httpx.MockTransport(route))
     entry = await app.state.store.get(key)
 
     assert entry is not None and entry.error is not None and "70003" in entry.error

@@ -31,8 +31,8 @@ from botkit.cli import cli
 from botkit.serving import ConnectionGuard, GuardedConfig, connection_cap
 from sandbox.botchild import free_port
 from sandbox.state import SandboxState
-from tests.conftest import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 from tests.sandbox.test_cross_process import QueryRecorder, rest_api  # noqa: F401  # rest_api: a fixture
+from tests.support import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 
 DEADLINE_SECONDS = 30.0
 CHILD_FD_LIMIT = 1024

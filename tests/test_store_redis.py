@@ -23,8 +23,8 @@ from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, Store, Turn, open_store
 from botkit.store.base import DONE_TTL_SECONDS, LeaseLost
 from botkit.store.redis import RedisStore
-from tests.conftest import c2c_body, callback_url
-from tests.fakechat import FakeChat
+from sandbox.harness import LocalSandbox
+from tests.support import c2c_body, callback_url, rest_traffic, sent_texts
 
 T0 = 1700000000.0
 LEASE = 30.0
@@ -62,12 +62,11 @@ async def _wait_until_finished(store: Store, key: str) -> None:
 
 
 async def test_same_callback_delivered_to_two_replicas_is_answered_once(
-    settings: Settings, fresh_redis: str
+    settings: Settings, chat_api: LocalSandbox, fresh_redis: str
 ) -> None:
-    chat = FakeChat()
     stores = [RedisStore(fresh_redis), RedisStore(fresh_redis)]
     apps = [
-        create_app(settings, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
+        create_app(settings, transport=chat_api.transport, provider=EchoProvider(), store=store)
         for store in stores
     ]
     body = c2c_body("hello")
@@ -86,8 +85,8 @@ async def test_same_callback_delivered_to_two_replicas_is_answered_once(
         await _wait_until_finished(stores[1], parse_callback("Bot.OnC2CMessage", body).dedupe_key)
 
     assert [(response.status_code, response.json()) for response in responses] == [(200, ACK_BODY)] * 2
-    [sent] = chat.sent("openim/sendmsg")
-    assert sent["MsgBody"][0]["MsgContent"]["Text"] == "echo: hello"
+    assert sent_texts(chat_api) == ["echo: hello"]
+    assert len(rest_traffic(chat_api)) == 1
 
 
 async def test_prefixes_keep_apps_on_one_redis_apart(fresh_redis: str) -> None:

@@ -18,19 +18,10 @@ from botkit.usersig import (
     sig_field,
     verify_usersig,
 )
+from tests.support import ADMIN, SDKAPPID, FakeClock
 
-SDKAPPID = 1400000000
-KEY = SecretStr("botkit-example-secret-key-not-real")
-ADMIN = "administrator"
+KEY = SecretStr("botkit-example-secret-key-not-real")  # the key of the fixed signature below
 T0 = 1700000000
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _encode(raw: bytes) -> str:

@@ -1,70 +1,76 @@
-"""The webhook: checks and their 4xx reasons, the ack, and what the worker then sends."""
+"""The webhook: checks and their 4xx reasons, the ack, and what the worker then sends.
+
+The bot's REST calls go to an in-process sandbox, which checks each as Tencent does; the tests
+read what it accepted.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from botkit.app import create_app
 from botkit.callbacks import ACK_BODY
 from botkit.config import Settings
-from botkit.errors import LLMError
-from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore
-from botkit.usersig import verify_usersig
-from tests.conftest import KEY, SDKAPPID, c2c_body, callback_url, group_body
-from tests.fakechat import FakeChat
+from sandbox.harness import LocalSandbox
+from tests.support import (
+    ADMIN,
+    GROUP,
+    ROBOT,
+    SDKAPPID,
+    SEND_GROUP_MSG,
+    SENDMSG,
+    USER,
+    Failing,
+    Hanging,
+    RecordingEcho,
+    Scripted,
+    c2c_body,
+    callback_url,
+    error_codes,
+    fail_rest_calls,
+    group_body,
+    rest_traffic,
+    sent,
+    sent_texts,
+)
 
 
 @dataclass
 class Bot:
     app: FastAPI
     http: httpx.AsyncClient
-    chat: FakeChat
+    chat: LocalSandbox
     store: InMemoryStore
 
     async def post(self, url: str, body: bytes, **kwargs: Any) -> httpx.Response:
         response = await self.http.post(url, content=body, **kwargs)
-        await self.app.state.intake.wait_idle()
+        await self.chat.settle()
         return response
 
 
-class FailingProvider:
-    name = "failing"
-
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        raise LLMError("model exploded")
-        yield ""  # pragma: no cover - makes this an async generator
-
-
-async def start_bot(settings: Settings, provider: Any = None) -> AsyncIterator[Bot]:
-    chat = FakeChat()
+async def start_bot(settings: Settings, chat: LocalSandbox, provider: Any = None) -> AsyncIterator[Bot]:
     store = InMemoryStore()
-    app = create_app(
-        settings,
-        transport=httpx.MockTransport(chat),
-        provider=provider or EchoProvider(),
-        store=store,
-    )
-    async with app.router.lifespan_context(app):
+    app = create_app(settings, transport=chat.transport, provider=provider or EchoProvider(), store=store)
+    async with chat.running(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bot") as http:
             yield Bot(app, http, chat, store)
 
 
 @pytest.fixture
-async def bot(settings: Settings) -> AsyncIterator[Bot]:
-    async for running in start_bot(settings):
+async def bot(settings: Settings, chat_api: LocalSandbox) -> AsyncIterator[Bot]:
+    async for running in start_bot(settings, chat_api):
         yield running
 
 
@@ -73,32 +79,32 @@ async def test_c2c_message_is_acked_and_answered_once(bot: Bot) -> None:
 
     assert response.status_code == 200
     assert response.json() == ACK_BODY
-    [sent] = bot.chat.sent("openim/sendmsg")
-    assert sent["From_Account"] == "@RBT#001"
-    assert sent["To_Account"] == "u1"
-    assert sent["MsgBody"] == [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "echo: hello"}}]
-    assert isinstance(sent["MsgRandom"], int)
-    assert isinstance(sent["MsgSeq"], int)
+    [body] = sent(bot.chat)
+    assert (body["From_Account"], body["To_Account"]) == (ROBOT, USER)
+    assert body["MsgBody"] == [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "echo: hello"}}]
+    [stored] = bot.chat.state.c2c_history(USER, ROBOT)
+    assert (stored.from_account, stored.msg_seq) == (ROBOT, body["MsgSeq"])
 
 
 async def test_rest_calls_are_signed_with_an_admin_usersig(bot: Bot) -> None:
     await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
 
-    [call] = bot.chat.calls
-    assert call.query["identifier"] == "administrator"
-    assert call.query["sdkappid"] == str(SDKAPPID)
-    verify_usersig(call.query["usersig"], sdkappid=SDKAPPID, key=SecretStr(KEY), identifier="administrator")
+    # The sandbox verifies the UserSig against the app's key, and takes none but the admin's.
+    [call] = rest_traffic(bot.chat)
+    assert call.response["ErrorCode"] == 0
+    query = parse_qs(urlsplit(call.url).query)
+    assert (query["identifier"], query["sdkappid"]) == ([ADMIN], [str(SDKAPPID)])
 
 
 async def test_group_mention_is_answered_into_the_group_at_the_asker(bot: Bot) -> None:
     response = await bot.post(callback_url("Bot.OnGroupMessage"), group_body("@@RBT#001 hello there"))
 
     assert response.json() == ACK_BODY
-    [sent] = bot.chat.sent("group_open_http_svc/send_group_msg")
-    assert sent["GroupId"] == "@TGS#2ABCDEFGH"
-    assert sent["From_Account"] == "@RBT#001"
-    assert sent["GroupAtInfo"] == [{"GroupAtAllFlag": 0, "GroupAt_Account": "u1"}]
-    assert sent["MsgBody"][0]["MsgContent"]["Text"] == "@u1 echo: hello there"
+    [body] = sent(bot.chat, SEND_GROUP_MSG)
+    assert (body["GroupId"], body["From_Account"]) == (GROUP, ROBOT)
+    assert body["GroupAtInfo"] == [{"GroupAtAllFlag": 0, "GroupAt_Account": USER}]
+    assert sent_texts(bot.chat, SEND_GROUP_MSG) == ["@u1 echo: hello there"]
+    assert [record.from_account for record in bot.chat.state.group_history(GROUP)] == [ROBOT]
 
 
 async def test_duplicate_delivery_produces_one_reply(bot: Bot) -> None:
@@ -106,7 +112,7 @@ async def test_duplicate_delivery_produces_one_reply(bot: Bot) -> None:
     second = await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
 
     assert first.json() == second.json() == ACK_BODY
-    assert len(bot.chat.sent("openim/sendmsg")) == 1
+    assert len(rest_traffic(bot.chat)) == 1
 
 
 @pytest.mark.parametrize(
@@ -136,7 +142,7 @@ async def test_messages_not_for_us_are_acked_and_not_answered(
     response = await bot.post(url(), body)
 
     assert response.json() == ACK_BODY
-    assert bot.chat.calls == []
+    assert rest_traffic(bot.chat) == []
 
 
 @pytest.mark.parametrize(
@@ -171,7 +177,7 @@ async def test_bad_callbacks_get_a_4xx_with_a_reason(
     assert response.status_code == status
     assert response.json()["ActionStatus"] == "FAIL"
     assert reason in response.json()["ErrorInfo"]
-    assert bot.chat.calls == []
+    assert rest_traffic(bot.chat) == []
 
 
 async def test_oversized_body_is_refused(bot: Bot) -> None:
@@ -186,44 +192,43 @@ async def test_get_is_not_allowed(bot: Bot) -> None:
     assert response.status_code == 405
 
 
-async def test_without_a_token_unsigned_callbacks_are_accepted(settings: Settings) -> None:
-    async for bot in start_bot(settings.model_copy(update={"callback_token": None})):
+async def test_without_a_token_unsigned_callbacks_are_accepted(
+    settings: Settings, chat_api: LocalSandbox
+) -> None:
+    async for bot in start_bot(settings.model_copy(update={"callback_token": None}), chat_api):
         response = await bot.post(callback_url("Bot.OnC2CMessage", token=None), c2c_body())
 
         assert response.json() == ACK_BODY
-        assert len(bot.chat.sent("openim/sendmsg")) == 1
+        assert sent_texts(bot.chat) == ["echo: hello"]
 
 
-async def test_provider_failure_sends_the_fallback_reply(settings: Settings) -> None:
-    async for bot in start_bot(settings, provider=FailingProvider()):
+async def test_provider_failure_sends_the_fallback_reply(settings: Settings, chat_api: LocalSandbox) -> None:
+    async for bot in start_bot(settings, chat_api, provider=Failing()):
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
 
-        [sent] = bot.chat.sent("openim/sendmsg")
-        assert sent["MsgBody"][0]["MsgContent"]["Text"] == settings.fallback_reply
+        assert sent_texts(bot.chat) == [settings.fallback_reply]
 
 
 async def test_retryable_rest_failure_is_retried_with_the_same_randoms(bot: Bot) -> None:
-    bot.chat.fail("openim/sendmsg", 60008)
+    fail_rest_calls(bot.chat, 60008, times=1)
 
     await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
 
-    first, second = bot.chat.sent("openim/sendmsg")
+    assert error_codes(bot.chat) == [60008, 0]
+    first, second = [call.request for call in bot.chat.rest_calls(SENDMSG)]
     assert (first["MsgRandom"], first["MsgSeq"]) == (second["MsgRandom"], second["MsgSeq"])
     assert first["MsgBody"] == second["MsgBody"]
 
 
-async def test_non_retryable_rest_failure_is_reported_not_retried(
-    bot: Bot, caplog: pytest.LogCaptureFixture
-) -> None:
-    bot.chat.fail("openim/sendmsg", 70107)
+async def test_a_refused_reply_is_reported_not_retried(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    # Chat has no account "stranger", so it refuses the reply with 90012, which no retry can fix.
+    await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello", sender="stranger"))
 
-    await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
-
-    assert len(bot.chat.sent("openim/sendmsg")) == 1
-    entry = await bot.store.get("c2c:u1:@RBT#001:1_918273645_1700000101")
+    assert error_codes(bot.chat) == [90012]
+    entry = await bot.store.get("c2c:stranger:@RBT#001:1_918273645_1700000101")
     assert entry is not None
     assert entry.status is EntryStatus.FAILED
-    assert "70107" in (entry.error or "")
+    assert "90012" in (entry.error or "")
     assert "giving up" in caplog.text
 
 
@@ -231,24 +236,17 @@ async def test_each_new_message_gets_new_randoms(bot: Bot) -> None:
     await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("one", seq=1))
     await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("two", seq=2))
 
-    first, second = bot.chat.sent("openim/sendmsg")
+    first, second = sent(bot.chat)
     assert first["MsgRandom"] != second["MsgRandom"]
 
 
-async def test_conversation_memory_reaches_the_model(settings: Settings) -> None:
-    seen: list[list[ChatMessage]] = []
-
-    class Recording(EchoProvider):
-        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-            seen.append(list(messages))
-            async for chunk in super().stream(messages):
-                yield chunk
-
-    async for bot in start_bot(settings, provider=Recording()):
+async def test_conversation_memory_reaches_the_model(settings: Settings, chat_api: LocalSandbox) -> None:
+    model = RecordingEcho()
+    async for bot in start_bot(settings, chat_api, provider=model):
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("my name is Ann", seq=1))
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("what is my name?", seq=2))
 
-    roles = [(m.role, m.content) for m in seen[1]]
+    roles = [(m.role, m.content) for m in model.prompts[1]]
     assert roles == [
         ("system", settings.system_prompt),
         ("user", "my name is Ann"),
@@ -257,51 +255,38 @@ async def test_conversation_memory_reaches_the_model(settings: Settings) -> None
     ]
 
 
-async def test_a_long_answer_is_sent_in_order_in_parts_under_the_limit(settings: Settings) -> None:
+async def test_a_long_answer_is_sent_in_order_in_parts_under_the_limit(
+    settings: Settings, chat_api: LocalSandbox
+) -> None:
     sentences = [f"Sentence number {i} of a very long answer." for i in range(800)]
 
-    class Long(EchoProvider):
-        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-            for sentence in sentences:
-                yield sentence + " "
-
-    async for bot in start_bot(settings, provider=Long()):
+    long = Scripted(chunks=[sentence + " " for sentence in sentences])
+    async for bot in start_bot(settings, chat_api, provider=long):
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("tell me everything"))
 
-        sent = bot.chat.sent("openim/sendmsg")
-        texts = [body["MsgBody"][0]["MsgContent"]["Text"] for body in sent]
+        texts = sent_texts(bot.chat)
         assert len(texts) > 1
         assert all(len(text.encode()) <= 11 * 1024 for text in texts)
         assert " ".join(texts) == " ".join(sentences)
-        assert len({body["MsgRandom"] for body in sent}) == len(sent)
+        assert len({body["MsgRandom"] for body in sent(bot.chat)}) == len(texts)
 
 
-async def test_control_characters_never_reach_the_chat(settings: Settings) -> None:
-    class Noisy(EchoProvider):
-        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-            yield "clean\x00 text\x1b[31m here"
-
-    async for bot in start_bot(settings, provider=Noisy()):
+async def test_control_characters_never_reach_the_chat(settings: Settings, chat_api: LocalSandbox) -> None:
+    noisy = Scripted(chunks=["clean\x00 text\x1b[31m here"])
+    async for bot in start_bot(settings, chat_api, provider=noisy):
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hi"))
 
-        [sent] = bot.chat.sent("openim/sendmsg")
-        assert sent["MsgBody"][0]["MsgContent"]["Text"] == "clean text[31m here"
+        assert sent_texts(bot.chat) == ["clean text[31m here"]
 
 
-async def test_a_model_slower_than_the_llm_timeout_gets_the_fallback(settings: Settings) -> None:
-    never = asyncio.Event()
-
-    class Hanging(EchoProvider):
-        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-            await never.wait()
-            yield "too late"
-
+async def test_a_model_slower_than_the_llm_timeout_gets_the_fallback(
+    settings: Settings, chat_api: LocalSandbox
+) -> None:
     quick = settings.model_copy(update={"llm_timeout": 0.05})
-    async for bot in start_bot(quick, provider=Hanging()):
+    async for bot in start_bot(quick, chat_api, provider=Hanging()):
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
 
-        [sent] = bot.chat.sent("openim/sendmsg")
-        assert sent["MsgBody"][0]["MsgContent"]["Text"] == settings.fallback_reply
+        assert sent_texts(bot.chat) == [settings.fallback_reply]
 
 
 def test_an_unsigned_webhook_is_warned_about_at_start(
@@ -324,20 +309,19 @@ async def test_an_oversized_body_without_a_length_is_refused(bot: Bot) -> None:
     assert response.status_code == 413
 
 
-async def test_a_store_outage_is_a_503_not_an_ack(settings: Settings) -> None:
+async def test_a_store_outage_is_a_503_not_an_ack(settings: Settings, chat_api: LocalSandbox) -> None:
     class Broken(InMemoryStore):
         async def record(self, key: str, payload: str, *, now: float, lane: str) -> bool:
             raise ConnectionError("store unreachable")
 
-    app = create_app(
-        settings, transport=httpx.MockTransport(FakeChat()), provider=EchoProvider(), store=Broken()
-    )
+    app = create_app(settings, transport=chat_api.transport, provider=EchoProvider(), store=Broken())
     transport = httpx.ASGITransport(app=app)
     async with (
-        app.router.lifespan_context(app),
+        chat_api.running(app),
         httpx.AsyncClient(transport=transport, base_url="http://bot") as http,
     ):
         response = await http.post(callback_url("Bot.OnC2CMessage"), content=c2c_body())
 
     assert response.status_code == 503
     assert response.json()["ActionStatus"] == "FAIL"
+    assert rest_traffic(chat_api) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,24 +16,9 @@ from botkit.usersig import generate_usersig
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.runtime import Sandbox
 from sandbox.state import SandboxConfig, SandboxState
-from tests.conftest import KEY, SDKAPPID, TOKEN
+from tests.support import ADMIN, KEY, ROBOT, SDKAPPID, TOKEN, FakeClock, real_time_clock
 
-ADMIN = "administrator"
-ROBOT = "@RBT#001"
 WEBHOOK = "http://bot.test/im"
-
-
-class Clock:
-    """A settable clock that starts at the real time, so real UserSigs are valid under it."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 Reply = Callable[[httpx.Request], Awaitable[httpx.Response]]
@@ -61,7 +45,7 @@ class Recorder:
 class Harness:
     client: httpx.AsyncClient
     sandbox: Sandbox
-    clock: Clock
+    clock: FakeClock
     recorder: Recorder
     usersig: str
 
@@ -132,8 +116,8 @@ def make_state(*, token: str | None = TOKEN, path: str = ":memory:") -> SandboxS
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return real_time_clock()
 
 
 @pytest.fixture
@@ -149,7 +133,7 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-async def harness(state: SandboxState, clock: Clock, recorder: Recorder) -> AsyncIterator[Harness]:
+async def harness(state: SandboxState, clock: FakeClock, recorder: Recorder) -> AsyncIterator[Harness]:
     app = create_sandbox_app(
         state, transport=httpx.MockTransport(recorder), clock=clock, rng=random.Random(7)
     )

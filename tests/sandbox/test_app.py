@@ -9,9 +9,9 @@ from botkit.usersig import generate_usersig
 from sandbox.app import create_sandbox_app
 from sandbox.errorcodes import ERROR_INFO
 from sandbox.state import SandboxState
-from tests.conftest import KEY, SDKAPPID
+from tests.support import ADMIN, KEY, SDKAPPID
 
-from .conftest import ADMIN, Harness
+from .conftest import Harness
 
 ROBOTS = "openim_robot_http_svc/get_all_robots"
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from botkit.elements import body_text, msg_body_adapter
+from tests.support import ADMIN, ROBOT
 
-from .conftest import ADMIN, ROBOT, Harness, text_msg
+from .conftest import Harness, text_msg
 
 SEND = "openim/sendmsg"
 BATCH = "openim/batchsendmsg"

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROBOT, Harness, text_msg
+from tests.support import ROBOT
+
+from .conftest import Harness, text_msg
 
 IMPORT = "im_open_login_svc/account_import"
 MULTI = "im_open_login_svc/multiaccount_import"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SDKAPPID, TOKEN
+from tests.support import ADMIN, ROBOT, SDKAPPID, TOKEN
 
-from .conftest import ADMIN, ROBOT, WEBHOOK, Harness, text_msg
+from .conftest import WEBHOOK, Harness, text_msg
 
 API = "/sandbox/api"
 

@@ -34,10 +34,9 @@ from botkit.restapi import ChatClient
 from sandbox.app import create_sandbox_app
 from sandbox.botchild import BotChild, free_port
 from sandbox.state import SandboxConfig, SandboxState
-from tests.conftest import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 from tests.servers import serve_in_thread
+from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, c2c_body, callback_url
 
-ROBOT = "@RBT#001"
 USERS = [f"u{n}" for n in range(1, 9)]
 RECOVERY_SECONDS = 30.0
 START_SECONDS = 30.0

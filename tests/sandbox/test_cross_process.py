@@ -32,8 +32,8 @@ from sandbox.app import create_sandbox_app
 from sandbox.botchild import BotChild, free_port
 from sandbox.runner import SandboxProcess, SandboxStartError
 from sandbox.state import SandboxConfig, SandboxState
-from tests.conftest import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 from tests.servers import serve_in_thread
+from tests.support import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 
 T = TypeVar("T")
 DEADLINE_SECONDS = 30.0

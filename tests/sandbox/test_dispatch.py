@@ -20,9 +20,9 @@ from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.dispatch import Dispatcher
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
-from tests.conftest import KEY, SDKAPPID, TOKEN
+from tests.support import ADMIN, KEY, ROBOT, SDKAPPID, TOKEN
 
-from .conftest import ADMIN, ROBOT, WEBHOOK, Harness, make_state, text_msg
+from .conftest import WEBHOOK, Harness, make_state, text_msg
 
 PAYLOADS = Path(__file__).parents[1] / "payloads"
 QUERY_ORDER = ["SdkAppid", "CallbackCommand", "contenttype", "ClientIP", "OptPlatform", "Sign", "RequestTime"]

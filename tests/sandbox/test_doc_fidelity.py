@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.chat import Chat
 from sandbox.harness import LocalSandbox
+from tests.support import ROBOT
 
-from .conftest import ROBOT, Harness, text_msg
+from .conftest import Harness, text_msg
 
 
 class Doc(BaseModel):

@@ -13,8 +13,9 @@ import pytest
 from botkit.config import Settings
 from sandbox.faults import Faults, rest_failure
 from sandbox.harness import LocalSandbox
+from tests.support import ROBOT
 
-from .conftest import ROBOT, Harness, text_msg
+from .conftest import Harness, text_msg
 
 SHORT_TIMEOUT = 0.05
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from botkit.elements import body_text
+from tests.support import ADMIN, ROBOT
 
-from .conftest import ADMIN, ROBOT, Harness, text_msg
+from .conftest import Harness, text_msg
 
 CREATE = "group_open_http_svc/create_group"
 ADD = "group_open_http_svc/add_group_member"

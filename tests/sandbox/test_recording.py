@@ -18,8 +18,7 @@ from botkit.lab.recording import RecordedCall, dump_lines, load_lines, read_reco
 from botkit.signature import verify_callback
 from sandbox.chat import Chat
 from sandbox.harness import LocalSandbox, Replay
-from sandbox.testkit import CALLBACK_TOKEN, KEY
-from tests.conftest import TOKEN
+from tests.support import KEY, TOKEN
 
 from .conftest import Harness
 from .test_faults import message_robot
@@ -47,7 +46,7 @@ async def test_a_recording_holds_callbacks_and_rest_calls_without_secrets(
         "Bot.OnGroupMessage",
         "group_open_http_svc/send_group_msg",
     ]
-    for secret in (CALLBACK_TOKEN, KEY, "Sign", "RequestTime", "usersig"):
+    for secret in (TOKEN, KEY, "Sign", "RequestTime", "usersig"):
         assert secret not in text
     assert calls[0].query["SdkAppid"] == str(sandbox.settings.sdkappid)
 

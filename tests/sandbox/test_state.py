@@ -20,9 +20,9 @@ from sandbox.state import (
     SandboxState,
     config_from_settings,
 )
-from tests.conftest import KEY
+from tests.support import KEY, ROBOT
 
-from .conftest import ROBOT, make_state
+from .conftest import make_state
 
 
 def test_a_file_database_survives_a_restart(tmp_path: Path) -> None:

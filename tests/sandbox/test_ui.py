@@ -35,9 +35,9 @@ from sandbox.uiviews import (
     traffic_rows,
     users,
 )
-from tests.conftest import TOKEN
+from tests.support import ROBOT, TOKEN
 
-from .conftest import ROBOT, Harness, text_msg
+from .conftest import Harness, text_msg
 
 C2C = Target("c2c", ROBOT).value
 
