@@ -20,16 +20,19 @@ registered answers exactly as a bot configured by environment alone.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
+from botkit.config import Settings
 from botkit.context import Context
 from botkit.elements import Element
 from botkit.errors import ConfigError
+from botkit.llm.base import Provider, calls_tools
 from botkit.tools import Tool, ToolFunction
 
 Handler = Callable[[Context], Awaitable[None]]
@@ -38,6 +41,8 @@ Middleware = Callable[[Context, Next], Awaitable[None]]
 ChatKind = Literal["c2c", "group"]
 H = TypeVar("H", bound=Handler)
 T = TypeVar("T", bound=ToolFunction)
+
+log = logging.getLogger("botkit.bot")
 
 RESET_REPLY = "Done: I have forgotten our conversation."
 
@@ -82,7 +87,7 @@ class Bot:
         self.command("/help", help="List the commands")(_help)
 
     @overload
-    def message(self, handler: H, /) -> H: ...
+    def message(self, handler: H) -> H: ...
     @overload
     def message(
         self,
@@ -93,18 +98,17 @@ class Bot:
     ) -> Callable[[H], H]: ...
     def message(
         self,
-        handler: H | None = None,
-        /,
+        handler: Handler | None = None,
         *,
         chat: ChatKind | None = None,
         pattern: str | re.Pattern[str] | None = None,
         element: type[Element] | None = None,
-    ) -> H | Callable[[H], H]:
+    ) -> Any:
         """Register a handler, optionally only for one kind of chat, a text pattern (searched in
         the text without mentions) or messages holding an element type (e.g. `ImageElem`)."""
         compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
 
-        def register(function: H) -> H:
+        def register(function: Handler) -> Handler:
             self._routes.append(Route(function, chat, compiled, element))
             return function
 
@@ -128,13 +132,13 @@ class Bot:
         return function
 
     @overload
-    def tool(self, function: T, /) -> T: ...
+    def tool(self, function: T) -> T: ...
     @overload
     def tool(self, *, name: str | None = None) -> Callable[[T], T]: ...
-    def tool(self, function: T | None = None, /, *, name: str | None = None) -> T | Callable[[T], T]:
+    def tool(self, function: ToolFunction | None = None, *, name: str | None = None) -> Any:
         """Offer an async function to the model as a tool (its schema from its signature)."""
 
-        def register(fn: T) -> T:
+        def register(fn: ToolFunction) -> ToolFunction:
             tool = Tool.from_function(fn, name=name)
             self._tools[tool.name] = tool
             return fn
@@ -166,7 +170,9 @@ class Bot:
 
     def tools_for(self, robot: str) -> list[Tool]:
         part = self.for_robot(robot)
-        return list({**self._tools, **part._tools}.values()) if part is not self else list(self._tools.values())
+        return (
+            list({**self._tools, **part._tools}.values()) if part is not self else list(self._tools.values())
+        )
 
     def commands_for(self, robot: str) -> dict[str, Command]:
         part = self.for_robot(robot)
@@ -189,7 +195,7 @@ class Bot:
                         return
             await default(ctx)
 
-        chain = dispatch
+        chain: Next = dispatch
         for middleware in reversed(self._middleware + (part._middleware if part is not self else [])):
             chain = _wrap(middleware, ctx, chain)
         await chain()
@@ -226,6 +232,21 @@ async def _help(ctx: Context) -> None:
     commands = ctx.bot.commands_for(ctx.robot).values()
     lines = [f"{command.name} - {command.help}" if command.help else command.name for command in commands]
     await ctx.reply("Commands:\n" + "\n".join(sorted(lines)))
+
+
+def check_bot(bot: Bot, settings: Settings, provider: Provider) -> None:
+    """Say at start what the bot asks for and the service cannot give: tools a provider cannot
+    call (the model then answers without them), robots that are not in `BOTKIT_ROBOTS`."""
+    robots = [settings.robots[0] if settings.robots else "", *bot.robots]
+    if any(bot.tools_for(robot) for robot in robots) and not calls_tools(provider):
+        log.warning(
+            "the bot has tools, but %s cannot call tools: it answers without them; use an "
+            "OpenAI-compatible model or MiniMax (BOTKIT_LLM=openai|minimax)",
+            provider.name,
+        )
+    for robot in bot.robots:
+        if robot not in settings.robots:
+            log.warning("the bot has a part for %s, which is not in BOTKIT_ROBOTS: it never answers", robot)
 
 
 def load_bot(spec: str) -> Bot:

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botkit.callbacks import C2CMessage, GroupMessage, is_robot
-from botkit.elements import Element, ImageElem, MsgBody, TextElem, text_body
+from botkit.conversation import Memory
+from botkit.elements import Element, MsgBody, image_urls, text_body
 from botkit.restapi import ChatClient
 from botkit.restmodels import GroupHistoryMessage
 from botkit.store.base import Turn
 
 if TYPE_CHECKING:
     from botkit.bot import Bot
+    from botkit.responder import Answer
 
 E = TypeVar("E", bound=Element)
 
@@ -47,28 +49,20 @@ class Quote:
         )
 
 
-@dataclass(frozen=True)
-class Exchange:
-    """A question and its answer, to be remembered once the reply is journalled."""
-
-    question: str
-    answer: str
-
-
 class ConversationMemory:
-    """The remembered turns of this message's conversation."""
+    """The remembered turns of one message's conversation."""
 
-    def __init__(self, load: Callable[[], Awaitable[list[Turn]]], clear: Callable[[], Awaitable[None]]):
-        self._load = load
-        self._clear = clear
+    def __init__(self, memory: Memory, conversation: str) -> None:
+        self._memory = memory
+        self.conversation = conversation
 
-    async def turns(self) -> list[Turn]:
-        """The remembered turns, oldest first."""
-        return await self._load()
+    async def turns(self, limit: int = 50) -> list[Turn]:
+        """The last `limit` remembered turns, oldest first."""
+        return await self._memory.turns(self.conversation, limit)
 
     async def clear(self) -> None:
         """Forget the conversation (what `/reset` does)."""
-        await self._clear()
+        await self._memory.forget(self.conversation)
 
 
 @dataclass
@@ -82,12 +76,13 @@ class Context:
     bot: Bot
     memory: ConversationMemory
     ask: Callable[..., Awaitable[str]]
-    chat: ChatClient
+    chat: ChatClient | None
     """The Chat REST client, for what `reply` does not cover; what it sends is not journalled."""
     args: str = ""
     """For a command, what follows its name."""
     replies: list[MsgBody] = field(default_factory=list)
-    exchanges: list[Exchange] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    """The model's answers so far, remembered once the replies are journalled."""
     state: dict[str, Any] = field(default_factory=dict)
     """Free for middleware and handlers to pass things along."""
 
@@ -118,12 +113,7 @@ class Context:
     @property
     def image_urls(self) -> list[str]:
         """The largest version of each image in the message."""
-        urls = []
-        for image in self.elements_of(ImageElem):
-            infos = sorted(image.msg_content.image_info_array, key=lambda info: info.width * info.height)
-            if infos:
-                urls.append(infos[-1].url)
-        return urls
+        return image_urls(self.message.msg_body)
 
     @property
     def mentions(self) -> list[str]:
@@ -152,7 +142,7 @@ class Context:
 
     async def group_history(self, count: int = 20) -> list[GroupHistoryMessage]:
         """The group's last `count` messages (deleted ones left out), oldest first; [] in C2C."""
-        if not isinstance(self.message, GroupMessage):
+        if not isinstance(self.message, GroupMessage) or self.chat is None:
             return []
         messages: list[GroupHistoryMessage] = []
         seq: int | None = None
@@ -170,10 +160,3 @@ class Context:
         """The model's answer to `question` (default: this message), with the conversation's
         memory, the robot's prompt and the bot's tools. The exchange is remembered once sent."""
         return await self.ask(self, question, remember=remember)
-
-
-def reply_text(body: MsgBody) -> str | None:
-    """The text of a reply made only of text elements (which the engine may split), else None."""
-    if all(isinstance(element, TextElem) for element in body):
-        return "".join(element.msg_content.text for element in body if isinstance(element, TextElem))
-    return None

@@ -138,7 +138,9 @@ async def run_tools(
         for call in turn.tool_calls:
             result = await _call_one(by_name, call, context, round_number)
             conversation.append(ChatMessage("tool", result, tool_call_id=call.id))
-    log.warning("%s: tool round limit (%d) reached; asking for an answer without tools", model.name, max_rounds)
+    log.warning(
+        "%s: tool round limit (%d) reached; asking for an answer without tools", model.name, max_rounds
+    )
     return (await model.turn(conversation, [])).text
 
 

@@ -34,7 +34,11 @@ def test_the_schema_comes_from_the_signature_and_docstring() -> None:
     assert spec.name == "order_status"
     assert spec.description == "The status of an order."
     assert spec.parameters["required"] == ["order_id"]
-    assert spec.parameters["properties"]["order_id"] == {"description": "the order number", "title": "Order Id", "type": "string"}
+    assert spec.parameters["properties"]["order_id"] == {
+        "description": "the order number",
+        "title": "Order Id",
+        "type": "string",
+    }
     assert spec.parameters["properties"]["detail"]["enum"] == ["short", "long"]
     assert spec.parameters["additionalProperties"] is False
 

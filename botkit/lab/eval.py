@@ -148,7 +148,7 @@ class _Run:
             latency = self._clock() - started
             assert answer is not None, "the conversation's robot is served and EVAL_USER is no robot"
             # The fallback is not the model's answer: checking its text would score nothing real.
-            fell_back = answer.kind is AnswerKind.FALLBACK
+            fell_back = any(model.kind is AnswerKind.FALLBACK for model in answer.answers)
             checks = [Check("no_fallback", False)] if fell_back else check_answer(case, answer.text, latency)
             yield EvalRow(
                 prompt=self._prompt_name,

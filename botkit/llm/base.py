@@ -70,6 +70,11 @@ class ToolModel(Protocol):
         ...
 
 
+def calls_tools(provider: Provider) -> bool:
+    """Whether the provider can be offered tools (it is also a `ToolModel`)."""
+    return bool(getattr(provider, "calls_tools", callable(getattr(provider, "turn", None))))
+
+
 _THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 
 
