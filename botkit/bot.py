@@ -19,6 +19,7 @@ registered answers exactly as a bot configured by environment alone.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import logging
 import os
@@ -155,6 +156,15 @@ class Bot:
         elif prompt is not None:
             self._robots[robot_id].prompt = prompt
         return self._robots[robot_id]
+
+    def with_prompt(self, prompt: str | None) -> Bot:
+        """This bot with every robot's part answering with `prompt` (what `botkit eval` tries)."""
+        clone = copy.copy(self)
+        clone.prompt = prompt
+        clone._robots = {robot: copy.copy(part) for robot, part in self._robots.items()}
+        for part in clone._robots.values():
+            part.prompt = None
+        return clone
 
     @property
     def robots(self) -> list[str]:
