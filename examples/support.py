@@ -6,7 +6,9 @@ and refuses abuse before the model sees it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from botkit import Bot, Context, Next
@@ -22,9 +24,9 @@ bot = Bot(
 )
 
 
-def open_orders(path: Path = ORDERS) -> sqlite3.Connection:
-    """The order table, created with three sample orders the first time."""
-    db = sqlite3.connect(path)
+def open_orders() -> sqlite3.Connection:
+    """The order table (`SUPPORT_ORDERS_DB`, or beside this file), with three sample orders."""
+    db = sqlite3.connect(os.environ.get("SUPPORT_ORDERS_DB", ORDERS))
     db.execute("CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, status TEXT, eta TEXT)")
     db.executemany(
         "INSERT OR IGNORE INTO orders VALUES (?, ?, ?)",
@@ -41,7 +43,7 @@ async def order_status(order_id: str) -> dict[str, str]:
     Args:
         order_id: the order number, digits only, e.g. 1001
     """
-    with open_orders() as db:
+    with closing(open_orders()) as db:
         row = db.execute("SELECT status, eta FROM orders WHERE id = ?", (order_id.strip("# "),)).fetchone()
     if row is None:
         raise LookupError(f"no order {order_id}")
