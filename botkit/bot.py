@@ -167,6 +167,11 @@ class Bot:
         return clone
 
     @property
+    def tools(self) -> list[Tool]:
+        """The tools registered on this bot (not on its robots' parts)."""
+        return list(self._tools.values())
+
+    @property
     def robots(self) -> list[str]:
         """Robots with their own part of this bot."""
         return list(self._robots)
@@ -180,9 +185,7 @@ class Bot:
 
     def tools_for(self, robot: str) -> list[Tool]:
         part = self.for_robot(robot)
-        return (
-            list({**self._tools, **part._tools}.values()) if part is not self else list(self._tools.values())
-        )
+        return list({**self._tools, **part._tools}.values()) if part is not self else self.tools
 
     def commands_for(self, robot: str) -> dict[str, Command]:
         part = self.for_robot(robot)
