@@ -10,13 +10,16 @@ The path of one message, in order (`app.create_app` wires it; `botkit serve` run
                     200 at once and hands it to its conversation's lane, answered in arrival order.
  3. `leases`        the lane's task holds the entry under a short lease with a fencing token,
                     renewed while the answer runs; a crashed process's entries resume elsewhere.
- 4. `handler`       `Handler.handle`: ignores robots and messages for robots we do not serve.
- 5. `responder`     the answering step: `limits` (a user's rate and quota, the input cap), then
+ 4. `handler`       `Handler.handle`: ignores robots and messages for robots we do not serve, and
+                    runs the `bot` on a `context`: middleware, a command, the author's handlers,
+                    else the default answer; `ctx.reply` collects what is sent.
+ 5. `responder`     the model's answer: `limits` (a user's rate and quota, the input cap), then
                     `conversation` (memory key, mentions stripped, the prompt from earlier turns).
  6. `llm`           the provider streams the answer (`llm.chatcompletions` under `openai` and
                     `minimax`, `local`, `echo`; `llm.limit` caps calls at once); a failure or a
-                    timeout becomes the fallback reply, and `llm.repetition` stops a looping answer.
- 7. `replies`       the answer cleaned and split under the 12 KB body limit; the parts are saved in
+                    timeout becomes the fallback reply, and `llm.repetition` stops a looping answer;
+                    `tools` runs the bot's tools the model calls, round by round.
+ 7. `replies`       the replies cleaned and text split under the 12 KB body limit; the parts are saved in
                     the journal, then the exchange is remembered (not fallbacks and notices).
  8. `restapi`       `ChatClient` sends each part as the robot (`sendmsg`, `send_group_msg` with the
                     asker @-mentioned), signed with an admin UserSig (`usersig`), paced by
@@ -31,8 +34,10 @@ reports and suites, notebook helpers, recorded sessions.
 """
 
 from botkit.app import create_app
+from botkit.bot import Bot, Next, load_bot
 from botkit.callbacks import C2CMessage, CallbackCommand, GroupMessage, dump_callback, parse_callback
 from botkit.config import Settings, load_settings
+from botkit.context import Context
 from botkit.elements import MsgBody, TextElem, body_text, text_body
 from botkit.errors import (
     BotkitError,
@@ -45,7 +50,7 @@ from botkit.errors import (
     LLMUnavailable,
     UserSigError,
 )
-from botkit.handler import Handler
+from botkit.handler import Handler, Reply
 from botkit.llm import ChatMessage, Provider, complete, get_provider
 from botkit.responder import Answer, AnswerKind, Responder
 from botkit.restapi import ChatClient
@@ -55,6 +60,7 @@ from botkit.usersig import UserSigCache, decode_usersig, generate_usersig, verif
 __all__ = [
     "Answer",
     "AnswerKind",
+    "Bot",
     "BotkitError",
     "C2CMessage",
     "CallbackCommand",
@@ -65,12 +71,15 @@ __all__ = [
     "ChatMessage",
     "ChatTransportError",
     "ConfigError",
+    "Context",
     "GroupMessage",
     "Handler",
     "LLMError",
     "LLMUnavailable",
     "MsgBody",
+    "Next",
     "Provider",
+    "Reply",
     "Responder",
     "Settings",
     "TextElem",
@@ -83,6 +92,7 @@ __all__ = [
     "dump_callback",
     "generate_usersig",
     "get_provider",
+    "load_bot",
     "load_settings",
     "parse_callback",
     "sign_callback",

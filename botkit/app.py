@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from botkit.bot import Bot, check_bot
 from botkit.config import Settings
 from botkit.handler import Handler
 from botkit.httpclient import create_http_client
@@ -36,8 +37,10 @@ def create_app(
     provider: Provider | None = None,
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
+    bot: Bot | None = None,
 ) -> FastAPI:
-    """The webhook service. Tests pass a transport (the sandbox or a MockTransport), a provider or a store."""
+    """The webhook service answering as `bot` (default: prompt, memory and model, as configured).
+    Tests pass a transport (the sandbox or a MockTransport), a provider or a store."""
     install_log_scrubber(settings.secrets())
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.store)
@@ -53,7 +56,10 @@ def create_app(
         chat=ChatClient.from_settings(settings, http, metrics=metrics),
         limits=UserLimits.from_settings(settings, clock=clock),
         metrics=metrics,
+        bot=bot,
     )
+    if bot is not None:
+        check_bot(bot, settings, model)
     if settings.callback_token is None:
         log.warning(
             "BOTKIT_CALLBACK_TOKEN is not set: callbacks are not authenticated, so anyone who can "

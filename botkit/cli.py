@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
 
+from botkit.bot import load_bot
 from botkit.config import LLMName, Settings, load_settings
 from botkit.errors import BotkitError
 from botkit.httpclient import create_http_client
@@ -61,8 +62,12 @@ def cli() -> None:
     "--keep-alive-timeout", type=int, help="Idle keep-alive seconds [BOTKIT_KEEP_ALIVE_TIMEOUT: 5]."
 )
 @click.option("--backlog", type=int, help="Kernel queue of unaccepted connections [BOTKIT_BACKLOG: 2048].")
-def serve(host: str, port: int, **limits: Any) -> None:
-    """Run the webhook service (point the console's callback URL at http(s)://HOST:PORT/im)."""
+@click.argument("bot_spec", metavar="[BOT]", required=False)
+def serve(host: str, port: int, bot_spec: str | None, **limits: Any) -> None:
+    """Run the webhook service (point the console's callback URL at http(s)://HOST:PORT/im).
+
+    BOT is your bot as module:attribute (e.g. mybot:bot, found from this directory); without it,
+    the bot is the prompt and model the BOTKIT_* settings give."""
     from botkit.app import create_app
     from botkit.logsetup import limit_log_rate
     from botkit.serving import ServerLimits
@@ -72,7 +77,7 @@ def serve(host: str, port: int, **limits: Any) -> None:
     _check_port_free(host, port)
     configure_logging(settings.log_level, settings.log_format)
     limit_log_rate()
-    app = create_app(settings)
+    app = create_app(settings, bot=load_bot(bot_spec) if bot_spec else None)
     run_server(
         app, host=host, port=port, limits=ServerLimits.from_settings(settings), log_level=settings.log_level
     )
@@ -121,13 +126,20 @@ def robot_delete(user_id: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port for the UI and REST API.")
 @click.option("--webhook-url", help="Drive another bot at this URL instead of starting botkit.")
 @click.option("--data-dir", default=".sandbox", show_default=True, help="Where the sandbox keeps its state.")
-def sandbox(port: int, webhook_url: str | None, data_dir: str) -> None:
+@click.option("--bot", "bot_spec", metavar="MODULE:ATTR", help="Chat with this Bot (e.g. mybot:bot).")
+def sandbox(port: int, webhook_url: str | None, data_dir: str, bot_spec: str | None) -> None:
     """Start the local Tencent Chat sandbox with its chat UI (and a botkit bot wired to it)."""
     if importlib.util.find_spec("gradio") is None:
         raise click.ClickException("the sandbox needs its extra: pip install 'botkit[sandbox]'")
+    if bot_spec and webhook_url:
+        raise click.ClickException("give --bot or --webhook-url, not both")
+    if bot_spec:
+        load_bot(bot_spec)  # fail here, with the reason, rather than in the sandbox's child
     args = [sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", data_dir]
     if webhook_url:
         args += ["--webhook-url", webhook_url]
+    if bot_spec:
+        args += ["--bot", bot_spec]
     # Become the sandbox process (botkit never imports it), so Ctrl-C and SIGTERM reach it and it
     # stops its bot child; a wrapper process would leave that child behind when terminated.
     os.execv(sys.executable, args)
@@ -150,6 +162,7 @@ def sandbox(port: int, webhook_url: str | None, data_dir: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Results file: CSV when it ends in .csv, else JSON.",
 )
+@click.option("--bot", "bot_spec", metavar="MODULE:ATTR", help="Evaluate this Bot (e.g. mybot:bot).")
 @click.option(
     "--save-best",
     is_flag=True,
@@ -157,12 +170,14 @@ def sandbox(port: int, webhook_url: str | None, data_dir: str) -> None:
 )
 def eval_suite(
     suite_file: Path,
+    bot_spec: str | None,
     provider_names: tuple[str, ...],
     prompt_names: tuple[str, ...],
     out: Path,
     save_best: bool,
 ) -> None:
-    """Answer the conversations of SUITE with each of its prompts and each provider, and score them."""
+    """Answer the conversations of SUITE with each of its prompts and each provider, and score them
+    (as your --bot, with its handlers and tools, when given)."""
     from botkit.lab.eval import load_suite, progress_bar, providers_for, run_suite
     from botkit.lab.eval import save_best as save_best_prompt
     from botkit.llm import default_provider_name
@@ -172,13 +187,14 @@ def eval_suite(
     settings = load_settings(sdkappid=1, key="unused-by-eval")
     configure_logging(settings.log_level, settings.log_format)
     suite = load_suite(suite_file).only(prompt_names)
+    bot = load_bot(bot_spec) if bot_spec else None
     names = list(provider_names) or [default_provider_name(settings)]
 
     async def run() -> EvalReport:
         async with create_http_client(settings) as http:
             providers = providers_for(names, settings, http)
             with progress_bar() as progress:
-                return await run_suite(suite, settings, providers, progress=progress)
+                return await run_suite(suite, settings, providers, progress=progress, bot=bot)
 
     report = asyncio.run(run())
     click.echo(report.table(width=shutil.get_terminal_size().columns))

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int | None = Field(
         None, gt=0, description="Answer length cap; default 512, or 200 for the local model."
     )
+    llm_images: bool = Field(
+        False, description="The model reads images: image URLs in a message are shown to it."
+    )
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     robot_prompts: dict[str, str] = Field(
         default_factory=dict, description='Per-robot system prompts, JSON: {"@RBT#001": "..."}.'

@@ -44,12 +44,22 @@ class Memory:
         self._max_turns = max_turns
         self._max_chars = max_chars
 
-    async def prompt(self, key: str, system_prompt: str, user_text: str) -> list[ChatMessage]:
-        """System prompt, the remembered turns that fit, then the new user message."""
+    async def prompt(
+        self, key: str, system_prompt: str, user_text: str, images: tuple[str, ...] = ()
+    ) -> list[ChatMessage]:
+        """System prompt, the remembered turns that fit, then the new user message (with its images)."""
         turns = await self._store.load_turns(key, self._max_turns)
         budget = max(self._max_chars - len(user_text), 0)
         history = [ChatMessage(turn.role, turn.content) for turn in within_budget(turns, budget)]
-        return [ChatMessage("system", system_prompt), *history, ChatMessage("user", user_text)]
+        return [ChatMessage("system", system_prompt), *history, ChatMessage("user", user_text, images)]
 
     async def remember(self, key: str, user_text: str, answer: str) -> None:
         await self._store.append_turns(key, [Turn("user", user_text), Turn("assistant", answer)])
+
+    async def turns(self, key: str, limit: int) -> list[Turn]:
+        """A conversation's last `limit` turns, oldest first."""
+        return await self._store.load_turns(key, limit)
+
+    async def forget(self, key: str) -> None:
+        """Forget a conversation's turns (the `/reset` command)."""
+        await self._store.clear_turns(key)

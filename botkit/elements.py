@@ -250,3 +250,13 @@ def dump_body(body: MsgBody) -> list[dict[str, Any]]:
         body, mode="json", by_alias=True, exclude_none=True
     )
     return dumped
+
+
+def image_urls(body: MsgBody) -> list[str]:
+    """The URL of the largest version of each image in a body."""
+    urls = []
+    for image in body:
+        if isinstance(image, ImageElem) and image.msg_content.image_info_array:
+            largest = max(image.msg_content.image_info_array, key=lambda info: info.width * info.height)
+            urls.append(largest.url)
+    return urls

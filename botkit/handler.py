@@ -1,24 +1,29 @@
 """Answering one message as a robot: the one path, whether the answer is sent or not.
 
 `handle` answers a leased journal entry and sends the parts not yet sent (the service); `reply`
-answers without sending (evaluation). Both pick the robot, answer through the `Responder` and
-remember the exchange the same way, so a prompt tuned with `botkit eval` behaves the same deployed.
+answers without sending (evaluation). Both pick the robot, run the `Bot` (its middleware, commands
+and handlers; by default the `Responder`: prompt, memory, model) and remember the exchange the
+same way, so a bot tried in a notebook or with `botkit eval` behaves the same deployed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
+from botkit.bot import Bot
 from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
 from botkit.config import Settings
-from botkit.conversation import Memory
-from botkit.elements import text_body
+from botkit.context import Context, ConversationMemory
+from botkit.conversation import Memory, conversation_key, strip_mentions
+from botkit.elements import MsgBody, body_text, text_body
 from botkit.leases import Lease
 from botkit.limits import UserLimits
 from botkit.llm.base import Provider
 from botkit.metrics import Metrics
-from botkit.responder import Answer, Responder
+from botkit.replies import ELEMENTS_MARK, journal_parts, part_body
+from botkit.responder import Answer, Asking, Responder
 from botkit.restapi import ChatClient
 from botkit.store.base import JournalEntry, Store
 
@@ -33,6 +38,24 @@ def reply_random(key: str, part: int) -> tuple[int, int]:
     """
     digest = hashlib.sha256(f"{key}#{part}".encode()).digest()
     return int.from_bytes(digest[:4], "big"), int.from_bytes(digest[4:8], "big")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot answers to one message: the messages to send (text not yet split) and the
+    model answers behind them (none when a handler or command answered without the model)."""
+
+    bodies: list[MsgBody]
+    answers: list[Answer]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(filter(None, (body_text(body) for body in self.bodies)))
+
+    @property
+    def answer(self) -> Answer | None:
+        """The first model answer, if the model was asked."""
+        return self.answers[0] if self.answers else None
 
 
 class Handler:
@@ -50,10 +73,13 @@ class Handler:
         chat: ChatClient | None = None,
         limits: UserLimits | None = None,
         metrics: Metrics | None = None,
+        bot: Bot | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
         self._settings = settings
-        memory = Memory(store, max_turns=settings.history_turns, max_chars=settings.history_chars)
+        self._bot = bot or Bot()
+        self._memory = Memory(store, max_turns=settings.history_turns, max_chars=settings.history_chars)
+        memory = self._memory
         self._responder = Responder(
             settings=settings, provider=provider, memory=memory, limits=limits, metrics=self._metrics
         )
@@ -68,11 +94,11 @@ class Handler:
             return message.to_account if message.to_account in self._settings.robots else None
         return next((r for r in message.at_robots_account if r in self._settings.robots), None)
 
-    async def reply(self, message: C2CMessage | GroupMessage) -> Answer | None:
+    async def reply(self, message: C2CMessage | GroupMessage) -> Reply | None:
         """Answer `message` and remember the exchange, without sending anything: what `handle` would
         send. None when the message is not for a robot we serve (or comes from a robot)."""
         robot = self.robot_for(message)
-        return None if robot is None else await self._answer(message, robot)
+        return None if robot is None else (await self._answer(message, robot))[0]
 
     async def handle(
         self, entry: JournalEntry, lease: Lease, message: C2CMessage | GroupMessage | None = None
@@ -94,7 +120,7 @@ class Handler:
             return
         parts = entry.reply_parts
         if parts is None:
-            parts = (await self._answer(message, robot, entry)).parts
+            parts = (await self._answer(message, robot, entry))[1]
         for index in range(entry.sent_parts, len(parts)):
             await lease.ensure()
             await self._send(
@@ -106,36 +132,69 @@ class Handler:
 
     async def _answer(
         self, message: C2CMessage | GroupMessage, robot: str, entry: JournalEntry | None = None
-    ) -> Answer:
-        """Answer as `robot` and remember the exchange; with `entry`, its parts are saved in the
-        journal first, so a crash in between asks the model again instead of remembering twice."""
-        answer = await self._responder.answer(message, robot)
+    ) -> tuple[Reply, list[str]]:
+        """Run the bot as `robot` and remember the exchanges; with `entry`, the reply's parts are
+        saved in the journal first, so a crash in between asks again instead of remembering twice."""
+        ctx = self._context(message, robot)
+        await self._bot.run(ctx, self._default_answer)
+        parts = journal_parts(ctx.replies)
         if entry is not None:
-            await self._store.save_reply(entry.key, answer.parts, token=entry.token)
-        await self._responder.remember(answer)
-        return answer
+            await self._store.save_reply(entry.key, parts, token=entry.token)
+        for answer in ctx.answers:
+            await self._responder.remember(answer)
+        return Reply(ctx.replies, ctx.answers), parts
+
+    def _context(self, message: C2CMessage | GroupMessage, robot: str) -> Context:
+        conversation = conversation_key(message, robot)
+        return Context(
+            message=message,
+            robot=robot,
+            text=strip_mentions(message.text, [robot, *self._settings.robots]),
+            bot=self._bot,
+            memory=ConversationMemory(self._memory, conversation),
+            ask=self._ask,
+            chat=self._chat,
+        )
+
+    async def _ask(self, ctx: Context, question: str | None, *, remember: bool) -> str:
+        part = self._bot.for_robot(ctx.robot)
+        asking = Asking(
+            prompt=self._bot.prompt_for(ctx.robot),
+            tools=self._bot.tools_for(ctx.robot),
+            max_tool_rounds=part.max_tool_rounds,
+            question=question,
+            context=ctx,
+        )
+        answer = await self._responder.answer(ctx.message, ctx.robot, asking)
+        if remember:
+            ctx.answers.append(answer)
+        return answer.text
+
+    async def _default_answer(self, ctx: Context) -> None:
+        """What a bot with no handler for a message does: ask the model, as configured."""
+        await ctx.reply(await ctx.ask_model())
 
     async def _send(
         self,
         chat: ChatClient,
         message: C2CMessage | GroupMessage,
         robot: str,
-        text: str,
+        part: str,
         randoms: tuple[int, int],
         *,
         first: bool,
     ) -> None:
         msg_random, msg_seq = randoms
+        body = part_body(part)
         if isinstance(message, C2CMessage):
-            await chat.send_c2c(
-                robot, message.from_account, text_body(text), msg_random=msg_random, msg_seq=msg_seq
-            )
+            await chat.send_c2c(robot, message.from_account, body, msg_random=msg_random, msg_seq=msg_seq)
             return
-        # The first part @-mentions the asker; GroupAtInfo must match the "@" in the text.
-        asker = [message.from_account] if first else []
+        # A first text part @-mentions the asker; GroupAtInfo must match the "@" in the text.
+        mention = first and not part.startswith(ELEMENTS_MARK)
+        asker = [message.from_account] if mention else []
         await chat.send_group(
             message.group_id,
-            text_body(f"@{message.from_account} {text}" if first else text),
+            text_body(f"@{message.from_account} {part}") if mention else body,
             random=msg_random,
             from_account=robot,
             at_accounts=asker,

@@ -1,9 +1,14 @@
-"""Make model output safe to send: strip control characters, split under the Chat body limit."""
+"""Make replies safe to send: strip control characters, split text under the Chat body limit, and
+the form the journal keeps each part in."""
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from collections.abc import Sequence
+
+from botkit.elements import MsgBody, TextElem, body_text, dump_body, msg_body_adapter, text_body
 
 MAX_PART_BYTES = 11 * 1024
 """Tencent caps a whole message body at 12 KB (protocol.md §7); 11 KB of text leaves room for the rest."""
@@ -120,3 +125,27 @@ def _is_emoji_tag(char: str) -> bool:
 
 def _size(text: str) -> int:
     return len(text.encode("utf-8"))
+
+
+ELEMENTS_MARK = "\x1e"
+"""Starts a journalled part that is a JSON `MsgBody`: a control character, which `clean` removes
+from every text part, so text and element parts can never be taken for each other."""
+
+
+def journal_parts(bodies: Sequence[MsgBody]) -> list[str]:
+    """Replies as the journal keeps them: text cleaned and split at the Chat limit, one part per
+    message; a reply with other elements is one part, its `MsgBody` as JSON after `ELEMENTS_MARK`."""
+    parts: list[str] = []
+    for body in bodies:
+        if all(isinstance(element, TextElem) for element in body):
+            parts.extend(split(clean(body_text(body))))
+        else:
+            parts.append(ELEMENTS_MARK + json.dumps(dump_body(body), ensure_ascii=False))
+    return parts
+
+
+def part_body(part: str) -> MsgBody:
+    """The message body a journalled part is sent as."""
+    if part.startswith(ELEMENTS_MARK):
+        return msg_body_adapter.validate_json(part[len(ELEMENTS_MARK) :])
+    return text_body(part)

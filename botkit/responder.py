@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
+from typing import TYPE_CHECKING, cast
 
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
 from botkit.conversation import Memory, conversation_key, strip_mentions
+from botkit.elements import image_urls
 from botkit.errors import LLMError, LoopedAnswer
 from botkit.limits import UserLimits
-from botkit.llm.base import Provider, complete
+from botkit.llm.base import ChatMessage, Provider, ToolModel, calls_tools, complete, strip_thinking
 from botkit.metrics import Metrics
 from botkit.replies import clean, split
+from botkit.tools import Tool, run_tools
+
+if TYPE_CHECKING:
+    from botkit.context import Context
 
 log = logging.getLogger("botkit.responder")
 
@@ -61,6 +68,20 @@ class Answer:
         return split(self.text)
 
 
+@dataclass(frozen=True)
+class Asking:
+    """How a bot asks the model: its prompt, the tools it offers, and the question when it is not
+    the message's own text (`ctx.ask_model("...")`)."""
+
+    prompt: str | None = None
+    """None: the robot's prompt from the settings."""
+    tools: Sequence[Tool] = ()
+    max_tool_rounds: int = 4
+    question: str | None = None
+    context: Context | None = None
+    """Given to tools that take a `Context` parameter."""
+
+
 class Responder:
     """Answers a message as a robot, and remembers the exchange when asked to."""
 
@@ -79,12 +100,18 @@ class Responder:
         self._limits = limits or UserLimits()
         self._metrics = metrics or Metrics()
 
-    async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> Answer:
+    async def answer(
+        self, message: C2CMessage | GroupMessage, robot: str, asking: Asking = Asking()
+    ) -> Answer:
         """The model's cleaned answer, the fallback when the model fails, or a notice sent without
-        asking the model: for a message with no text (an image, a sticker, "") or a user over a limit."""
+        asking the model: for a message with nothing the model can read (no text, and no image for a
+        model that reads images) or a user over a limit."""
         conversation = conversation_key(message, robot)
-        question = strip_mentions(message.text, [robot, *self._settings.robots])
-        text, kind = await self._text(message.from_account, robot, conversation, question)
+        question = asking.question
+        if question is None:
+            question = strip_mentions(message.text, [robot, *self._settings.robots])
+        images = tuple(image_urls(message.msg_body)) if self._settings.llm_images else ()
+        text, kind = await self._text(message.from_account, robot, conversation, question, images, asking)
         return Answer(conversation, question, text, kind)
 
     async def remember(self, answer: Answer) -> None:
@@ -92,20 +119,27 @@ class Responder:
         if answer.remember:
             await self._memory.remember(answer.conversation, answer.question, answer.text)
 
-    async def _text(self, user: str, robot: str, conversation: str, question: str) -> tuple[str, AnswerKind]:
-        if not question:
+    async def _text(
+        self,
+        user: str,
+        robot: str,
+        conversation: str,
+        question: str,
+        images: tuple[str, ...],
+        asking: Asking,
+    ) -> tuple[str, AnswerKind]:
+        if not question and not images:
             log.info("no text in a message for %s; sending the non-text notice", conversation)
             return self._settings.non_text_reply, AnswerKind.NON_TEXT
         if (notice := await self._limits.admit(user)) is not None:
             return notice, AnswerKind.LIMITED
-        prompt = await self._memory.prompt(
-            conversation, self._settings.prompt_for(robot), self._limits.clip(question)
-        )
+        system = asking.prompt if asking.prompt is not None else self._settings.prompt_for(robot)
+        prompt = await self._memory.prompt(conversation, system, self._limits.clip(question), images)
         name = self._provider.name
         try:
             # The one bound on a whole answer, whatever the provider does; the intake lease counts on it.
             async with asyncio.timeout(self._settings.llm_timeout):
-                text = clean(await self._metrics.time_model(name, complete(self._provider, prompt)))
+                text = clean(await self._metrics.time_model(name, self._ask(prompt, asking)))
         except LoopedAnswer as exc:
             log.warning(
                 "%s looped for %s: %s; sending the part before, not remembering it", name, conversation, exc
@@ -120,3 +154,16 @@ class Responder:
             log.error("%s failed for %s: %s; sending the fallback reply", name, conversation, reason)
             return self._settings.fallback_reply, AnswerKind.FALLBACK
         return (text, AnswerKind.MODEL) if text else (self._settings.fallback_reply, AnswerKind.FALLBACK)
+
+    async def _ask(self, prompt: list[ChatMessage], asking: Asking) -> str:
+        # A provider that cannot call tools answers without them (`create_app` warned at start).
+        if not asking.tools or not calls_tools(self._provider):
+            return await complete(self._provider, prompt)
+        answer = await run_tools(
+            cast(ToolModel, self._provider),
+            prompt,
+            asking.tools,
+            context=asking.context,
+            max_rounds=asking.max_tool_rounds,
+        )
+        return strip_thinking(answer)

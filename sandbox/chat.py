@@ -1,4 +1,5 @@
-"""`Chat`: talk to a bot through a `LocalSandbox` as a user and get its reply, for tests.
+"""`Chat`: talk to a bot through a `LocalSandbox` as a user and get its reply, for tests; `try_bot`
+starts a `Bot` in its own sandbox and returns such a chat, for notebooks.
 
 Each send waits for the reply by settling the sandbox (callbacks delivered, botkit's workers idle)
 and reading the stored history, until the deadline; a missing reply is a `TimeoutError` that says
@@ -8,12 +9,21 @@ what the traffic log saw instead.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
+from botkit.app import create_app
+from botkit.bot import Bot
+from botkit.config import Settings
 from botkit.elements import MsgBody, body_text
-from sandbox.harness import LocalSandbox
+from botkit.llm.base import Provider
+from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.traffic import TrafficEntry
 
@@ -50,10 +60,10 @@ class Chat:
         self.local.add_user(user)
         return Chat(self.local, user, robot=self.robot, timeout=self.timeout)
 
-    async def send(self, text: str) -> Reply:
-        """Send `text` 1:1 to the robot and return its (first) reply."""
+    async def send(self, content: str | MsgBody) -> Reply:
+        """Send text (or any elements) 1:1 to the robot and return its (first) reply."""
         mark = self.local.sandbox.traffic.version
-        sent = self.local.send_c2c(self.user, self.robot, text)
+        sent = self.local.send_c2c(self.user, self.robot, content)
         return await self._reply(lambda: self.local.c2c_replies(sent), mark, "1:1")
 
     async def send_group(self, text: str, *, group: str | None = None) -> Reply:
@@ -99,3 +109,56 @@ def _name(entry: TrafficEntry) -> str:
         return urlsplit(entry.url).path.removeprefix("/v4/")
     command = entry.request.get("CallbackCommand") if isinstance(entry.request, dict) else None
     return f"callback {command or ''}".rstrip()
+
+
+TRY_SDKAPPID = 1400000000
+
+
+def trial_settings(**overrides: Any) -> Settings:
+    """Settings for a made-up app in an in-process sandbox: robot `@RBT#001`, memory store, and the
+    model `botkit serve` would pick here (the local one when installed); `overrides` win."""
+    fields: dict[str, Any] = {
+        "sdkappid": TRY_SDKAPPID,
+        "key": SecretStr(secrets.token_hex(16)),
+        "callback_token": SecretStr(secrets.token_hex(16)),
+        "api_base": SANDBOX_BASE_URL,
+        "robots": ["@RBT#001"],
+        "store": "memory://",
+    }
+    return Settings(**{**fields, **overrides})
+
+
+class Trial(Chat):
+    """A `Chat` with a bot in its own in-process sandbox; `close()` (or `async with`) stops both."""
+
+    def __init__(self, local: LocalSandbox, stack: AsyncExitStack) -> None:
+        super().__init__(local, local.user)
+        self._stack = stack
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+        self.local.close()
+
+    async def __aenter__(self) -> Trial:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def traffic(self) -> list[TrafficEntry]:
+        """Every raw callback and REST call so far, oldest first."""
+        return self.local.sandbox.traffic.list(newest_first=False)
+
+
+async def try_bot(bot: Bot, settings: Settings | None = None, *, provider: Provider | None = None) -> Trial:
+    """Start `bot` against a fresh in-process sandbox and return a chat with it, for notebooks and
+    tests: `chat = await try_bot(bot)`, `reply = await chat.send("hi")`, `chat.traffic()`."""
+    local = LocalSandbox(settings or trial_settings())
+    app = create_app(local.settings, transport=local.transport, provider=provider, bot=bot)
+    stack = AsyncExitStack()
+    try:
+        await stack.enter_async_context(local.running(app))
+    except BaseException:
+        local.close()
+        raise
+    return Trial(local, stack)

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from botkit.config import Settings
-from botkit.elements import body_text, dump_body, msg_body_adapter, text_body
+from botkit.elements import MsgBody, body_text, dump_body, msg_body_adapter, text_body
 from botkit.intake import Intake
 from botkit.lab.recording import RecordedCall
 from sandbox.app import create_sandbox_app, sandbox_of
@@ -124,9 +124,11 @@ class LocalSandbox:
             self.state.import_account(user)
         self.state.add_member(self.group, user)
 
-    def send_c2c(self, user: str, robot: str, text: str) -> C2CRecord:
-        """`user` writes to `robot` as from a client app; the stored message (the callback is on its way)."""
-        body = {"From_Account": user, "To_Account": robot, "MsgBody": dump_body(text_body(text))}
+    def send_c2c(self, user: str, robot: str, content: str | MsgBody) -> C2CRecord:
+        """`user` writes text (or any elements) to `robot` as from a client app; the stored message
+        (the callback is on its way)."""
+        msg_body = text_body(content) if isinstance(content, str) else content
+        body = {"From_Account": user, "To_Account": robot, "MsgBody": dump_body(msg_body)}
         answer = self._execute("openim/sendmsg", body, user)
         record = self.state.c2c_message(user, robot, answer["MsgKey"])
         assert record is not None, "sendmsg answered OK, so the message is stored"

@@ -1,4 +1,4 @@
-"""Both notebooks run top to bottom, each against a sandbox it starts, with no BOTKIT_* settings at all.
+"""The notebooks run top to bottom, each against a sandbox it starts, with no BOTKIT_* settings at all.
 
 They run on a copy in a temporary folder, so a `.env` next to the real notebooks (perhaps with a real
 app's credentials) is never read, and nothing a run writes lands in the repository.
@@ -84,3 +84,18 @@ def test_prompt_tuning_notebook_saves_the_winner_where_settings_read_it(
         assert "not saved: only the stand-in provider echo was evaluated" in shown
         assert not env_file.exists()
     assert "@RBT#001: " in shown
+
+
+def test_build_a_bot_notebook_chats_evaluates_and_serves_its_module(tmp_path: Path) -> None:
+    notebook = run_notebook("03_build_a_bot.ipynb", tmp_path)
+
+    shown = "\n".join(text_of(cell) for cell in notebook.cells if cell.cell_type == "code")
+    assert (tmp_path / "notebooks" / "supportbot.py").exists()
+    assert "'status': 'shipped'" in shown  # the tool, called directly
+    assert '"name": "order_status"' in shown  # its schema, as the model sees it
+    assert "bot:  We answer from 9:00 to 18:00" in shown  # the command, in the sandbox
+    assert "bot:  Let's keep it friendly" in shown  # the middleware
+    assert "/hours - Opening hours" in shown
+    assert "callback {" in shown and "rest /v4/openim/sendmsg" in shown
+    assert "commands" in shown and "manners" in shown  # the suite's conversations, evaluated
+    assert "bot: We answer from 9:00 to 18:00" in shown  # served by botkit serve supportbot:bot

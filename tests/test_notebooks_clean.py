@@ -25,8 +25,12 @@ def code_cells(path: Path) -> list[dict[str, Any]]:
     return [cell for cell in load(path)["cells"] if cell["cell_type"] == "code"]
 
 
-def test_both_notebooks_are_there() -> None:
-    assert [path.name for path in FILES] == ["01_account_setup.ipynb", "02_prompt_tuning.ipynb"]
+def test_the_three_notebooks_are_there() -> None:
+    assert [path.name for path in FILES] == [
+        "01_account_setup.ipynb",
+        "02_prompt_tuning.ipynb",
+        "03_build_a_bot.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)

@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from botkit.replies import MAX_PART_BYTES, clean, split
+from botkit.elements import FaceContent, FaceElem, text_body
+from botkit.replies import MAX_PART_BYTES, clean, journal_parts, part_body, split
 
 
 def _size(text: str) -> int:
@@ -192,3 +193,12 @@ def test_split_does_not_cut_inside_dotted_words(text: str, max_bytes: int) -> No
 
     assert all(_size(part) <= max_bytes for part in parts)
     assert " ".join(parts).split() == text.split()
+
+
+def test_journal_parts_keep_text_split_and_elements_whole() -> None:
+    face = FaceElem(msg_content=FaceContent(index=3, data="wave"))
+    parts = journal_parts([text_body("a" * (MAX_PART_BYTES + 10)), [face], text_body("\x1ebye\x00")])
+
+    assert [len(part) for part in parts[:2]] == [MAX_PART_BYTES, 10]
+    assert [part_body(part) for part in parts[2:]] == [[face], text_body("bye")]
+    assert part_body(parts[0]) == text_body("a" * MAX_PART_BYTES)

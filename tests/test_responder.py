@@ -19,7 +19,7 @@ from botkit.leases import Lease
 from botkit.llm.base import ChatMessage, Provider
 from botkit.llm.echo import EchoProvider
 from botkit.llm.local import with_date
-from botkit.responder import AnswerKind
+from botkit.responder import Answer, AnswerKind
 from botkit.store.base import JournalEntry
 from botkit.store.inmemory import InMemoryStore
 from tests.support import ROBOT
@@ -61,23 +61,28 @@ def handler(settings: Settings, provider: Provider) -> Handler:
     return Handler(settings=settings, provider=provider, store=InMemoryStore())
 
 
+async def model_answer(handler: Handler, message: C2CMessage) -> Answer:
+    """The model's answer `handler.reply` gives for a message that reaches the model path."""
+    reply = await handler.reply(message)
+    assert reply is not None and reply.answer is not None
+    return reply.answer
+
+
 async def test_a_looped_answer_is_sent_cut_and_never_remembered(settings: Settings) -> None:
     provider = LoopsOnce(JOKE + "  ")
     bot = handler(settings, provider)
 
-    first = await bot.reply(message("tell me a joke", 1))
-    second = await bot.reply(message("another one", 2))
+    first = await model_answer(bot, message("tell me a joke", 1))
+    second = await model_answer(bot, message("another one", 2))
 
-    assert first is not None and second is not None
     assert (first.text, first.kind) == (JOKE, AnswerKind.LOOPED)
     assert (second.text, second.kind) == ("fine", AnswerKind.MODEL)
     assert [m.content for m in provider.prompts[1]] == [settings.system_prompt, "another one"]
 
 
 async def test_a_loop_from_the_first_word_gets_the_fallback(settings: Settings) -> None:
-    answer = await handler(settings, LoopsOnce("")).reply(message("tell me a joke", 1))
+    answer = await model_answer(handler(settings, LoopsOnce("")), message("tell me a joke", 1))
 
-    assert answer is not None
     assert (answer.text, answer.kind) == (settings.fallback_reply, AnswerKind.FALLBACK)
 
 
@@ -96,9 +101,8 @@ async def test_an_answer_says_what_it_is_and_only_the_models_own_is_remembered(
     store = InMemoryStore()
     bot = Handler(settings=settings, provider=provider, store=store)
 
-    answer = await bot.reply(message(text, 1))
+    answer = await model_answer(bot, message(text, 1))
 
-    assert answer is not None
     assert answer.kind is kind
     assert answer.question == text.removeprefix("@@RBT#001").strip()
     remembered = [turn.content for turn in await store.load_turns(answer.conversation, 10)]

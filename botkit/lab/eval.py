@@ -20,6 +20,7 @@ from typing import Any, get_args
 import httpx
 from dotenv import set_key
 
+from botkit.bot import Bot
 from botkit.callbacks import C2CMessage
 from botkit.config import LLMName, Settings
 from botkit.elements import text_body
@@ -87,8 +88,10 @@ async def run_suite(
     *,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    bot: Bot | None = None,
 ) -> EvalReport:
-    """Answer every conversation with every prompt and provider, one turn at a time.
+    """Answer every conversation with every prompt and provider, one turn at a time, as `bot`
+    (its handlers, commands and tools; each prompt of the suite in place of its own).
 
     Turns run one after another, never concurrently, so each latency is one answer's own.
     """
@@ -103,7 +106,7 @@ async def run_suite(
         prompt_settings = settings.model_copy(update={"system_prompt": prompt, "robot_prompts": {}})
         for provider_name, provider in providers.items():
             for conversation in suite.conversations:
-                run = _Run(prompt_name, provider_name, prompt_settings, provider, clock)
+                run = _Run(prompt_name, provider_name, prompt_settings, provider, clock, bot)
                 async for row in run.converse(conversation):
                     rows.append(row)
                     if progress is not None:
@@ -121,7 +124,9 @@ class _Run:
         settings: Settings,
         provider: Provider,
         clock: Callable[[], float],
+        bot: Bot | None,
     ) -> None:
+        self._bot = bot.with_prompt(settings.system_prompt) if bot is not None else None
         self._prompt_name = prompt_name
         self._provider_name = provider_name
         self._settings = settings
@@ -133,7 +138,7 @@ class _Run:
         # A suite's robot is served as if it were in BOTKIT_ROBOTS.
         robots = list(dict.fromkeys([*self._settings.robots, robot]))
         settings = self._settings.model_copy(update={"robots": robots})
-        handler = Handler(settings=settings, provider=self._provider, store=InMemoryStore())
+        handler = Handler(settings=settings, provider=self._provider, store=InMemoryStore(), bot=self._bot)
         for turn, case in enumerate(conversation.turns, start=1):
             message = C2CMessage(
                 from_account=EVAL_USER,
@@ -148,7 +153,7 @@ class _Run:
             latency = self._clock() - started
             assert answer is not None, "the conversation's robot is served and EVAL_USER is no robot"
             # The fallback is not the model's answer: checking its text would score nothing real.
-            fell_back = answer.kind is AnswerKind.FALLBACK
+            fell_back = any(model.kind is AnswerKind.FALLBACK for model in answer.answers)
             checks = [Check("no_fallback", False)] if fell_back else check_answer(case, answer.text, latency)
             yield EvalRow(
                 prompt=self._prompt_name,

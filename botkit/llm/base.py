@@ -5,17 +5,49 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from botkit.errors import LLMError
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The model asks for `name` to be run on `arguments` (a JSON object, as text)."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
 class ChatMessage:
+    """One message of a prompt. `images` are URLs shown to models that read images; an assistant
+    message may carry the tool calls it made, and a `tool` message answers one by its id."""
+
     role: Role
     content: str
+    images: tuple[str, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the model is told of it: its name, what it does, its arguments' JSON schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelTurn:
+    """One reply of a model that may call tools: text, tool calls, or both."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class Provider(Protocol):
@@ -26,6 +58,21 @@ class Provider(Protocol):
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         """Yield the answer's text as the model writes it."""
         ...
+
+
+class ToolModel(Protocol):
+    """A chat model that can call tools; `turn` with no tools must answer in text."""
+
+    name: str
+
+    async def turn(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> ModelTurn:
+        """One model reply to `messages`, offered `tools`."""
+        ...
+
+
+def calls_tools(provider: Provider) -> bool:
+    """Whether the provider can be offered tools (it is also a `ToolModel`)."""
+    return bool(getattr(provider, "calls_tools", callable(getattr(provider, "turn", None))))
 
 
 _THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)

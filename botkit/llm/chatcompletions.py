@@ -16,22 +16,14 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from botkit.config import Settings
 from botkit.errors import ConfigError, LLMError
-from botkit.llm.base import ChatMessage
+from botkit.llm.base import ChatMessage, ModelTurn, ToolSpec
+from botkit.llm.chatwire import TurnResponse, wire_messages, wire_tools
 from botkit.logmask import scrub
 
 Clock = Callable[[], float]
 
 DEFAULT_MAX_TOKENS = 512
 """The answer cap when `BOTKIT_LLM_MAX_TOKENS` is unset."""
-
-
-class ChatRequest(BaseModel):
-    """The request body; unset optional fields are left out so every server accepts it."""
-
-    model: str
-    messages: list[ChatMessage]
-    stream: bool = True
-    temperature: float | None = None
 
 
 class _Text(BaseModel):
@@ -122,10 +114,36 @@ class ChatCompletionsProvider:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self._url!r}, model={self._model!r})"
 
-    def body(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
-        """The JSON posted for `messages`."""
-        request = ChatRequest(model=self._model, messages=list(messages), temperature=self._temperature)
-        return {**request.model_dump(exclude_none=True), self.max_tokens_field: self._max_tokens}
+    def body(self, messages: Sequence[ChatMessage], *, stream: bool = True) -> dict[str, Any]:
+        """The JSON posted for `messages`; unset options are left out so every server accepts it."""
+        body: dict[str, Any] = {"model": self._model, "messages": wire_messages(messages), "stream": stream}
+        if self._temperature is not None:
+            body["temperature"] = self._temperature
+        return {**body, self.max_tokens_field: self._max_tokens}
+
+    async def turn(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> ModelTurn:
+        """One whole (not streamed) reply, offered `tools`: its text and the tools it calls."""
+        body = self.body(messages, stream=False)
+        if tools:
+            body["tools"] = wire_tools(tools)
+        secret = self._api_key.get_secret_value() if self._api_key else ""
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        try:
+            response = await self._http.post(self._url, json=body, headers=headers, timeout=self._timeout)
+        except httpx.TimeoutException:
+            raise LLMError(f"{self.name} timed out after {self._timeout:g}s") from None
+        except httpx.HTTPError as exc:
+            reason = f"{type(exc).__name__}: {_scrub(str(exc), secret)}"
+            raise LLMError(f"{self.name} request failed: {reason}") from None
+        if response.status_code != httpx.codes.OK:
+            raise LLMError(_scrub(self._status_message(response), secret))
+        self._check_frame(self._parse_frame(response.text, secret), secret)
+        try:
+            return TurnResponse.model_validate_json(response.content).turn()
+        except ValidationError:
+            raise LLMError(
+                f"{self.name} sent a malformed tool answer: {_scrub(response.text, secret)[:200]!r}"
+            ) from None
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         """POST the request and yield the answer's text; every failure becomes an `LLMError`.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
-from botkit.llm.base import ChatMessage, Provider
+from botkit.llm.base import ChatMessage, ModelTurn, Provider, ToolModel, ToolSpec, calls_tools
 
 
 class Limited:
@@ -20,3 +21,11 @@ class Limited:
         async with self._slots:
             async for chunk in self._provider.stream(messages):
                 yield chunk
+
+    @property
+    def calls_tools(self) -> bool:
+        return calls_tools(self._provider)
+
+    async def turn(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> ModelTurn:
+        async with self._slots:
+            return await cast(ToolModel, self._provider).turn(messages, tools)

@@ -113,6 +113,9 @@ class InMemoryStore:
     async def append_turns(self, conversation: str, turns: Sequence[Turn]) -> None:
         self._turns.setdefault(conversation, []).extend(turns)
 
+    async def clear_turns(self, conversation: str) -> None:
+        self._turns.pop(conversation, None)
+
     async def close(self) -> None:
         return None
 

@@ -282,6 +282,9 @@ class RedisStore:
             pipe.ltrim(key, -self._turns_cap, -1)
             await pipe.execute()
 
+    async def clear_turns(self, conversation: str) -> None:
+        await self._redis.delete(self._turns_key(conversation))
+
     async def close(self) -> None:
         await self._redis.aclose()
 

@@ -230,6 +230,12 @@ class SQLiteStore:
 
         await self._db.run(insert)
 
+    async def clear_turns(self, conversation: str) -> None:
+        def delete(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM turns WHERE conversation = ?", (conversation,))
+
+        await self._db.run(delete)
+
     async def close(self) -> None:
         await self._db.run_alone(lambda db: db.close())
         self._db.shutdown()
