@@ -4,7 +4,7 @@ Follow one message through the package: `webhook` (check and ack) → `intake` (
 → `handler` (conversation, model, replies) → `restapi` (send as the robot).
 """
 
-from botkit.app import create_app
+from botkit.app import Wiring, create_app, wiring_of
 from botkit.callbacks import C2CMessage, CallbackCommand, GroupMessage, dump_callback, parse_callback
 from botkit.config import Settings, load_settings
 from botkit.elements import MsgBody, TextElem, body_text, text_body
@@ -48,6 +48,7 @@ __all__ = [
     "TextElem",
     "UserSigCache",
     "UserSigError",
+    "Wiring",
     "body_text",
     "complete",
     "create_app",
@@ -61,4 +62,5 @@ __all__ = [
     "text_body",
     "verify_callback",
     "verify_usersig",
+    "wiring_of",
 ]

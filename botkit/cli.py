@@ -124,11 +124,11 @@ def robot_delete(user_id: str) -> None:
 @click.option("--data-dir", default=".sandbox", show_default=True, help="Where the sandbox keeps its state.")
 def sandbox(port: int, webhook_url: str | None, data_dir: str) -> None:
     """Start the local Tencent Chat sandbox with its chat UI (and a botkit bot wired to it)."""
+    from botkit.sandboxprocess import sandbox_command
+
     if importlib.util.find_spec("gradio") is None:
         raise click.ClickException("the sandbox needs its extra: pip install 'botkit[sandbox]'")
-    args = [sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", data_dir]
-    if webhook_url:
-        args += ["--webhook-url", webhook_url]
+    args = sandbox_command(port=port, data_dir=data_dir, webhook_url=webhook_url)
     # Become the sandbox process (botkit never imports it), so Ctrl-C and SIGTERM reach it and it
     # stops its bot child; a wrapper process would leave that child behind when terminated.
     os.execv(sys.executable, args)

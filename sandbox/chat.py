@@ -1,4 +1,4 @@
-"""`Chat`: talk to a bot through a `LocalSandbox` as a user and get its reply, for tests.
+"""`Chat`: talk to a bot through a `InProcessSandbox` as a user and get its reply, for tests.
 
 Each send waits for the reply by settling the sandbox (callbacks delivered, botkit's workers idle)
 and reading the stored history, until the deadline; a missing reply is a `TimeoutError` that says
@@ -7,13 +7,13 @@ what the traffic log saw instead.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from botkit.elements import MsgBody, body_text
-from sandbox.harness import LocalSandbox
+from botkit.waiting import await_until
+from sandbox.harness import InProcessSandbox
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.traffic import TrafficEntry
 
@@ -35,7 +35,12 @@ class Chat:
     """One user talking to one robot: 1:1 with `send`, or @-mentioning it in a group with `send_group`."""
 
     def __init__(
-        self, local: LocalSandbox, user: str, *, robot: str | None = None, timeout: float = DEFAULT_TIMEOUT
+        self,
+        local: InProcessSandbox,
+        user: str,
+        *,
+        robot: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.local = local
         self.user = user
@@ -52,34 +57,35 @@ class Chat:
 
     async def send(self, text: str) -> Reply:
         """Send `text` 1:1 to the robot and return its (first) reply."""
-        mark = self.local.sandbox.traffic.version
+        mark = self.local.backend.traffic.version
         sent = self.local.send_c2c(self.user, self.robot, text)
         return await self._reply(lambda: self.local.c2c_replies(sent), mark, "1:1")
 
     async def send_group(self, text: str, *, group: str | None = None) -> Reply:
         """Send "@robot text" in `group` (the demo group) and return the robot's (first) reply there."""
-        mark = self.local.sandbox.traffic.version
+        mark = self.local.backend.traffic.version
         sent = self.local.send_group(self.user, text, group=group, at=self.robot)
         return await self._reply(lambda: self.local.group_replies(sent, self.robot), mark, sent.group_id)
 
     async def _reply(
         self, find: Callable[[], Sequence[C2CRecord | GroupRecord]], mark: int, where: str
     ) -> Reply:
-        deadline = asyncio.get_running_loop().time() + self.timeout
-        try:
-            async with asyncio.timeout_at(deadline):
-                while True:
-                    await self.local.settle()
-                    found = find()
-                    if found:
-                        return _as_reply(found[0])
-                    await asyncio.sleep(POLL_SECONDS)
-        except TimeoutError:
-            seen = [entry for entry in self.local.sandbox.traffic.list(newest_first=False) if entry.id > mark]
-            raise TimeoutError(
-                f"no reply from {self.robot} to {self.user} ({where}) within {self.timeout:g} s; "
-                f"{describe_traffic(seen)}"
-            ) from None
+        async def reply() -> Reply | None:
+            await self.local.settle()
+            found = find()
+            return _as_reply(found[0]) if found else None
+
+        def seen() -> str:
+            entries = self.local.backend.traffic.list(newest_first=False)
+            return f"; {describe_traffic([entry for entry in entries if entry.id > mark])}"
+
+        return await await_until(
+            reply,
+            timeout=self.timeout,
+            failure=f"no reply from {self.robot} to {self.user} ({where})",
+            interval=POLL_SECONDS,
+            explain=seen,
+        )
 
 
 def _as_reply(record: C2CRecord | GroupRecord) -> Reply:

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from botkit.cli import cli
-from sandbox.app import create_sandbox_app
-from sandbox.state import SandboxConfig, SandboxState
+from sandbox.app import create_backend_app
+from sandbox.models import SandboxConfig
+from sandbox.state import SandboxState
 from tests.conftest import KEY, SDKAPPID
 
 
@@ -27,7 +28,7 @@ def sandbox_url() -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_sandbox_app(state), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_backend_app(state), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

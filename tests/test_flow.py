@@ -14,14 +14,14 @@ import sys
 import pytest
 from pydantic import SecretStr
 
-from botkit.app import create_app
+from botkit.app import create_app, wiring_of
 from botkit.config import Settings
 from botkit.elements import TextElem, body_text
 from botkit.store import EntryStatus
 from sandbox import testkit
 from sandbox.chat import Chat
 from sandbox.faults import Faults
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from sandbox.models import C2CRecord
 
 ROBOT = testkit.ROBOT
@@ -44,7 +44,7 @@ class FirstDrawFails(random.Random):
 
 
 async def test_c2c_hello_gets_exactly_one_text_reply_from_the_robot(
-    sandbox: LocalSandbox, chat: Chat
+    sandbox: InProcessSandbox, chat: Chat
 ) -> None:
     reply = await chat.send("hello")
 
@@ -60,7 +60,7 @@ async def test_c2c_hello_gets_exactly_one_text_reply_from_the_robot(
 
 
 async def test_group_mention_gets_one_group_reply_that_mentions_the_asker(
-    sandbox: LocalSandbox, chat: Chat
+    sandbox: InProcessSandbox, chat: Chat
 ) -> None:
     reply = await chat.send_group("hello")
 
@@ -74,7 +74,7 @@ async def test_group_mention_gets_one_group_reply_that_mentions_the_asker(
     assert len(from_robot) == 1
 
 
-async def test_another_user_gets_their_own_reply(sandbox: LocalSandbox, chat: Chat) -> None:
+async def test_another_user_gets_their_own_reply(sandbox: InProcessSandbox, chat: Chat) -> None:
     reply = await chat.as_user("bob").send("hi from bob")
 
     assert reply.text == "echo: hi from bob"
@@ -84,8 +84,8 @@ async def test_another_user_gets_their_own_reply(sandbox: LocalSandbox, chat: Ch
     assert group_reply.text.startswith("@bob ")
 
 
-async def test_a_duplicated_callback_is_answered_once(sandbox: LocalSandbox, chat: Chat) -> None:
-    sandbox.sandbox.faults = Faults(duplicate_rate=1.0)
+async def test_a_duplicated_callback_is_answered_once(sandbox: InProcessSandbox, chat: Chat) -> None:
+    sandbox.backend.faults = Faults(duplicate_rate=1.0)
 
     await chat.send("hello")
     await sandbox.settle()
@@ -98,9 +98,11 @@ async def test_a_duplicated_callback_is_answered_once(sandbox: LocalSandbox, cha
     assert [record.from_account for record in history] == [ROBOT, sandbox.user]
 
 
-async def test_a_retryable_rest_failure_still_delivers_the_reply(sandbox: LocalSandbox, chat: Chat) -> None:
-    sandbox.sandbox.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)
-    sandbox.sandbox.rng = FirstDrawFails()
+async def test_a_retryable_rest_failure_still_delivers_the_reply(
+    sandbox: InProcessSandbox, chat: Chat
+) -> None:
+    sandbox.backend.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)
+    sandbox.backend.rng = FirstDrawFails()
 
     reply = await chat.send("hello")
 
@@ -112,7 +114,7 @@ async def test_a_retryable_rest_failure_still_delivers_the_reply(sandbox: LocalS
 async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
     botkit_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    local = LocalSandbox(botkit_settings)
+    local = InProcessSandbox(botkit_settings)
     wrong = botkit_settings.model_copy(update={"key": SecretStr("not-this-apps-key")})
     bot = create_app(wrong, transport=local.transport)
     try:
@@ -120,7 +122,7 @@ async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
             with caplog.at_level(logging.ERROR, logger="botkit.intake"):
                 sent = local.send_c2c(local.user, ROBOT, "hello")
                 await local.settle()
-            entry = await bot.state.store.get(f"c2c:{local.user}:{ROBOT}:{sent.msg_key}")
+            entry = await wiring_of(bot).store.get(f"c2c:{local.user}:{ROBOT}:{sent.msg_key}")
             local.send_c2c(local.user, ROBOT, "still there?")
             await local.settle()
 
@@ -136,8 +138,8 @@ async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
         local.close()
 
 
-async def test_no_reply_is_a_timeout_that_says_what_happened(sandbox: LocalSandbox) -> None:
-    sandbox.sandbox.faults = Faults(drop_rate=1.0)
+async def test_no_reply_is_a_timeout_that_says_what_happened(sandbox: InProcessSandbox) -> None:
+    sandbox.backend.faults = Faults(drop_rate=1.0)
     patient = Chat(sandbox, sandbox.user, timeout=0.2)
 
     with pytest.raises(TimeoutError) as caught:
@@ -159,7 +161,7 @@ def test_importing_the_testkit_loads_no_gradio_or_model() -> None:
 
 
 async def test_twenty_users_sending_the_same_msgseq_and_random_in_one_second_each_get_an_answer(
-    sandbox: LocalSandbox,
+    sandbox: InProcessSandbox,
 ) -> None:
     # MsgKey is {MsgSeq}_{MsgRandom}_{MsgTime}: the same for all twenty, unique only per conversation.
     users = [f"user{number:02d}" for number in range(20)]
@@ -174,7 +176,7 @@ async def test_twenty_users_sending_the_same_msgseq_and_random_in_one_second_eac
             "MsgTimeStamp": 1700000000,
             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": f"hi from {user}"}}],
         }
-        answer = sandbox.sandbox.execute("openim/sendmsg", body, operator=user, platform="Web")
+        answer = sandbox.backend.execute("openim/sendmsg", body, operator=user, platform="Web")
         assert answer["ErrorCode"] == 0, answer
         sent.append(sandbox.state.c2c_message(user, ROBOT, answer["MsgKey"]))
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from starlette.types import Message
 
-from botkit.app import create_app
+from botkit.app import create_app, wiring_of
 from botkit.callbacks import ACK_BODY, callback_adapter, journal_payload, parse_callback
 from botkit.config import DEFAULT_NON_TEXT_REPLY, Settings
 from botkit.llm.base import ChatMessage
@@ -66,7 +66,7 @@ class Bot:
 
     async def post(self, body: bytes, command: str = C2C) -> httpx.Response:
         response = await self.http.post(callback_url(command), content=body)
-        await self.app.state.intake.wait_idle()
+        await wiring_of(self.app).intake.wait_idle()
         return response
 
     def replies(self) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from botkit.app import create_app
+from botkit.app import create_app, wiring_of
 from botkit.callbacks import parse_callback
 from botkit.config import Settings
 from botkit.handler import reply_random
@@ -25,7 +25,7 @@ from tests.fakechat import FakeChat
 async def run_until_idle(settings: Settings, store: Store, chat: FakeChat) -> None:
     app = create_app(settings, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
     async with app.router.lifespan_context(app):
-        await app.state.intake.wait_idle()
+        await wiring_of(app).intake.wait_idle()
 
 
 async def journal(store: Store, text: str, seq: int = 1) -> str:
@@ -145,9 +145,9 @@ async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
     one_worker = settings.model_copy(update={"max_in_flight": 1})
     app = create_app(one_worker, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
     async with app.router.lifespan_context(app):
-        await app.state.intake.wait_idle()
+        await wiring_of(app).intake.wait_idle()
         # Another user's: u1's lane waits for the unfinished entry until its lease expires.
-        await app.state.intake.record(
+        await wiring_of(app).intake.record(
             parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u2", seq=2))
         )
         deadline = asyncio.get_running_loop().time() + 5
@@ -187,7 +187,7 @@ async def test_one_users_messages_are_answered_in_order_while_others_are_answere
     chat = FakeChat()
     four = settings.model_copy(update={"max_in_flight": 4})
     app = create_app(four, transport=httpx.MockTransport(chat), provider=SlowFirst(), store=store)
-    intake = app.state.intake
+    intake = wiring_of(app).intake
     async with app.router.lifespan_context(app):
         await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("first", sender="u1", seq=1)))
         await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u1", seq=2)))
@@ -224,7 +224,7 @@ async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
         while (await store.get(key)).leased_until == 0:  # type: ignore[union-attr]
             assert asyncio.get_running_loop().time() < deadline, "the entry was never claimed"
             await asyncio.sleep(0.01)
-        await first.state.intake.stop(grace_seconds=0.01)
+        await wiring_of(first).intake.stop(grace_seconds=0.01)
 
     entry = await store.get(key)
     assert entry is not None
@@ -320,7 +320,7 @@ async def test_under_concurrency_each_conversation_is_answered_in_order_with_its
     store = InMemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "bot.db")
     chat = FakeChat()
     app = create_app(settings, transport=httpx.MockTransport(chat), provider=Jittery(), store=store)
-    intake = app.state.intake
+    intake = wiring_of(app).intake
     async with app.router.lifespan_context(app):
         bodies = [
             c2c_body(f"{user} #{n}", sender=user, seq=n * len(users) + index)

@@ -16,7 +16,7 @@ from botkit.metrics import Metrics
 from botkit.store import open_store
 from sandbox.chat import Chat
 from sandbox.faults import Faults
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from tests.conftest import c2c_body, callback_url
 from tests.test_flow import FirstDrawFails
 
@@ -45,14 +45,14 @@ async def scrape(app: Starlette) -> dict[tuple[str, frozenset[tuple[str, str]]],
     return samples(response.text)
 
 
-async def test_metrics_count_a_small_load_exactly(sandbox: LocalSandbox, chat: Chat) -> None:
+async def test_metrics_count_a_small_load_exactly(sandbox: InProcessSandbox, chat: Chat) -> None:
     bot = sandbox.bot
     assert bot is not None
-    sandbox.sandbox.faults = Faults(duplicate_rate=1.0)
+    sandbox.backend.faults = Faults(duplicate_rate=1.0)
     await chat.send("hello")
     await sandbox.settle()
-    sandbox.sandbox.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)
-    sandbox.sandbox.rng = FirstDrawFails()
+    sandbox.backend.faults = Faults(rest_failure_rate=0.5, rest_failure_code=60008)
+    sandbox.backend.rng = FirstDrawFails()
     await chat.send_group("and here")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=bot), base_url="http://bot") as http:
         forged = await http.post(callback_url(C2C, token="not-the-token"), content=c2c_body("x"))

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from botkit.app import create_app
+from botkit.app import create_app, wiring_of
 from botkit.config import Settings, load_settings
 from botkit.errors import ChatAPIError, ConfigError
 from botkit.logmask import escape_controls, install_log_scrubber, register_secrets, scrub
@@ -60,7 +60,7 @@ async def test_a_failing_exchange_leaks_no_secret(
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
             await http.post(callback_url("Bot.OnC2CMessage"), content=c2c_body("hello"))
             await http.post(callback_url("Bot.OnC2CMessage"), content=b"{broken")
-        await app.state.intake.wait_idle()
+        await wiring_of(app).intake.wait_idle()
 
         client = ChatClient.from_settings(
             secret_settings, httpx.AsyncClient(transport=httpx.MockTransport(route))
@@ -89,7 +89,7 @@ async def _exchange(settings: Settings, route: Any) -> tuple[FastAPI, str]:
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
             await http.post(callback_url("Bot.OnC2CMessage"), content=c2c_body("hello"))
-        await app.state.intake.wait_idle()
+        await wiring_of(app).intake.wait_idle()
     return app, "c2c:u1:@RBT#001:1_918273645_1700000101"
 
 
@@ -126,7 +126,7 @@ async def test_a_usersig_quoted_in_a_rest_error_is_neither_logged_nor_stored(
 
     caplog.set_level(logging.DEBUG)
     app, key = await _exchange(secret_settings, route)
-    entry = await app.state.store.get(key)
+    entry = await wiring_of(app).store.get(key)
 
     assert entry is not None and entry.error is not None and "70003" in entry.error
     assert usersigs

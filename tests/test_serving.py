@@ -28,8 +28,8 @@ from starlette.routing import Route
 
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
+from botkit.processes import free_port
 from botkit.serving import ConnectionGuard, GuardedConfig, connection_cap
-from sandbox.botchild import free_port
 from sandbox.state import SandboxState
 from tests.conftest import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 from tests.sandbox.test_cross_process import QueryRecorder, rest_api  # noqa: F401  # rest_api: a fixture

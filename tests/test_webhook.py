@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from botkit.app import create_app
+from botkit.app import create_app, wiring_of
 from botkit.callbacks import ACK_BODY
 from botkit.config import Settings
 from botkit.errors import LLMError
@@ -35,7 +35,7 @@ class Bot:
 
     async def post(self, url: str, body: bytes, **kwargs: Any) -> httpx.Response:
         response = await self.http.post(url, content=body, **kwargs)
-        await self.app.state.intake.wait_idle()
+        await wiring_of(self.app).intake.wait_idle()
         return response
 
 

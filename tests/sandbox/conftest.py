@@ -14,9 +14,10 @@ import pytest
 from pydantic import SecretStr
 
 from botkit.usersig import generate_usersig
-from sandbox.app import create_sandbox_app, sandbox_of
-from sandbox.runtime import Sandbox
-from sandbox.state import SandboxConfig, SandboxState
+from sandbox.app import backend_of, create_backend_app
+from sandbox.backend import Backend
+from sandbox.models import SandboxConfig
+from sandbox.state import SandboxState
 from tests.conftest import KEY, SDKAPPID, TOKEN
 
 ADMIN = "administrator"
@@ -25,16 +26,22 @@ WEBHOOK = "http://bot.test/im"
 
 
 class Clock:
-    """A settable clock that starts at the real time, so real UserSigs are valid under it."""
+    """A settable clock that starts at the real time, so real UserSigs are valid under it; its `sleep`
+    moves it on at once, so the fake's delays take no real time."""
 
     def __init__(self) -> None:
         self.now = float(int(time.time()))
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
 
 
 Reply = Callable[[httpx.Request], Awaitable[httpx.Response]]
@@ -60,7 +67,7 @@ class Recorder:
 @dataclass
 class Harness:
     client: httpx.AsyncClient
-    sandbox: Sandbox
+    backend: Backend
     clock: Clock
     recorder: Recorder
     usersig: str
@@ -106,7 +113,7 @@ class Harness:
 
     async def sent_callbacks(self) -> list[dict[str, Any]]:
         """Wait for pending callbacks, then the bodies the fake bot received."""
-        await self.sandbox.dispatcher.drain()
+        await self.backend.dispatcher.drain()
         return self.recorder.bodies()
 
 
@@ -150,12 +157,12 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 async def harness(state: SandboxState, clock: Clock, recorder: Recorder) -> AsyncIterator[Harness]:
-    app = create_sandbox_app(
-        state, transport=httpx.MockTransport(recorder), clock=clock, rng=random.Random(7)
+    app = create_backend_app(
+        state, transport=httpx.MockTransport(recorder), clock=clock, sleep=clock.sleep, rng=random.Random(7)
     )
     usersig = generate_usersig(SDKAPPID, SecretStr(KEY), ADMIN, 86400)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://chat.test") as client,
     ):
-        yield Harness(client, sandbox_of(app), clock, recorder, usersig)
+        yield Harness(client, backend_of(app), clock, recorder, usersig)

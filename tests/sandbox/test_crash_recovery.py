@@ -30,10 +30,12 @@ from starlette.routing import Route
 
 from botkit.config import Settings
 from botkit.elements import body_text
+from botkit.processes import free_port
 from botkit.restapi import ChatClient
-from sandbox.app import create_sandbox_app
-from sandbox.botchild import BotChild, free_port
-from sandbox.state import SandboxConfig, SandboxState
+from sandbox.app import create_backend_app
+from sandbox.botchild import BotChild
+from sandbox.models import SandboxConfig
+from sandbox.state import SandboxState
 from tests.conftest import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 from tests.servers import serve_in_thread
 
@@ -65,7 +67,7 @@ def rest_api() -> Iterator[str]:
         state.import_account(user)
     state.create_robot(ROBOT)
     try:
-        with serve_in_thread(create_sandbox_app(state)) as url:
+        with serve_in_thread(create_backend_app(state)) as url:
             yield url
     finally:
         state.close()

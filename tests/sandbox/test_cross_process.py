@@ -26,12 +26,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
 from botkit.elements import body_text
+from botkit.processes import ChildExited, free_port
 from botkit.restapi import ChatClient
+from botkit.sandboxprocess import SandboxProcess
 from botkit.usersig import verify_usersig
-from sandbox.app import create_sandbox_app
-from sandbox.botchild import BotChild, free_port
-from sandbox.runner import SandboxProcess, SandboxStartError
-from sandbox.state import SandboxConfig, SandboxState
+from sandbox.app import create_backend_app
+from sandbox.botchild import BotChild
+from sandbox.models import SandboxConfig
+from sandbox.state import SandboxState
 from tests.conftest import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 from tests.servers import serve_in_thread
 
@@ -83,15 +85,15 @@ def test_startup_prints_the_ui_url_and_the_app(running: SandboxProcess) -> None:
     output = running.output()
 
     assert f"UI:           {running.base_url}/" in output
-    assert f"SDKAppID:     {running.sdkappid} " in output
+    assert f"SDKAppID:     {running.app.sdkappid} " in output
     assert f"bot webhook:  {running.webhook_url} " in output
-    assert running.robots == ["@RBT#001"]
-    assert running.key.get_secret_value() not in output
+    assert running.app.robots == ["@RBT#001"]
+    assert running.app.key.get_secret_value() not in output
 
 
 @pytest.mark.slow
 async def test_a_user_message_is_answered_and_readable_with_admin_getroammsg(running: SandboxProcess) -> None:
-    robot = running.robots[0]
+    robot = running.app.robots[0]
     async with httpx.AsyncClient(base_url=running.base_url, trust_env=False, timeout=10) as http:
         chat = ChatClient.from_settings(running.settings(), http)
         message = {"kind": "c2c", "from_account": running.demo_user, "to": robot, "text": "hello"}
@@ -112,7 +114,7 @@ async def test_a_user_message_is_answered_and_readable_with_admin_getroammsg(run
 async def test_a_group_mention_is_answered_and_readable_with_group_msg_get_simple(
     running: SandboxProcess,
 ) -> None:
-    robot = running.robots[0]
+    robot = running.app.robots[0]
     async with httpx.AsyncClient(base_url=running.base_url, trust_env=False, timeout=10) as http:
         chat = ChatClient.from_settings(running.settings(), http)
         message = {
@@ -153,7 +155,10 @@ def test_stopping_the_sandbox_stops_its_bot(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"BOTKIT_SDKAPPID": "not-a-number"}, ["the sandbox exited with code 2", "BOTKIT_SDKAPPID"]),
+        (
+            {"BOTKIT_SDKAPPID": "not-a-number"},
+            ["the sandbox (python -m sandbox) exited with code 2", "BOTKIT_SDKAPPID"],
+        ),
         (
             {"BOTKIT_LLM": "openai"},
             [
@@ -170,7 +175,7 @@ def test_a_failed_start_is_reported_with_the_output(
 ) -> None:
     sandbox = SandboxProcess(tmp_path / "data", env=env, cwd=tmp_path, startup_timeout=DEADLINE_SECONDS)
 
-    with pytest.raises(SandboxStartError) as caught:
+    with pytest.raises(ChildExited) as caught:
         sandbox.start()
 
     for text in expected:
@@ -204,7 +209,7 @@ def rest_api() -> Iterator[tuple[str, QueryRecorder, SandboxState]]:
     state.set_config(SandboxConfig(sdkappid=SDKAPPID, key=SecretStr(KEY)))
     state.import_account("u1")
     state.create_robot("@RBT#001")
-    recorder = QueryRecorder(create_sandbox_app(state))
+    recorder = QueryRecorder(create_backend_app(state))
     with serve_in_thread(recorder) as url:
         yield url, recorder, state
     state.close()
