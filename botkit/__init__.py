@@ -21,6 +21,7 @@ from botkit.errors import (
 )
 from botkit.handler import Handler
 from botkit.llm import ChatMessage, Provider, complete, get_provider
+from botkit.logmask import scrub
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.signature import sign_callback, verify_callback
@@ -58,6 +59,7 @@ __all__ = [
     "get_provider",
     "load_settings",
     "parse_callback",
+    "scrub",
     "sign_callback",
     "text_body",
     "verify_callback",

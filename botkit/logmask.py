@@ -10,7 +10,6 @@ outside cannot forge a log line.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -140,11 +139,3 @@ def install_log_scrubber(secrets: Iterable[str] = ()) -> None:
     masking `secrets` too from now on."""
     _factory().scrubber.add(secrets)
 
-
-def json_or_text(content: bytes) -> Any:
-    """A raw body for display: its JSON when it parses, else its text."""
-    text = content.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text

@@ -20,7 +20,8 @@ import httpx
 from botkit.config import LLMName, Settings, configured_values, load_settings
 from botkit.httpclient import create_http_client
 from botkit.llm import default_provider_name
-from botkit.logmask import json_or_text, scrub
+from botkit.logmask import scrub
+from botkit.recording import json_or_text
 from botkit.restapi import ChatClient
 from botkit.restmodels import GroupHistoryMessage, RoamMessage
 from botkit.sandboxprocess import SandboxProcess

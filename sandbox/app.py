@@ -27,8 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.applications import Starlette
 
 from botkit.errors import UserSigError
-from botkit.logmask import json_or_text
-from botkit.recording import recorded
+from botkit.recording import json_or_text, recorded
 from botkit.usersig import verify_usersig
 from sandbox.backend import Backend
 from sandbox.commands import find_command
