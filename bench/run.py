@@ -43,9 +43,11 @@ sys.path.insert(0, str(HERE.parent))  # measure this checkout's botkit
 
 import httpx  # noqa: E402
 from apps import KEY, SDKAPPID, TOKEN  # noqa: E402
-from load import free_port, send_messages, signed_path, slack_events, wrk  # noqa: E402
+from load import send_messages, signed_path, slack_events, wrk  # noqa: E402
 from procs import Child, child_env, cores, uvicorn  # noqa: E402
 from report import table  # noqa: E402
+
+from botkit.processes import free_port  # noqa: E402
 
 T = TypeVar("T")
 

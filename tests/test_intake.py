@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from botkit.app import create_app, wiring_of
 from botkit.callbacks import parse_callback
@@ -18,6 +19,7 @@ from botkit.handler import reply_random
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore, JournalEntry, SQLiteStore, Store
+from botkit.waiting import await_until
 from tests.conftest import c2c_body
 from tests.fakechat import FakeChat
 
@@ -33,6 +35,16 @@ async def journal(store: Store, text: str, seq: int = 1) -> str:
     payload = message.model_dump_json(by_alias=True, exclude_none=True)
     assert await store.record(message.dedupe_key, payload, now=0.0, lane=message.lane)
     return message.dedupe_key
+
+
+def test_wiring_of_gives_what_create_app_built_and_refuses_other_apps(settings: Settings) -> None:
+    store = InMemoryStore()
+
+    wiring = wiring_of(create_app(settings, store=store))
+
+    assert (wiring.settings, wiring.store) == (settings, store)
+    with pytest.raises(TypeError, match=r"not made by botkit\.create_app"):
+        wiring_of(Starlette())
 
 
 async def test_recorded_but_unanswered_message_is_answered_after_restart(
@@ -116,10 +128,7 @@ async def test_a_store_outage_while_claiming_is_logged_and_survived(
     quick = settings.model_copy(update={"max_in_flight": 1})
     app = create_app(quick, transport=httpx.MockTransport(chat), provider=EchoProvider(), store=store)
     async with app.router.lifespan_context(app):
-        deadline = asyncio.get_running_loop().time() + 5
-        while not chat.sent("openim/sendmsg"):
-            assert asyncio.get_running_loop().time() < deadline, "the message was never answered"
-            await asyncio.sleep(0.01)
+        await _until(lambda: chat.sent("openim/sendmsg"), "the message was answered")
 
     assert "cannot read the intake journal" in caplog.text
     assert len(chat.sent("openim/sendmsg")) == 1
@@ -150,21 +159,17 @@ async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
         await wiring_of(app).intake.record(
             parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u2", seq=2))
         )
-        deadline = asyncio.get_running_loop().time() + 5
-        while len(chat.sent("openim/sendmsg")) < 2:
-            assert asyncio.get_running_loop().time() < deadline, "the worker stopped after the failure"
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(chat.sent("openim/sendmsg")) >= 2, "the worker went on after the failure")
 
     assert "cannot record the outcome" in caplog.text
 
 
 async def _wait_for_replies(chat: FakeChat, count: int) -> list[tuple[str, str]]:
     """(recipient, text) of the first `count` replies, polled with a deadline."""
-    deadline = asyncio.get_running_loop().time() + 5
-    while len(sent := chat.sent("openim/sendmsg")) < count:
-        assert asyncio.get_running_loop().time() < deadline, f"only {len(sent)} of {count} replies were sent"
-        await asyncio.sleep(0.01)
-    return [(body["To_Account"], body["MsgBody"][0]["MsgContent"]["Text"]) for body in sent]
+    await _until(lambda: len(chat.sent("openim/sendmsg")) >= count, f"{count} replies were sent")
+    return [
+        (body["To_Account"], body["MsgBody"][0]["MsgContent"]["Text"]) for body in chat.sent("openim/sendmsg")
+    ]
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
@@ -220,10 +225,12 @@ async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
     key = await journal(store, "hello")
     first = create_app(settings, transport=httpx.MockTransport(FakeChat()), provider=Hanging(), store=store)
     async with first.router.lifespan_context(first):
-        deadline = asyncio.get_running_loop().time() + 5
-        while (await store.get(key)).leased_until == 0:  # type: ignore[union-attr]
-            assert asyncio.get_running_loop().time() < deadline, "the entry was never claimed"
-            await asyncio.sleep(0.01)
+
+        async def claimed() -> bool:
+            entry = await store.get(key)
+            return entry is not None and entry.leased_until != 0
+
+        await await_until(claimed, timeout=5, failure="the entry was not claimed", interval=0.01)
         await wiring_of(first).intake.stop(grace_seconds=0.01)
 
     entry = await store.get(key)
@@ -234,11 +241,11 @@ async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
     assert len(chat.sent("openim/sendmsg")) == 1
 
 
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + 5
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
-        await asyncio.sleep(0.01)
+async def _until(condition: Callable[[], object], what: str) -> None:
+    async def holds() -> bool:
+        return bool(condition())
+
+    await await_until(holds, timeout=5, failure=f"not yet: {what}", interval=0.01)
 
 
 async def test_a_worker_whose_lease_was_taken_over_records_no_reply(

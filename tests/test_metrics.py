@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
 
 import httpx
 import pytest
@@ -13,6 +12,7 @@ from starlette.applications import Starlette
 from botkit.app import create_app
 from botkit.config import Settings
 from botkit.metrics import Metrics
+from botkit.processes import free_port
 from botkit.store import open_store
 from sandbox.chat import Chat
 from sandbox.faults import Faults
@@ -119,9 +119,7 @@ async def test_readyz_is_200_while_the_store_answers(botkit_settings: Settings) 
 
 @pytest.mark.skipif(importlib.util.find_spec("redis") is None, reason="the redis package is not installed")
 async def test_readyz_is_503_with_the_reason_when_the_store_is_unreachable(botkit_settings: Settings) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        url = f"redis://:s3cret-password@127.0.0.1:{probe.getsockname()[1]}/0"
+    url = f"redis://:s3cret-password@127.0.0.1:{free_port()}/0"  # a port nothing listens on
     store = open_store(url)
     app = create_app(botkit_settings, store=store)
     try:

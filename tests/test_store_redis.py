@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -23,6 +22,7 @@ from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, Store, Turn, open_store
 from botkit.store.base import DONE_TTL_SECONDS, LeaseLost
 from botkit.store.redis import RedisStore
+from botkit.waiting import await_until
 from tests.conftest import c2c_body, callback_url
 from tests.fakechat import FakeChat
 
@@ -55,10 +55,11 @@ async def test_two_replicas_claiming_at_once_never_lease_the_same_entry(fresh_re
 
 
 async def _wait_until_finished(store: Store, key: str) -> None:
-    deadline = time.monotonic() + 10
-    while (entry := await store.get(key)) is None or entry.status is EntryStatus.PENDING:
-        assert time.monotonic() < deadline, f"{key} was not answered in time"
-        await asyncio.sleep(0.01)
+    async def finished() -> bool:
+        entry = await store.get(key)
+        return entry is not None and entry.status is not EntryStatus.PENDING
+
+    await await_until(finished, timeout=10, failure=f"{key} was not answered", interval=0.01)
 
 
 async def test_same_callback_delivered_to_two_replicas_is_answered_once(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
+from starlette.applications import Starlette
 
 from botkit.usersig import generate_usersig
-from sandbox.app import create_backend_app
+from sandbox.app import backend_of, create_backend_app
 from sandbox.errorcodes import ERROR_INFO
 from sandbox.state import SandboxState
 from tests.conftest import KEY, SDKAPPID
@@ -138,3 +139,8 @@ async def test_rest_traffic_is_logged_with_usersig_masked(harness: Harness) -> N
 def test_app_needs_a_configured_state() -> None:
     with pytest.raises(ValueError, match="set_config"):
         create_backend_app(SandboxState())
+
+
+def test_backend_of_refuses_an_app_the_sandbox_did_not_make() -> None:
+    with pytest.raises(TypeError, match="not made by create_backend_app"):
+        backend_of(Starlette())

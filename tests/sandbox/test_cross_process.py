@@ -7,7 +7,6 @@ serve` POSTs a signed callback to it and watches what reaches the REST API it wa
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -26,10 +25,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
 from botkit.elements import body_text
-from botkit.processes import ChildExited, free_port
+from botkit.processes import ChildExited, ChildProcess, free_port
 from botkit.restapi import ChatClient
 from botkit.sandboxprocess import SandboxProcess
 from botkit.usersig import verify_usersig
+from botkit.waiting import await_until
 from sandbox.app import create_backend_app
 from sandbox.botchild import BotChild
 from sandbox.models import SandboxConfig
@@ -55,12 +55,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 
 async def until(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
     """Poll `probe` until it returns something, or fail naming `what` after the deadline."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while (found := await probe()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {DEADLINE_SECONDS:g} s")
-        await asyncio.sleep(0.05)
-    return found
+    return await await_until(probe, timeout=DEADLINE_SECONDS, failure=f"no {what}")
 
 
 def test_botkit_sandbox_help_names_its_options() -> None:
@@ -218,7 +213,7 @@ def rest_api() -> Iterator[tuple[str, QueryRecorder, SandboxState]]:
 @pytest.fixture
 def botkit_serve(rest_api: tuple[str, QueryRecorder, SandboxState], tmp_path: Path) -> Iterator[BotChild]:
     api_base = rest_api[0]
-    env = dict(os.environ) | {
+    env = {
         "BOTKIT_SDKAPPID": str(SDKAPPID),
         "BOTKIT_KEY": KEY,
         "BOTKIT_CALLBACK_TOKEN": TOKEN,
@@ -231,22 +226,11 @@ def botkit_serve(rest_api: tuple[str, QueryRecorder, SandboxState], tmp_path: Pa
     bot = BotChild(env, port=free_port(), out=lines.append)
     bot.start()
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not _answers(f"{bot.url}/healthz"):
-            output = "\n".join(lines)
-            assert bot.running, f"botkit serve exited with code {bot.exit_code}:\n{output}"
-            assert time.monotonic() < deadline, f"botkit serve did not start:\n{output}"
-            time.sleep(0.05)
+        failure = bot.wait_ready(DEADLINE_SECONDS)
+        assert failure is None, failure + "\n" + "\n".join(lines)
         yield bot
     finally:
         bot.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, trust_env=False).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.mark.slow
@@ -288,7 +272,6 @@ async def test_a_signed_callback_to_botkit_serve_is_acked_at_once_and_answered_o
 @pytest.mark.slow
 def test_terminating_botkit_sandbox_stops_the_sandbox_and_its_bot(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTKIT_")} | ECHO
     command = [
         sys.executable,
         "-m",
@@ -299,28 +282,23 @@ def test_terminating_botkit_sandbox_stops_the_sandbox_and_its_bot(tmp_path: Path
         "--data-dir",
         str(tmp_path / "d"),
     ]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
+    child = ChildProcess("botkit sandbox", command, env=ECHO, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
+
+    def bot_url() -> str | None:
+        try:
+            health = httpx.get(f"{base}/sandbox/api/health", trust_env=False).json()
+        except httpx.TransportError:
+            return None
+        return (health.get("bot") or {}).get("url")
+
+    child.start()
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        health: dict[str, Any] = {}
-        while not (health.get("bot") or {}).get("url"):
-            assert process.poll() is None, "botkit sandbox exited early"
-            assert time.monotonic() < deadline, "botkit sandbox did not become ready"
-            try:
-                health = httpx.get(f"{base}/sandbox/api/health", trust_env=False).json()
-            except httpx.TransportError:
-                time.sleep(0.2)
-        bot_url = health["bot"]["url"]
-
-        process.terminate()
-        process.wait(DEADLINE_SECONDS)
+        url = child.wait_until(bot_url, timeout=DEADLINE_SECONDS, failure="botkit sandbox was not ready")
     finally:
-        if process.poll() is None:
-            process.kill()
+        child.stop(DEADLINE_SECONDS)  # SIGTERM, as a user's Ctrl-C or a service manager sends
 
-    for url in (f"{base}/sandbox/api/health", f"{bot_url}/healthz"):
+    assert child.exit_code is not None
+    for answered in (f"{base}/sandbox/api/health", f"{url}/healthz"):
         with pytest.raises(httpx.ConnectError):
-            httpx.get(url, trust_env=False)
+            httpx.get(answered, trust_env=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from click.testing import CliRunner
 
 from botkit.cli import cli
 from botkit.sandboxprocess import SandboxProcess
+from botkit.waiting import wait_until
 
 SESSION = Path(__file__).parent / "sessions" / "hello.jsonl"
 DEADLINE_SECONDS = 30.0
@@ -57,8 +57,15 @@ def test_a_recorded_session_replayed_with_the_token_is_answered_again(running: S
 
     assert code == 0, output
     assert output.count("Bot.OnC2CMessage: 200") == 2
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while len(texts := robot_texts(running)) < 2:
-        assert time.monotonic() < deadline, f"no replies in the sandbox; bot output:\n{running.output()}"
-        time.sleep(0.05)
+
+    def both_answered() -> list[str] | None:
+        texts = robot_texts(running)
+        return texts if len(texts) >= 2 else None
+
+    texts = wait_until(
+        both_answered,
+        timeout=DEADLINE_SECONDS,
+        failure="no replies in the sandbox",
+        explain=lambda: f"; bot output:\n{running.output()}",
+    )
     assert texts == ["echo: hello", "echo: what time is it?"]
