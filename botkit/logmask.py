@@ -138,4 +138,3 @@ def install_log_scrubber(secrets: Iterable[str] = ()) -> None:
     """Scrub every record of botkit's, the sandbox's, httpx's and uvicorn's loggers (idempotent),
     masking `secrets` too from now on."""
     _factory().scrubber.add(secrets)
-

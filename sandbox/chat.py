@@ -1,4 +1,4 @@
-"""`Chat`: talk to a bot through a `InProcessSandbox` as a user and get its reply, for tests.
+"""`Chat`: talk to a bot through an `InProcessSandbox` as a user and get its reply, for tests.
 
 Each send waits for the reply by settling the sandbox (callbacks delivered, botkit's workers idle)
 and reading the stored history, until the deadline; a missing reply is a `TimeoutError` that says
