@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -26,12 +25,6 @@ from botkit.signature import sign_callback
 
 HERE = Path(__file__).resolve().parent
 WRK_CONNECTIONS = 50
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def signed_path(now: str) -> str:

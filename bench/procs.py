@@ -11,8 +11,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from botkit.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -55,19 +56,28 @@ class Child:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(
-            f"{self.name} did not listen on {self.port} within {START_SECONDS:g} s:\n{self.tail()}"
-        )
+        try:
+            wait_until(
+                self._listens,
+                timeout=START_SECONDS,
+                failure=f"{self.name} did not listen on {self.port}",
+                check=self._running,
+                explain=lambda: f":\n{self.tail()}",
+            )
+        except TimeoutError:
+            self.kill()
+            raise
+
+    def _listens(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def _running(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

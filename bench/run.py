@@ -42,11 +42,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # measure this checkout's botkit
 
 from apps import KEY, SDKAPPID, TOKEN  # noqa: E402
-from load import free_port, send_messages, signed_path, slack_events, wrk  # noqa: E402
+from load import send_messages, signed_path, slack_events, wrk  # noqa: E402
 from procs import Child, child_env, cores, uvicorn  # noqa: E402
 from report import table  # noqa: E402
 
 from botkit.httpclient import create_http_client  # noqa: E402
+from botkit.processes import free_port  # noqa: E402
 
 T = TypeVar("T")
 

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,8 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from botkit.httpclient import create_http_client
+from botkit.processes import free_port
+from botkit.waiting import await_until
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import post as raw_post
@@ -181,25 +182,18 @@ async def run_round(candidate: Candidate, base: str, size: int, deadline: float)
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def wait_ready(port: int, child: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    async def listens() -> bool:
         if child.poll() is not None:
             raise RuntimeError(f"the stand-in server exited with {child.returncode}")
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
-            await asyncio.sleep(0.1)
-            continue
+            return False
         writer.close()
-        return
-    raise RuntimeError("the stand-in server did not start within 30 s")
+        return True
+
+    await await_until(listens, timeout=30, failure="the stand-in server did not start", interval=0.1)
 
 
 async def measure(port: int, sizes: list[int], deadline: float) -> dict[str, dict[int, Round]]:

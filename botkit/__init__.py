@@ -33,7 +33,7 @@ Off the path, in `botkit.lab`: evaluation (`Handler.reply`: the same answer, not
 reports and suites, notebook helpers, recorded sessions.
 """
 
-from botkit.app import create_app
+from botkit.app import Wiring, create_app, wiring_of
 from botkit.bot import Bot, Next, load_bot
 from botkit.callbacks import C2CMessage, CallbackCommand, GroupMessage, dump_callback, parse_callback
 from botkit.config import Settings, load_settings
@@ -52,6 +52,7 @@ from botkit.errors import (
 )
 from botkit.handler import Handler, Reply
 from botkit.llm import ChatMessage, Provider, complete, get_provider
+from botkit.logmask import scrub
 from botkit.responder import Answer, AnswerKind, Responder
 from botkit.restapi import ChatClient
 from botkit.signature import sign_callback, verify_callback
@@ -85,6 +86,7 @@ __all__ = [
     "TextElem",
     "UserSigCache",
     "UserSigError",
+    "Wiring",
     "body_text",
     "complete",
     "create_app",
@@ -95,8 +97,10 @@ __all__ = [
     "load_bot",
     "load_settings",
     "parse_callback",
+    "scrub",
     "sign_callback",
     "text_body",
     "verify_callback",
     "verify_usersig",
+    "wiring_of",
 ]

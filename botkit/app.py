@@ -6,10 +6,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from botkit.bot import Bot, check_bot
 from botkit.config import Settings
@@ -30,6 +32,23 @@ from botkit.webhook import create_webhook_route
 log = logging.getLogger("botkit.app")
 
 
+@dataclass(frozen=True)
+class Wiring:
+    """What `create_app` built that a test or a harness may need: settle the intake, read the store."""
+
+    settings: Settings
+    intake: Intake
+    store: Store
+
+
+def wiring_of(app: Starlette) -> Wiring:
+    """The `Wiring` of an app made by `create_app`; `TypeError` for any other app."""
+    wiring = getattr(app.state, "botkit", None)
+    if not isinstance(wiring, Wiring):
+        raise TypeError("this app was not made by botkit.create_app")
+    return wiring
+
+
 def create_app(
     settings: Settings,
     *,
@@ -40,7 +59,8 @@ def create_app(
     bot: Bot | None = None,
 ) -> FastAPI:
     """The webhook service answering as `bot` (default: prompt, memory and model, as configured).
-    Tests pass a transport (the sandbox or a MockTransport), a provider or a store."""
+    Tests pass a transport (the sandbox or a MockTransport), a provider or a store; `wiring_of(app)`
+    gives back what was built."""
     install_log_scrubber(settings.secrets())
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.store)
@@ -99,10 +119,7 @@ def create_app(
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
-    app.state.intake = intake
-    app.state.handler = handler
-    app.state.store = the_store
-    app.state.metrics = metrics
+    app.state.botkit = Wiring(settings=settings, intake=intake, store=the_store)
     # First in the list, so a callback is matched before FastAPI's own routes are tried.
     app.router.routes.insert(0, create_webhook_route(settings, intake, clock=clock, metrics=metrics))
     app.include_router(create_ops_router(metrics, the_store))

@@ -129,17 +129,15 @@ def robot_delete(user_id: str) -> None:
 @click.option("--bot", "bot_spec", metavar="MODULE:ATTR", help="Chat with this Bot (e.g. mybot:bot).")
 def sandbox(port: int, webhook_url: str | None, data_dir: str, bot_spec: str | None) -> None:
     """Start the local Tencent Chat sandbox with its chat UI (and a botkit bot wired to it)."""
+    from botkit.sandboxprocess import sandbox_command
+
     if importlib.util.find_spec("gradio") is None:
         raise click.ClickException("the sandbox needs its extra: pip install 'botkit[sandbox]'")
     if bot_spec and webhook_url:
         raise click.ClickException("give --bot or --webhook-url, not both")
     if bot_spec:
         load_bot(bot_spec)  # fail here, with the reason, rather than in the sandbox's child
-    args = [sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", data_dir]
-    if webhook_url:
-        args += ["--webhook-url", webhook_url]
-    if bot_spec:
-        args += ["--bot", bot_spec]
+    args = sandbox_command(port=port, data_dir=data_dir, webhook_url=webhook_url, bot=bot_spec)
     # Become the sandbox process (botkit never imports it), so Ctrl-C and SIGTERM reach it and it
     # stops its bot child; a wrapper process would leave that child behind when terminated.
     os.execv(sys.executable, args)

@@ -1,6 +1,8 @@
-"""Settings from `BOTKIT_*` environment variables and an optional `.env` file.
+"""Settings from `BOTKIT_*` environment variables and an optional `.env` file: botkit's one reader.
 
-Nothing is read at import time: build `Settings()` (or `load_settings()`) once and pass it down.
+`load_settings()` takes its arguments first, then the environment, then the env file, then the
+defaults, as starlette's `Config` does. Nothing is read at import time: build the settings once and
+pass them down.
 """
 
 from __future__ import annotations
@@ -8,15 +10,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from botkit.errors import ConfigError
 
 ROBOT_PREFIX = "@RBT#"
+DEFAULT_ENV_FILE = ".env"
+
+EnvFile = str | Path
 
 LLMName = Literal["echo", "local", "openai", "minimax"]
 
@@ -32,7 +46,7 @@ class Settings(BaseSettings):
     """Everything botkit needs to run; secrets are `SecretStr` and never shown in reprs."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BOTKIT_", env_file=".env", extra="ignore", validate_default=True
+        env_prefix="BOTKIT_", env_file=DEFAULT_ENV_FILE, extra="ignore", validate_default=True
     )
 
     sdkappid: int = Field(gt=0, description="The Chat app's SDKAppID.")
@@ -145,12 +159,22 @@ class Settings(BaseSettings):
     @field_validator("robots", mode="before")
     @classmethod
     def _split_robots(cls, value: object) -> object:
-        return split_robots(value)
+        """`BOTKIT_ROBOTS` is comma-separated: "@RBT#001, @RBT#002" → ["@RBT#001", "@RBT#002"]."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("robots")
     @classmethod
-    def _check_robots(cls, value: list[str]) -> list[str]:
-        return check_robots(value)
+    def _check_robots(cls, robots: list[str]) -> list[str]:
+        """At least one robot, each a robot UserID."""
+        if not robots:
+            raise ValueError("name at least one robot UserID")
+        bad = [str(number) for number, robot in enumerate(robots, 1) if not robot.startswith(ROBOT_PREFIX)]
+        if bad:
+            # Positions, not values: a key pasted into the wrong variable must not be printed back.
+            raise ValueError(f"robot UserIDs must start with {ROBOT_PREFIX}: not entry {', '.join(bad)}")
+        return robots
 
     @field_validator("api_base", "llm_base_url")
     @classmethod
@@ -182,30 +206,27 @@ def mask_url_password(url: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", url)
 
 
-def split_robots(value: object) -> object:
-    """`BOTKIT_ROBOTS` is comma-separated: "@RBT#001, @RBT#002" → ["@RBT#001", "@RBT#002"]."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-def check_robots(robots: list[str]) -> list[str]:
-    """At least one robot, each a robot UserID."""
-    if not robots:
-        raise ValueError("name at least one robot UserID")
-    bad = [str(number) for number, robot in enumerate(robots, 1) if not robot.startswith(ROBOT_PREFIX)]
-    if bad:
-        # Positions, not values: a key pasted into the wrong variable must not be printed back.
-        raise ValueError(f"robot UserIDs must start with {ROBOT_PREFIX}: not entry {', '.join(bad)}")
-    return robots
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Build `Settings` from the environment, turning validation errors into one `ConfigError`."""
+def load_settings(
+    *, env_file: EnvFile | None = DEFAULT_ENV_FILE, environment: bool = True, **overrides: object
+) -> Settings:
+    """`Settings` from `overrides`, then the `BOTKIT_*` environment (unless `environment` is False),
+    then `env_file` (None: no file), then the defaults; bad values are one `ConfigError`."""
+    values = configured_values(env_file=env_file, environment=environment) | overrides
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        checked = _Given(**values)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        raise ConfigError(_describe(exc)) from None
+    return Settings.model_construct(checked.model_fields_set, **dict(checked))
+
+
+def configured_values(
+    *, env_file: EnvFile | None = DEFAULT_ENV_FILE, environment: bool = True
+) -> dict[str, Any]:
+    """What the environment, then `env_file`, set, by field name, read as `load_settings` reads them but
+    not yet checked: for a caller that asks whether a value is set, or fills the gaps itself."""
+    try:
+        found = DotEnvSettingsSource(Settings, env_file=env_file)() if env_file is not None else {}
+        return found | (EnvSettingsSource(Settings)() if environment else {})
     except SettingsError as exc:
         # pydantic-settings fails before validation when a JSON-typed variable is not JSON.
         match = re.search(r'field "(\w+)"', str(exc))
@@ -213,7 +234,22 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(f"invalid configuration: {name} is not valid JSON") from None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+class _Given(Settings):
+    """`Settings` from its arguments alone: `load_settings` has read the environment and the file already."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _describe(exc: ValidationError) -> str:
     """One line per bad field, named as its environment variable, with no input values."""
     lines = []
     for error in exc.errors():

@@ -10,7 +10,6 @@ outside cannot forge a log line.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -139,12 +138,3 @@ def install_log_scrubber(secrets: Iterable[str] = ()) -> None:
     """Scrub every record of botkit's, the sandbox's, httpx's and uvicorn's loggers (idempotent),
     masking `secrets` too from now on."""
     _factory().scrubber.add(secrets)
-
-
-def json_or_text(content: bytes) -> Any:
-    """A raw body for display: its JSON when it parses, else its text."""
-    text = content.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text

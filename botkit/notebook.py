@@ -1,7 +1,7 @@
 """What the notebooks call, so their cells hold no logic: a connection, raw exchanges, replies from history.
 
 `connect()` uses the real Chat app when `BOTKIT_API_BASE` is set (environment or `.env`) and starts a
-local sandbox otherwise. `botkit` never imports this module, so the sandbox loads only when asked for.
+local sandbox otherwise, as a child process (`botkit.sandboxprocess`): botkit never imports the sandbox.
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from botkit.config import LLMName, Settings, load_settings
+from botkit.config import LLMName, Settings, configured_values, load_settings
 from botkit.httpclient import create_http_client
+from botkit.lab.recording import json_or_text
 from botkit.llm import default_provider_name
-from botkit.logmask import json_or_text, scrub
+from botkit.logmask import scrub
 from botkit.restapi import ChatClient
 from botkit.restmodels import GroupHistoryMessage, RoamMessage
+from botkit.sandboxprocess import SandboxProcess
+from botkit.waiting import await_until
 
 logger = logging.getLogger("botkit.notebook")
 
@@ -33,21 +35,11 @@ NOTEBOOK_USER = "notebook-user"
 _SECRET_FIELDS = frozenset({"callback_token", "key", "usersig"})
 _POLL_SECONDS = 0.5
 
-T = TypeVar("T")
-
 
 class Stoppable(Protocol):
-    """A sandbox this process started, such as `sandbox.runner.SandboxProcess`."""
+    """A sandbox this process started, such as a `SandboxProcess`."""
 
     def stop(self) -> None: ...
-
-
-class _Target(BaseSettings):
-    """Where to connect, read as `Settings` reads it, so a sandbox run needs no credentials at all."""
-
-    model_config = SettingsConfigDict(env_prefix="BOTKIT_", env_file=".env", extra="ignore")
-
-    api_base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,15 +147,16 @@ def open_connection(
 
 
 async def connect(*, bot_env: Mapping[str, str] | None = None) -> Connection:
-    """The real app when `BOTKIT_API_BASE` is set, else a sandbox started now (its bot gets `bot_env`)."""
-    if _Target().api_base is not None:
+    """The real app when `BOTKIT_API_BASE` is set, else a sandbox started now (its bot gets `bot_env`).
+
+    Only `BOTKIT_API_BASE` is looked at first, so a sandbox run needs no credentials at all.
+    """
+    if "api_base" in configured_values():
         if bot_env:
             logger.warning(
                 "bot_env is for a sandbox's bot: restart botkit serve to apply settings on a real app"
             )
         return open_connection(load_settings())
-    from sandbox.runner import SandboxProcess
-
     sandbox = SandboxProcess(env=bot_env)
     await asyncio.to_thread(sandbox.start)
     # The sandbox runs in its own session: stop it when the kernel exits, even without close().
@@ -203,7 +196,15 @@ async def wait_for_reply(
         found = [m for m in page.msg_list if m.from_account == robot and m.msg_time_stamp >= after]
         return min(found, key=lambda m: (m.msg_time_stamp, m.msg_seq), default=None)
 
-    return await _poll(answer, f"{robot} did not answer {user}", timeout, clock, sleep)
+    return await await_until(
+        answer,
+        timeout=timeout,
+        failure=f"{robot} did not answer {user}",
+        interval=_POLL_SECONDS,
+        explain=_not_answered_hint,
+        clock=clock,
+        sleep=sleep,
+    )
 
 
 async def wait_for_group_reply(
@@ -223,26 +224,19 @@ async def wait_for_group_reply(
         found = [m for m in history.rsp_msg_list if m.from_account == robot and m.msg_seq > after_seq]
         return min(found, key=lambda m: m.msg_seq, default=None)
 
-    return await _poll(answer, f"{robot} did not answer in {group_id}", timeout, clock, sleep)
+    return await await_until(
+        answer,
+        timeout=timeout,
+        failure=f"{robot} did not answer in {group_id}",
+        interval=_POLL_SECONDS,
+        explain=_not_answered_hint,
+        clock=clock,
+        sleep=sleep,
+    )
 
 
-async def _poll(
-    find: Callable[[], Awaitable[T | None]],
-    failure: str,
-    timeout: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], Awaitable[None]],
-) -> T:
-    """`find()`'s first result that is not None, asking again every half second until the deadline."""
-    deadline = clock() + timeout
-    while (found := await find()) is None:
-        if clock() >= deadline:
-            raise TimeoutError(
-                f"{failure} within {timeout:g} s: is the bot running and the webhook "
-                "(URL, token, robot event callbacks) configured?"
-            )
-        await sleep(_POLL_SECONDS)
-    return found
+def _not_answered_hint() -> str:
+    return ": is the bot running and the webhook (URL, token, robot event callbacks) configured?"
 
 
 _CONSOLE_STEPS = (

@@ -1,8 +1,7 @@
-"""`python -m sandbox`: the entry point, and the one place in the sandbox that reads the environment."""
+"""`python -m sandbox`: the entry point."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ def main(host: str, port: int, data_dir: Path, webhook_url: str | None) -> None:
     # that stops the bot, instead of killing this process on the spot.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     options = ServerOptions(host=host, port=port, data_dir=data_dir, webhook_url=webhook_url)
-    sys.exit(serve(options, os.environ))
+    sys.exit(serve(options))
 
 
 if __name__ == "__main__":

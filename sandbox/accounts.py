@@ -12,8 +12,8 @@ from typing import Any
 from botkit.callbacks import is_robot
 from botkit.config import ROBOT_PREFIX
 from sandbox import fields
+from sandbox.context import CommandContext, CommandResult
 from sandbox.errorcodes import ErrorCode, SandboxError
-from sandbox.models import CommandContext, CommandResult
 
 MAX_USER_ID_BYTES = 32
 MAX_ROBOTS = 20

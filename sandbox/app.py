@@ -13,63 +13,66 @@ Every REST answer is HTTP 200 with Tencent's envelope. Checks run in this order:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
 
 from botkit.errors import UserSigError
 from botkit.httpclient import create_http_client
-from botkit.lab.recording import recorded
-from botkit.logmask import json_or_text
+from botkit.lab.recording import json_or_text, recorded
 from botkit.usersig import verify_usersig
+from sandbox.backend import Backend
 from sandbox.commands import find_command
 from sandbox.control import control_router
 from sandbox.errorcodes import ErrorCode, SandboxError, fail_envelope
 from sandbox.faults import rest_failure
 from sandbox.models import SandboxConfig
-from sandbox.runtime import Sandbox
 from sandbox.state import SandboxState
 
 
-def create_sandbox_app(
+def create_backend_app(
     state: SandboxState,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
 ) -> FastAPI:
     """The fake Chat backend over `state`; callbacks go out through `transport` (the network if None).
 
     The lifespan opens the one `httpx.AsyncClient` callbacks use and cancels pending ones at exit;
-    `sandbox_of(app)` gives the `Sandbox` (state, traffic, faults, `dispatcher.drain()`).
+    `backend_of(app)` gives the `Backend` (state, traffic, faults, `dispatcher.drain()`). `clock`
+    and `sleep` are the fake's own time: message times, callback `RequestTime`, delayed callbacks.
     """
-    sandbox = Sandbox(state, clock=clock, rng=rng)
+    backend = Backend(state, clock=clock, sleep=sleep, rng=rng)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with create_http_client(transport=transport) as client, sandbox.dispatcher.running(client):
+        async with create_http_client(transport=transport) as client, backend.dispatcher.running(client):
             yield
 
     app = FastAPI(title="botkit sandbox: fake Tencent Cloud Chat", lifespan=lifespan)
-    app.state.sandbox = sandbox
-    app.include_router(_rest_router(sandbox))
-    app.include_router(control_router(sandbox))
+    app.state.backend = backend
+    app.include_router(_rest_router(backend))
+    app.include_router(control_router(backend))
     return app
 
 
-def sandbox_of(app: FastAPI) -> Sandbox:
-    """The `Sandbox` behind an app made by `create_sandbox_app`."""
-    sandbox = getattr(app.state, "sandbox", None)
-    if not isinstance(sandbox, Sandbox):
-        raise TypeError("this app was not made by create_sandbox_app")
-    return sandbox
+def backend_of(app: Starlette) -> Backend:
+    """The `Backend` behind an app made by `create_backend_app`."""
+    backend = getattr(app.state, "backend", None)
+    if not isinstance(backend, Backend):
+        raise TypeError("this app was not made by create_backend_app")
+    return backend
 
 
 def check_url(query: Mapping[str, str], config: SandboxConfig, *, clock: Callable[[], float]) -> None:
@@ -107,7 +110,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _rest_router(sandbox: Sandbox) -> APIRouter:
+def _rest_router(backend: Backend) -> APIRouter:
     router = APIRouter()
 
     @router.post("/v4/{service}/{command}")
@@ -115,19 +118,19 @@ def _rest_router(sandbox: Sandbox) -> APIRouter:
         started = time.perf_counter()
         raw = await request.body()
         client_ip = request.client.host if request.client else "127.0.0.1"
-        answer = _answer(sandbox, f"{service}/{command}", request.query_params, raw, client_ip)
+        answer = _answer(backend, f"{service}/{command}", request.query_params, raw, client_ip)
         code = answer["ErrorCode"]
-        sandbox.recording.append(
+        backend.recording.append(
             recorded(
                 "rest",
                 f"{service}/{command}",
                 request.query_params,
                 json_or_text(raw),
                 response=answer,
-                at=sandbox.clock(),
+                at=backend.clock(),
             )
         )
-        sandbox.traffic.record(
+        backend.traffic.record(
             "rest",
             method="POST",
             url=str(request.url),
@@ -143,15 +146,15 @@ def _rest_router(sandbox: Sandbox) -> APIRouter:
 
 
 def _answer(
-    sandbox: Sandbox, name: str, query: Mapping[str, str], raw: bytes, client_ip: str
+    backend: Backend, name: str, query: Mapping[str, str], raw: bytes, client_ip: str
 ) -> dict[str, Any]:
     try:
-        check_url(query, sandbox.state.config, clock=sandbox.clock)
+        check_url(query, backend.state.config, clock=backend.clock)
         find_command(name)
         body = parse_body(raw)
-        failure = rest_failure(sandbox.faults, sandbox.rng)
+        failure = rest_failure(backend.faults, backend.rng)
         if failure is not None:
             raise failure
     except SandboxError as exc:
         return fail_envelope(exc)
-    return sandbox.execute(name, body, client_ip=client_ip)
+    return backend.execute(name, body, client_ip=client_ip)

@@ -5,22 +5,17 @@ The sandbox reaches the bot over HTTP only, as Tencent does, so the bot runs exa
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
 
 import httpx
+
+from botkit.processes import ChildExited, ChildProcess
 
 OUTPUT_PREFIX = "bot | "
 CALLBACK_PATH = "/im"
 HEALTH_PATH = "/healthz"
 READY_TIMEOUT = 60.0
-POLL_SECONDS = 0.1
-LOG_LINES = 500
 
 
 def model_named(health: httpx.Response) -> str | None:
@@ -35,17 +30,9 @@ def model_named(health: httpx.Response) -> str | None:
     return f"{llm} ({model})" if isinstance(model, str) and model else llm
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (another process could still take it first)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class BotChild:
-    """`python -m botkit serve --host HOST --port PORT` with `env`; each output line goes to `out`
-    and to `log_lines()` (the last `LOG_LINES`, for the UI's bot tab).
+    """`python -m botkit serve --host HOST --port PORT`, with `env` added to this process's environment;
+    each output line goes to `out` and to `log_lines()` (for the UI's bot tab).
 
     `stopping` tells whether the parent is shutting down anyway (a Ctrl-C reaches both processes),
     so only an unexpected exit is reported as one.
@@ -60,15 +47,17 @@ class BotChild:
         out: Callable[[str], None],
         stopping: Callable[[], bool] = lambda: False,
     ) -> None:
-        self._env = dict(env)
         self.host = host
         self.port = port
         self._out = out
         self._stopping = stopping
-        self._stopped = False
-        self._process: subprocess.Popen[str] | None = None
-        self._forwarder: threading.Thread | None = None
-        self._log: deque[str] = deque(maxlen=LOG_LINES)
+        self._child = ChildProcess(
+            "the bot (botkit serve)",
+            [sys.executable, "-m", "botkit", "serve", "--host", host, "--port", str(port)],
+            env=dict(env) | {"BOTKIT_CALLBACK_PATH": CALLBACK_PATH},
+            on_line=lambda line: out(OUTPUT_PREFIX + line),
+            on_exit=self._exited,
+        )
         self.ready = False
         self.answering_with: str | None = None
         """Which model answers, as the bot's health check names it (once it is ready)."""
@@ -86,83 +75,59 @@ class BotChild:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return self._child.pid
 
     @property
     def exit_code(self) -> int | None:
         """None while it runs (or before it started)."""
-        return self._process.poll() if self._process is not None else None
+        return self._child.exit_code
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._child.running
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "botkit", "serve", "--host", self.host, "--port", str(self.port)]
-        self._process = subprocess.Popen(
-            command,
-            env=self._env | {"BOTKIT_CALLBACK_PATH": CALLBACK_PATH, "PYTHONUNBUFFERED": "1"},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-        self._forwarder = threading.Thread(
-            target=self._forward, args=(self._process,), name="botkit-serve-output", daemon=True
-        )
-        self._forwarder.start()
+        self._child.start()
 
     def log_lines(self) -> list[str]:
         """What the bot printed lately, oldest first."""
-        return list(self._log)
+        return self._child.lines()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> str | None:
         """Block until the bot answers its health check; None then, else why it never will."""
-        deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0, trust_env=False) as http:
-            while time.monotonic() < deadline:
-                code = self.exit_code
-                if code is not None:
-                    return f"the bot (botkit serve) exited with code {code} before it was ready"
-                try:
-                    health = http.get(self.url + HEALTH_PATH)
-                except httpx.TransportError:
-                    health = None
-                if health is not None and health.status_code == 200:
-                    self.answering_with = model_named(health)
-                    self.ready = True
-                    return None
-                time.sleep(POLL_SECONDS)
-        return f"the bot (botkit serve) did not answer {self.url}{HEALTH_PATH} within {timeout:g} s"
+            try:
+                health = self._child.wait_until(
+                    lambda: _healthy(http, self.url + HEALTH_PATH),
+                    timeout=timeout,
+                    failure=f"the bot (botkit serve) did not answer {self.url}{HEALTH_PATH}",
+                )
+            except ChildExited:
+                return f"the bot (botkit serve) exited with code {self.exit_code} before it was ready"
+            except TimeoutError:
+                return f"the bot (botkit serve) did not answer {self.url}{HEALTH_PATH} within {timeout:g} s"
+        self.answering_with = model_named(health)
+        self.ready = True
+        return None
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (uvicorn then shuts down cleanly), SIGKILL after `timeout` seconds."""
-        self._stopped = True
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._forwarder is not None:
-            self._forwarder.join(timeout)
+        self._child.stop(timeout)
 
-    def _forward(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None, "started with stdout=PIPE"
-        with process.stdout:
-            for line in process.stdout:
-                self._log.append(line.rstrip("\n"))
-                self._out(OUTPUT_PREFIX + line.rstrip("\n"))
-        code = process.wait()
-        if not self._stopped and not self._stopping():
-            self._out(
-                f"sandbox: the bot (botkit serve, pid {process.pid}) exited with code {code}; "
-                f"callbacks to {self.webhook_url} will fail. Its output is above; fix it and restart "
-                "the sandbox, or run your own bot and pass --webhook-url."
-            )
+    def _exited(self, code: int) -> None:
+        if self._stopping():
+            return
+        self._out(
+            f"sandbox: the bot (botkit serve, pid {self.pid}) exited with code {code}; "
+            f"callbacks to {self.webhook_url} will fail. Its output is above; fix it and restart "
+            "the sandbox, or run your own bot and pass --webhook-url."
+        )
+
+
+def _healthy(http: httpx.Client, url: str) -> httpx.Response | None:
+    """The health check's answer once it is 200; None while the bot does not listen or is not ready."""
+    try:
+        response = http.get(url)
+    except httpx.TransportError:
+        return None
+    return response if response.status_code == 200 else None

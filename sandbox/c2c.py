@@ -20,9 +20,10 @@ from botkit.callbacks import is_robot
 from botkit.elements import MsgBody, dump_body
 from botkit.restapi import MAX_UINT32
 from sandbox import fields
+from sandbox.context import CommandContext, CommandResult
 from sandbox.dispatch import c2c_callback
 from sandbox.errorcodes import ErrorCode, SandboxError
-from sandbox.models import C2CRecord, CommandContext, CommandResult
+from sandbox.models import C2CRecord
 
 DEDUPE_SECONDS = 120
 MAX_RECIPIENTS = 500

@@ -1,4 +1,4 @@
-"""`Chat`: talk to a bot through a `LocalSandbox` as a user and get its reply, for tests; `try_bot`
+"""`Chat`: talk to a bot through an `InProcessSandbox` as a user and get its reply, for tests; `try_bot`
 starts a `Bot` in its own sandbox and returns such a chat, for notebooks.
 
 Each send waits for the reply by settling the sandbox (callbacks delivered, botkit's workers idle)
@@ -8,7 +8,6 @@ what the traffic log saw instead.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -23,7 +22,8 @@ from botkit.bot import Bot
 from botkit.config import Settings
 from botkit.elements import MsgBody, body_text
 from botkit.llm.base import Provider
-from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
+from botkit.waiting import await_until
+from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.traffic import TrafficEntry
 
@@ -45,7 +45,12 @@ class Chat:
     """One user talking to one robot: 1:1 with `send`, or @-mentioning it in a group with `send_group`."""
 
     def __init__(
-        self, local: LocalSandbox, user: str, *, robot: str | None = None, timeout: float = DEFAULT_TIMEOUT
+        self,
+        local: InProcessSandbox,
+        user: str,
+        *,
+        robot: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.local = local
         self.user = user
@@ -62,34 +67,35 @@ class Chat:
 
     async def send(self, content: str | MsgBody) -> Reply:
         """Send text (or any elements) 1:1 to the robot and return its (first) reply."""
-        mark = self.local.sandbox.traffic.version
+        mark = self.local.backend.traffic.version
         sent = self.local.send_c2c(self.user, self.robot, content)
         return await self._reply(lambda: self.local.c2c_replies(sent), mark, "1:1")
 
     async def send_group(self, text: str, *, group: str | None = None) -> Reply:
         """Send "@robot text" in `group` (the demo group) and return the robot's (first) reply there."""
-        mark = self.local.sandbox.traffic.version
+        mark = self.local.backend.traffic.version
         sent = self.local.send_group(self.user, text, group=group, at=self.robot)
         return await self._reply(lambda: self.local.group_replies(sent, self.robot), mark, sent.group_id)
 
     async def _reply(
         self, find: Callable[[], Sequence[C2CRecord | GroupRecord]], mark: int, where: str
     ) -> Reply:
-        deadline = asyncio.get_running_loop().time() + self.timeout
-        try:
-            async with asyncio.timeout_at(deadline):
-                while True:
-                    await self.local.settle()
-                    found = find()
-                    if found:
-                        return _as_reply(found[0])
-                    await asyncio.sleep(POLL_SECONDS)
-        except TimeoutError:
-            seen = [entry for entry in self.local.sandbox.traffic.list(newest_first=False) if entry.id > mark]
-            raise TimeoutError(
-                f"no reply from {self.robot} to {self.user} ({where}) within {self.timeout:g} s; "
-                f"{describe_traffic(seen)}"
-            ) from None
+        async def reply() -> Reply | None:
+            await self.local.settle()
+            found = find()
+            return _as_reply(found[0]) if found else None
+
+        def seen() -> str:
+            entries = self.local.backend.traffic.list(newest_first=False)
+            return f"; {describe_traffic([entry for entry in entries if entry.id > mark])}"
+
+        return await await_until(
+            reply,
+            timeout=self.timeout,
+            failure=f"no reply from {self.robot} to {self.user} ({where})",
+            interval=POLL_SECONDS,
+            explain=seen,
+        )
 
 
 def _as_reply(record: C2CRecord | GroupRecord) -> Reply:
@@ -131,7 +137,7 @@ def trial_settings(**overrides: Any) -> Settings:
 class Trial(Chat):
     """A `Chat` with a bot in its own in-process sandbox; `close()` (or `async with`) stops both."""
 
-    def __init__(self, local: LocalSandbox, stack: AsyncExitStack) -> None:
+    def __init__(self, local: InProcessSandbox, stack: AsyncExitStack) -> None:
         super().__init__(local, local.user)
         self._stack = stack
 
@@ -147,13 +153,13 @@ class Trial(Chat):
 
     def traffic(self) -> list[TrafficEntry]:
         """Every raw callback and REST call so far, oldest first."""
-        return self.local.sandbox.traffic.list(newest_first=False)
+        return self.local.backend.traffic.list(newest_first=False)
 
 
 async def try_bot(bot: Bot, settings: Settings | None = None, *, provider: Provider | None = None) -> Trial:
     """Start `bot` against a fresh in-process sandbox and return a chat with it, for notebooks and
     tests: `chat = await try_bot(bot)`, `reply = await chat.send("hi")`, `chat.traffic()`."""
-    local = LocalSandbox(settings or trial_settings())
+    local = InProcessSandbox(settings or trial_settings())
     app = create_app(local.settings, transport=local.transport, provider=provider, bot=bot)
     stack = AsyncExitStack()
     try:

@@ -12,8 +12,8 @@ from types import MappingProxyType
 from typing import Any
 
 from sandbox import accounts, c2c, groups
+from sandbox.context import CommandContext, CommandResult
 from sandbox.errorcodes import ErrorCode, SandboxError
-from sandbox.models import CommandContext, CommandResult
 
 Command = Callable[[CommandContext, Mapping[str, Any]], CommandResult]
 

@@ -18,7 +18,7 @@ from sandbox.faults import Faults
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
 
 if TYPE_CHECKING:
-    from sandbox.runtime import Sandbox
+    from sandbox.backend import Backend
 
 
 class ConfigView(BaseModel):
@@ -56,8 +56,8 @@ class SendRequest(BaseModel):
     at_all: bool = False
 
 
-def config_view(sandbox: Sandbox) -> ConfigView:
-    config = sandbox.state.config
+def config_view(backend: Backend) -> ConfigView:
+    config = backend.state.config
     return ConfigView(
         sdkappid=config.sdkappid,
         admin=config.admin,
@@ -65,7 +65,7 @@ def config_view(sandbox: Sandbox) -> ConfigView:
         callback_token_set=config.callback_token is not None,
         callback_timeout=config.callback_timeout,
         callback_retries=config.callback_retries,
-        robots=[robot.user_id for robot in sandbox.state.robots()],
+        robots=[robot.user_id for robot in backend.state.robots()],
     )
 
 
@@ -119,47 +119,47 @@ def _group_view(record: GroupRecord) -> dict[str, Any]:
     }
 
 
-def control_router(sandbox: Sandbox) -> APIRouter:
+def control_router(backend: Backend) -> APIRouter:
     router = APIRouter(prefix="/sandbox/api")
 
     @router.get("/config")
     def get_config() -> ConfigView:
-        return config_view(sandbox)
+        return config_view(backend)
 
     @router.put("/config")
     def put_config(update: ConfigUpdate) -> ConfigView:
-        sandbox.state.set_config(updated_config(sandbox.state.config, update))
-        return config_view(sandbox)
+        backend.state.set_config(updated_config(backend.state.config, update))
+        return config_view(backend)
 
     @router.get("/faults")
     def get_faults() -> Faults:
-        return sandbox.faults
+        return backend.faults
 
     @router.put("/faults")
     def put_faults(faults: Faults) -> Faults:
-        sandbox.faults = faults
+        backend.faults = faults
         return faults
 
     @router.get("/traffic")
     def traffic(
         kind: Literal["callback", "rest"] | None = None, limit: int = Query(100, ge=1)
     ) -> dict[str, Any]:
-        entries = sandbox.traffic.list(kind=kind)[:limit]
-        return {"version": sandbox.traffic.version, "entries": [entry.model_dump() for entry in entries]}
+        entries = backend.traffic.list(kind=kind)[:limit]
+        return {"version": backend.traffic.version, "entries": [entry.model_dump() for entry in entries]}
 
     @router.delete("/traffic")
     def clear_traffic() -> dict[str, Any]:
-        sandbox.traffic.clear()
-        return {"version": sandbox.traffic.version}
+        backend.traffic.clear()
+        return {"version": backend.traffic.version}
 
     @router.get("/recording", response_class=PlainTextResponse)
     def recording() -> str:
         """The session so far as JSON lines, for `botkit replay FILE --to URL` or a test fixture."""
-        return dump_lines(sandbox.recording)
+        return dump_lines(backend.recording)
 
     @router.delete("/recording")
     def clear_recording() -> dict[str, Any]:
-        sandbox.recording.clear()
+        backend.recording.clear()
         return {"recorded": 0}
 
     @router.post("/replay")
@@ -167,44 +167,44 @@ def control_router(sandbox: Sandbox) -> APIRouter:
         """Send the callbacks of a recording (JSON lines in the body) to the bot again."""
         try:
             calls = load_lines((await request.body()).decode("utf-8", errors="replace"))
-            return {"replayed": sandbox.replay(calls)}
+            return {"replayed": backend.replay(calls)}
         except BotkitError as exc:
             raise HTTPException(422, detail=str(exc)) from None
 
     @router.post("/send")
     async def send(request: SendRequest) -> dict[str, Any]:
         """Send as a user (the UI's chat box): same checks and callbacks as REST, platform "Web"."""
-        command, body = send_body(request, sandbox.rng.randrange(2**32))
-        return sandbox.execute(command, body, operator=request.from_account, platform="Web")
+        command, body = send_body(request, backend.rng.randrange(2**32))
+        return backend.execute(command, body, operator=request.from_account, platform="Web")
 
     @router.post("/rest/{service}/{command}")
     async def rest_as_admin(service: str, command: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run a REST command as the admin without URL or UserSig checks (for the UI and fixtures)."""
-        return sandbox.execute(f"{service}/{command}", body)
+        return backend.execute(f"{service}/{command}", body)
 
     @router.get("/accounts")
     def accounts() -> list[dict[str, Any]]:
-        return [vars(account) for account in sandbox.state.accounts()]
+        return [vars(account) for account in backend.state.accounts()]
 
     @router.get("/groups")
     def groups() -> list[dict[str, Any]]:
-        found = sandbox.state.groups()
-        return [vars(group) | {"members": sandbox.state.members(group.group_id)} for group in found]
+        found = backend.state.groups()
+        return [vars(group) | {"members": backend.state.members(group.group_id)} for group in found]
 
     @router.get("/conversations")
     def conversations(user: str) -> list[dict[str, Any]]:
-        return [vars(conversation) for conversation in sandbox.state.list_conversations(user)]
+        return [vars(conversation) for conversation in backend.state.list_conversations(user)]
 
     @router.get("/history/c2c")
     def c2c_history(a: str, b: str, limit: int = Query(50, ge=1)) -> list[dict[str, Any]]:
         """Messages between `a` and `b`, oldest first."""
-        return [_c2c_view(record) for record in reversed(sandbox.state.c2c_history(a, b, limit=limit))]
+        return [_c2c_view(record) for record in reversed(backend.state.c2c_history(a, b, limit=limit))]
 
     @router.get("/history/group")
     def group_history(group_id: str, limit: int = Query(50, ge=1)) -> list[dict[str, Any]]:
         """Messages of a group, oldest first (GroupIds hold '#', so it is a query parameter)."""
         return [
-            _group_view(record) for record in reversed(sandbox.state.group_history(group_id, limit=limit))
+            _group_view(record) for record in reversed(backend.state.group_history(group_id, limit=limit))
         ]
 
     return router

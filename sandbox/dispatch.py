@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -118,7 +118,9 @@ class Dispatcher:
 
     `faults` is read at each delivery, so a change made in the UI applies to the next callback; each
     fault is drawn from `rng`, so a seeded one gives the same mix of faults every run. Every callback
-    is handed to `record` once, before faults apply, as the session's recording.
+    is handed to `record` once, before faults apply, as the session's recording. `clock` gives each
+    `RequestTime`; a delayed callback waits with `sleep`, so a test's fake time runs a delay (and the
+    timeout it causes) at once, while the bot's own answer is still waited for on the event loop.
     """
 
     def __init__(
@@ -128,10 +130,12 @@ class Dispatcher:
         *,
         faults: Callable[[], Faults] = Faults,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         record: Callable[[RecordedCall], None] = lambda call: None,
     ) -> None:
         self._state = state
+        self._sleep = sleep
         self._record = record
         self._traffic = traffic
         self._faults = faults
@@ -240,6 +244,7 @@ class Dispatcher:
             config,
             self._traffic,
             self._clock,
+            self._sleep,
             body,
             client_ip,
             platform,
@@ -261,6 +266,7 @@ class _Sender:
     config: SandboxConfig
     traffic: TrafficLog
     clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
     body: dict[str, Any]
     client_ip: str
     platform: str
@@ -285,17 +291,21 @@ class _Sender:
         status: int | None = None
         reply_body: Any = None
         outcome, error = _Outcome.OK, None
+        timeout = self.config.callback_timeout
         try:
-            async with asyncio.timeout(self.config.callback_timeout):
-                if self.delay:
-                    await asyncio.sleep(self.delay)
+            # A delay is the network's: it counts against the callback timeout, on the fake's time.
+            if self.delay:
+                await self.sleep(min(self.delay, timeout))
+            if self.delay >= timeout:
+                raise TimeoutError
+            async with asyncio.timeout(timeout - self.delay):
                 reply = await self.client.post(
                     url,
                     content=json.dumps(self.body, ensure_ascii=False).encode("utf-8"),
                     headers=_JSON_HEADERS,
                 )
         except (TimeoutError, httpx.TimeoutException):
-            outcome, error = _Outcome.TIMEOUT, f"timed out after {self.config.callback_timeout:g} s"
+            outcome, error = _Outcome.TIMEOUT, f"timed out after {timeout:g} s"
         except httpx.HTTPError as exc:
             outcome, error = _Outcome.FAILED, f"unreachable ({type(exc).__name__})"
         else:

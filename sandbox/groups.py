@@ -19,9 +19,10 @@ from typing import Any
 from botkit.callbacks import is_robot
 from botkit.elements import MsgBody, body_text, dump_body
 from sandbox import fields
+from sandbox.context import CommandContext, CommandResult
 from sandbox.dispatch import group_callback
 from sandbox.errorcodes import ErrorCode, SandboxError
-from sandbox.models import CommandContext, CommandResult, Group, GroupRecord
+from sandbox.models import Group, GroupRecord
 
 GROUP_TYPES = frozenset({"Public", "Private", "Work", "ChatRoom", "Meeting", "AVChatRoom", "Community"})
 LIVE_GROUP = "AVChatRoom"

@@ -17,14 +17,14 @@ import httpx
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from botkit.app import Wiring, wiring_of
 from botkit.config import Settings
 from botkit.elements import MsgBody, body_text, dump_body, msg_body_adapter, text_body
-from botkit.intake import Intake
 from botkit.lab.recording import RecordedCall
-from sandbox.app import create_sandbox_app, sandbox_of
-from sandbox.models import C2CRecord, GroupRecord
+from sandbox.app import backend_of, create_backend_app
+from sandbox.models import C2CRecord, GroupRecord, config_from_settings
 from sandbox.seed import DEMO_GROUP, DEMO_USER, seed_demo
-from sandbox.state import SandboxState, config_from_settings
+from sandbox.state import SandboxState
 from sandbox.traffic import TrafficEntry
 
 BOT_BASE_URL = "http://bot.test"
@@ -44,7 +44,7 @@ class _BotSlot:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.app is None:
-            raise RuntimeError("no bot is plugged in: use `async with LocalSandbox.running(bot_app)`")
+            raise RuntimeError("no bot is plugged in: use `async with InProcessSandbox.running(bot_app)`")
         await self.app(scope, receive, send)
 
 
@@ -73,7 +73,7 @@ def _texts(calls: list[RecordedCall]) -> list[str]:
     return [body_text(msg_body_adapter.validate_python(body.get("MsgBody", []))) for body in sent]
 
 
-class LocalSandbox:
+class InProcessSandbox:
     """A sandbox for the app in `settings`: its robots, `user`, and a Public `group` holding both.
 
     Give the bot `transport` (as its REST transport), then run both with `running(bot_app)`.
@@ -97,19 +97,24 @@ class LocalSandbox:
         )
         seed_demo(self.state, settings.robots, user=user, group=group)
         self._slot = _BotSlot()
-        self.app = create_sandbox_app(self.state, transport=httpx.ASGITransport(app=self._slot), rng=rng)
-        self.sandbox = sandbox_of(self.app)
+        self.app = create_backend_app(self.state, transport=httpx.ASGITransport(app=self._slot), rng=rng)
+        self.backend = backend_of(self.app)
         self.transport = httpx.ASGITransport(app=self.app)
         self.bot: Starlette | None = None
+        self._wiring: Wiring | None = None
 
     def __repr__(self) -> str:
-        return f"LocalSandbox(sdkappid={self.settings.sdkappid}, robots={self.settings.robots})"
+        return f"InProcessSandbox(sdkappid={self.settings.sdkappid}, robots={self.settings.robots})"
 
     @asynccontextmanager
-    async def running(self, bot: Starlette) -> AsyncIterator[LocalSandbox]:
+    async def running(self, bot: Starlette) -> AsyncIterator[InProcessSandbox]:
         """Run the sandbox's lifespan, then the bot's (a FastAPI or Starlette app); stop in reverse."""
         self._slot.app = bot
         self.bot = bot
+        try:
+            self._wiring = wiring_of(bot)
+        except TypeError:
+            self._wiring = None  # not a botkit app: nothing to wait for beyond the callbacks
         async with self.app.router.lifespan_context(self.app), bot.router.lifespan_context(bot):
             yield self
 
@@ -154,8 +159,8 @@ class LocalSandbox:
     def _execute(
         self, command: str, body: dict[str, Any], user: str, *, random_field: str = "MsgRandom"
     ) -> dict[str, Any]:
-        body[random_field] = self.sandbox.rng.randrange(2**32)
-        answer = self.sandbox.execute(command, body, operator=user, platform="Web")
+        body[random_field] = self.backend.rng.randrange(2**32)
+        answer = self.backend.execute(command, body, operator=user, platform="Web")
         if answer["ErrorCode"] != 0:
             raise ValueError(
                 f"the sandbox refused {command}: ErrorCode {answer['ErrorCode']} {answer['ErrorInfo']}"
@@ -166,10 +171,9 @@ class LocalSandbox:
 
     async def settle(self) -> None:
         """Wait for pending callbacks and, for a botkit app, until its workers have nothing due."""
-        await self.sandbox.dispatcher.drain()
-        intake = getattr(self.bot.state, "intake", None) if self.bot is not None else None
-        if isinstance(intake, Intake):
-            await intake.wait_idle()
+        await self.backend.dispatcher.drain()
+        if self._wiring is not None:
+            await self._wiring.intake.wait_idle()
 
     def c2c_replies(self, sent: C2CRecord) -> list[C2CRecord]:
         """Messages the recipient of `sent` wrote back after it, oldest first."""
@@ -186,10 +190,10 @@ class LocalSandbox:
 
     async def replay(self, calls: list[RecordedCall]) -> Replay:
         """Send a recording's callbacks to the bot again and settle; the REST calls the bot made."""
-        before = self.sandbox.recording[-1] if self.sandbox.recording else None
-        self.sandbox.replay(calls)
+        before = self.backend.recording[-1] if self.backend.recording else None
+        self.backend.replay(calls)
         await self.settle()
-        new = list(self.sandbox.recording)
+        new = list(self.backend.recording)
         if before is not None:
             new = new[next(i for i, call in enumerate(new) if call is before) + 1 :]
         return Replay(
@@ -199,12 +203,12 @@ class LocalSandbox:
 
     def rest_calls(self, command: str) -> list[TrafficEntry]:
         """The REST calls of "service/command" the sandbox received, oldest first."""
-        entries = self.sandbox.traffic.list(newest_first=False, kind="rest")
+        entries = self.backend.traffic.list(newest_first=False, kind="rest")
         return [entry for entry in entries if urlsplit(entry.url).path == f"/v4/{command}"]
 
     def callbacks(self) -> list[TrafficEntry]:
         """Every callback attempt, oldest first."""
-        return self.sandbox.traffic.list(newest_first=False, kind="callback")
+        return self.backend.traffic.list(newest_first=False, kind="callback")
 
 
 def _before(newest_first: list[_Record], is_mark: Callable[[_Record], bool]) -> list[_Record]:

@@ -1,21 +1,19 @@
-"""The sandbox's plain data: the app config and the records `SandboxState` stores and returns."""
+"""The sandbox's plain data: the app config and the records `SandboxState` stores and returns.
+
+Nothing here knows the state itself: `sandbox.context` holds what a command runs with.
+"""
 
 from __future__ import annotations
 
 import json
-import random
 import zlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
 from botkit.elements import MsgBody, dump_body
-
-if TYPE_CHECKING:
-    from sandbox.state import SandboxState
 
 
 class SandboxConfig(BaseModel):
@@ -124,34 +122,3 @@ def content_crc(body: MsgBody) -> int:
     """CRC32 of a body's canonical JSON: Tencent's "same content" test for de-dup."""
     canonical = json.dumps(dump_body(body), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return zlib.crc32(canonical.encode("utf-8"))
-
-
-@dataclass(frozen=True)
-class CommandContext:
-    """What a command runs with: the state, the request time and who asked.
-
-    `operator` is the admin for REST calls and the user for messages sent from the sandbox UI;
-    it becomes `Operator_Account` in group callbacks.
-    """
-
-    state: SandboxState
-    now: float
-    rng: random.Random
-    operator: str
-
-    @property
-    def msg_time(self) -> int:
-        return int(self.now)
-
-    @property
-    def event_time(self) -> int:
-        """Callback `EventTime`: milliseconds."""
-        return int(self.now * 1000)
-
-
-@dataclass
-class CommandResult:
-    """A command's extra answer fields, and the robot callbacks it caused."""
-
-    fields: dict[str, Any] = field(default_factory=dict)
-    callbacks: list[C2CMessage | GroupMessage] = field(default_factory=list)

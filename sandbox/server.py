@@ -24,9 +24,19 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from botkit.errors import ConfigError
-from sandbox.app import create_sandbox_app, sandbox_of
-from sandbox.botchild import CALLBACK_PATH, BotChild, free_port
-from sandbox.localapp import ENV_FILE, AppChoice, LocalApp, bot_env, open_local_app, write_env_file
+from botkit.processes import free_port
+from sandbox.app import backend_of, create_backend_app
+from sandbox.botchild import CALLBACK_PATH, BotChild
+from sandbox.seed import (
+    BOT_ENV_FILE,
+    DEMO_GROUP,
+    DEMO_USER,
+    SeededApp,
+    bot_env,
+    pinned_values,
+    seed_app,
+    write_env_file,
+)
 from sandbox.state import SandboxState
 
 STATE_FILE = "sandbox.db"
@@ -52,12 +62,14 @@ class BotView(BaseModel):
 
 
 class Health(BaseModel):
-    """Readiness: `bot` is None when callbacks go to a bot the sandbox did not start."""
+    """Readiness and who is in the app; `bot` is None when callbacks go to a bot the sandbox did not start."""
 
     status: str
     sdkappid: int
     webhook_url: str | None
     bot: BotView | None
+    demo_user: str = DEMO_USER
+    demo_group: str = DEMO_GROUP
 
 
 def create_server_app(state: SandboxState, bot: BotChild | None) -> FastAPI:
@@ -65,7 +77,7 @@ def create_server_app(state: SandboxState, bot: BotChild | None) -> FastAPI:
 
     `app.state.end_streams` ends the UI's endless streams (a no-op without the UI).
     """
-    app = create_sandbox_app(state)
+    app = create_backend_app(state)
     app.state.end_streams = lambda: None
 
     @app.get("/sandbox/api/health")
@@ -87,7 +99,7 @@ def create_server_app(state: SandboxState, bot: BotChild | None) -> FastAPI:
     if importlib.util.find_spec("gradio") is not None:
         from sandbox.ui import mount_ui
 
-        app.state.end_streams = mount_ui(app, sandbox_of(app), bot)
+        app.state.end_streams = mount_ui(app, backend_of(app), bot)
     return app
 
 
@@ -110,7 +122,7 @@ def loopback(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0") else host
 
 
-def banner(options: ServerOptions, port: int, app: LocalApp, bot: BotChild | None) -> str:
+def banner(options: ServerOptions, port: int, app: SeededApp, bot: BotChild | None) -> str:
     base = f"http://{loopback(options.host)}:{port}"
     ui = f"{base}/" if importlib.util.find_spec("gradio") else "not installed: pip install 'botkit[sandbox]'"
     if bot is not None:
@@ -124,21 +136,20 @@ def banner(options: ServerOptions, port: int, app: LocalApp, bot: BotChild | Non
         f"  SDKAppID:     {app.config.sdkappid} (admin {app.config.admin}, robots {', '.join(app.robots)})",
         f"  demo:         user {app.user}, group {app.group}",
         f"  bot webhook:  {webhook}",
-        f"  bot settings: {options.data_dir / ENV_FILE}",
+        f"  bot settings: {options.data_dir / BOT_ENV_FILE}",
     ]
     return "\n".join(lines)
 
 
 def serve(
     options: ServerOptions,
-    environ: Mapping[str, str],
     *,
     out: Callable[[str], None] = lambda line: print(line, flush=True),
     rng: random.Random | None = None,
 ) -> int:
-    """Run until interrupted; the exit status. `environ` chooses the app and is passed on to the bot."""
+    """Run until interrupted; the exit status. The environment pins the app and reaches the bot."""
     try:
-        choice = AppChoice.from_environ(environ)
+        pinned = pinned_values()
         listener = socket.create_server((options.host, options.port))
     except ConfigError as exc:
         out(f"sandbox: {exc}")
@@ -149,7 +160,7 @@ def serve(
     options.data_dir.mkdir(parents=True, exist_ok=True)
     state = SandboxState(str(options.data_dir / STATE_FILE))
     try:
-        return _run(options, environ, choice, listener, state, out, rng or random.SystemRandom())
+        return _run(options, pinned, listener, state, out, rng or random.SystemRandom())
     except ConfigError as exc:
         out(f"sandbox: {exc}")
         return 2
@@ -162,8 +173,7 @@ def serve(
 
 def _run(
     options: ServerOptions,
-    environ: Mapping[str, str],
-    choice: AppChoice,
+    pinned: Mapping[str, Any],
     listener: socket.socket,
     state: SandboxState,
     out: Callable[[str], None],
@@ -173,15 +183,15 @@ def _run(
     port = listener.getsockname()[1]
     bot_port = free_port(host) if options.webhook_url is None else None
     webhook_url = options.webhook_url or f"http://{host}:{bot_port}{CALLBACK_PATH}"
-    app = open_local_app(state, choice, webhook_url=webhook_url, rng=rng)
+    app = seed_app(state, pinned, webhook_url=webhook_url, rng=rng)
     settings_env = bot_env(app, f"http://{host}:{port}")
-    write_env_file(options.data_dir / ENV_FILE, settings_env)
+    write_env_file(options.data_dir / BOT_ENV_FILE, settings_env)
     server: uvicorn.Server | None = None
     bot = None
     if bot_port is not None:
         store = f"sqlite:///{(options.data_dir / BOT_STORE_FILE).resolve()}"
         bot = BotChild(
-            dict(environ) | settings_env | {"BOTKIT_STORE": store},
+            settings_env | {"BOTKIT_STORE": store},
             port=bot_port,
             host=host,
             out=out,

@@ -20,20 +20,8 @@ from sandbox.models import (
     Group,
     GroupRecord,
     SandboxConfig,
-    config_from_settings,
     content_crc,
 )
-
-__all__ = [
-    "Account",
-    "C2CRecord",
-    "Conversation",
-    "Group",
-    "GroupRecord",
-    "SandboxConfig",
-    "SandboxState",
-    "config_from_settings",
-]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS config (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);

@@ -5,7 +5,7 @@ botkit loads nothing into pytest by itself. Needs pytest-asyncio (the `sandbox` 
 Fixtures:
 
 - `botkit_settings`: the app, robots (`@RBT#001`), model (`echo`) and store (`memory://`); override it.
-- `botkit_local_sandbox`: the `LocalSandbox` for those settings, before it runs.
+- `botkit_local_sandbox`: the `InProcessSandbox` for those settings, before it runs.
 - `sandbox_transport`: the `httpx.ASGITransport` a bot uses as its REST transport.
 - `botkit_app`: `botkit.create_app(botkit_settings, transport=sandbox_transport)`; override it to
   test your own app (FastAPI or Starlette)::
@@ -14,7 +14,7 @@ Fixtures:
       def botkit_app(botkit_settings, sandbox_transport):
           return create_my_app(botkit_settings, transport=sandbox_transport)
 
-- `sandbox`: the running `LocalSandbox` (state, traffic log, faults), callbacks going to `botkit_app`.
+- `sandbox`: the running `InProcessSandbox` (state, traffic log, faults), callbacks going to `botkit_app`.
 - `chat`: a `Chat` as the demo user: `reply = await chat.send("hello")`, `await chat.send_group(...)`,
   `chat.as_user("bob")`.
 - `replay`: `session = await replay("tests/sessions/hello.jsonl")` sends a recorded session's callbacks
@@ -46,7 +46,7 @@ from botkit.app import create_app
 from botkit.config import Settings
 from botkit.lab.recording import read_recording
 from sandbox.chat import Chat
-from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox, Replay
+from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox, Replay
 
 SDKAPPID = 1400000000
 KEY = "botkit-sandbox-test-key"
@@ -68,15 +68,15 @@ def botkit_settings() -> Settings:
 
 
 @pytest.fixture
-def botkit_local_sandbox(botkit_settings: Settings) -> Iterator[LocalSandbox]:
+def botkit_local_sandbox(botkit_settings: Settings) -> Iterator[InProcessSandbox]:
     """The sandbox for `botkit_settings`, not yet running (see `sandbox`)."""
-    local = LocalSandbox(botkit_settings)
+    local = InProcessSandbox(botkit_settings)
     yield local
     local.close()
 
 
 @pytest.fixture
-def sandbox_transport(botkit_local_sandbox: LocalSandbox) -> httpx.ASGITransport:
+def sandbox_transport(botkit_local_sandbox: InProcessSandbox) -> httpx.ASGITransport:
     return botkit_local_sandbox.transport
 
 
@@ -86,18 +86,20 @@ def botkit_app(botkit_settings: Settings, sandbox_transport: httpx.ASGITransport
 
 
 @pytest_asyncio.fixture
-async def sandbox(botkit_local_sandbox: LocalSandbox, botkit_app: Starlette) -> AsyncIterator[LocalSandbox]:
+async def sandbox(
+    botkit_local_sandbox: InProcessSandbox, botkit_app: Starlette
+) -> AsyncIterator[InProcessSandbox]:
     async with botkit_local_sandbox.running(botkit_app) as running:
         yield running
 
 
 @pytest.fixture
-def chat(sandbox: LocalSandbox) -> Chat:
+def chat(sandbox: InProcessSandbox) -> Chat:
     return Chat(sandbox, sandbox.user)
 
 
 @pytest.fixture
-def replay(sandbox: LocalSandbox) -> Callable[[str | os.PathLike[str]], Awaitable[Replay]]:
+def replay(sandbox: InProcessSandbox) -> Callable[[str | os.PathLike[str]], Awaitable[Replay]]:
     async def run(path: str | os.PathLike[str]) -> Replay:
         return await sandbox.replay(read_recording(Path(path)))
 

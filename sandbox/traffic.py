@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from botkit.logmask import scrub
+from botkit import scrub
 
 DEFAULT_CAPACITY = 500
 

@@ -1,6 +1,6 @@
 """The sandbox's chat UI: speak as a user to a robot, 1:1 or in a group, and watch the raw traffic.
 
-It calls the `Sandbox` in-process (through `UiActions`), so a message sent here takes the same checks
+It calls the `Backend` in-process (through `UiActions`), so a message sent here takes the same checks
 and fires the same callbacks as a REST `sendmsg` from that user. The bot answers through the REST
 API on its own time; a one-second timer re-renders the chat and the inspector when the page shows
 something else, and the banner (the bot's state, active faults) and the bot's log.
@@ -24,8 +24,8 @@ import gradio as gr
 from fastapi import FastAPI
 from starlette.routing import Mount
 
+from sandbox.backend import Backend
 from sandbox.botchild import BotChild
-from sandbox.runtime import Sandbox
 from sandbox.uiactions import Choices, Keep, UiActions
 from sandbox.uiviews import TRAFFIC_HEADERS
 
@@ -206,10 +206,10 @@ def _faults_tab() -> _FaultsTab:
     return _FaultsTab(fields, summary, apply)
 
 
-def build_ui(sandbox: Sandbox, bot: BotChild | None = None) -> gr.Blocks:
+def build_ui(backend: Backend, bot: BotChild | None = None) -> gr.Blocks:
     """The UI over `sandbox`: chat on the left; inspector, settings, faults and the bot's log in tabs
     on the right; over both, the bot's state and a warning while faults are on."""
-    act = UiActions(sandbox, bot)
+    act = UiActions(backend, bot)
     blocks = gr.Blocks(title="botkit sandbox")
     with blocks:
         # The digest of the chat shown and the traffic version shown live in the page, written by the
@@ -292,12 +292,12 @@ def build_ui(sandbox: Sandbox, bot: BotChild | None = None) -> gr.Blocks:
     return blocks
 
 
-def mount_ui(app: FastAPI, sandbox: Sandbox, bot: BotChild | None = None) -> Callable[[], None]:
+def mount_ui(app: FastAPI, backend: Backend, bot: BotChild | None = None) -> Callable[[], None]:
     """Serve the UI at "/" of `app`; the function that ends its endless streams (each open tab
     holds a heartbeat stream), for a quick stop. Mount it after the REST and control routes: a
     mount at "/" catches every path not routed before it."""
     gr.mount_gradio_app(
-        app, build_ui(sandbox, bot), path="/", theme=_theme(), css=CSS, ssr_mode=False, footer_links=[]
+        app, build_ui(backend, bot), path="/", theme=_theme(), css=CSS, ssr_mode=False, footer_links=[]
     )
     mounted = app.routes[-1]
     if not isinstance(mounted, Mount) or not hasattr(mounted.app, "stop_event"):

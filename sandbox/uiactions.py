@@ -1,4 +1,4 @@
-"""The chat UI's event handlers as plain methods over one `Sandbox`: no Gradio, so tests call them directly.
+"""The chat UI's event handlers as plain methods over one `Backend`: no Gradio, so tests call them directly.
 
 Each returns the new values of its outputs, in order. `Keep.SHOWN` leaves an output as the browser
 shows it (so the one-second refresh repaints nothing when nothing changed), and `Choices` refills a
@@ -18,10 +18,10 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from sandbox import uiviews as views
+from sandbox.backend import Backend
 from sandbox.botchild import BotChild
 from sandbox.control import ConfigUpdate, config_view, send_body, updated_config
 from sandbox.faults import Faults
-from sandbox.runtime import Sandbox
 from sandbox.seed import DEMO_GROUP, DEMO_GROUP_NAME
 from sandbox.traffic import TrafficEntry
 from sandbox.uifates import fates
@@ -54,9 +54,9 @@ def _problems(errors: Any) -> str:
 class UiActions:
     """`bot` is the `botkit serve` child the sandbox started, if it started one."""
 
-    def __init__(self, sandbox: Sandbox, bot: BotChild | None = None) -> None:
-        self.sandbox = sandbox
-        self.state = sandbox.state
+    def __init__(self, backend: Backend, bot: BotChild | None = None) -> None:
+        self.backend = backend
+        self.state = backend.state
         self.bot = bot
 
     # -- chat --------------------------------------------------------------------------------------
@@ -77,8 +77,8 @@ class UiActions:
             turns = []
         else:
             records = views.history(self.state, user, target)
-            traffic = self.sandbox.traffic.list(newest_first=False)
-            told = fates(records, user, traffic, self.sandbox.clock())
+            traffic = self.backend.traffic.list(newest_first=False)
+            told = fates(records, user, traffic, self.backend.clock())
             turns = views.chat_messages(records, user, told, typing=self._robot_of(target) or "")
         digest = views.chat_digest(turns)
         return (Keep.SHOWN, Keep.SHOWN) if digest == shown else (turns, digest)
@@ -99,8 +99,8 @@ class UiActions:
             request = views.send_request(self.state, user, target, text)
         except ValueError as exc:
             return Keep.SHOWN, f"⚠️ {exc}"
-        command, body = send_body(request, self.sandbox.rng.randrange(2**32))
-        answer = self.sandbox.execute(command, body, operator=user, platform="Web")
+        command, body = send_body(request, self.backend.rng.randrange(2**32))
+        answer = self.backend.execute(command, body, operator=user, platform="Web")
         done = ""
         if request.kind == "group":
             done = (
@@ -114,7 +114,7 @@ class UiActions:
         """(identity dropdown, new-user box, status); the new user becomes the identity and joins
         the demo group, so switching to them keeps a group to chat in."""
         user_id = name.strip()
-        answer = self.sandbox.execute("im_open_login_svc/account_import", {"UserID": user_id})
+        answer = self.backend.execute("im_open_login_svc/account_import", {"UserID": user_id})
         if answer["ErrorCode"] != 0:
             return Keep.SHOWN, Keep.SHOWN, views.outcome(answer, "")
         if self.state.group(DEMO_GROUP) is None:
@@ -133,7 +133,7 @@ class UiActions:
         if not user or robot is None:
             return Keep.SHOWN, Keep.SHOWN, "⚠️ A group needs a user and at least one robot."
         body = views.new_group_body(user, robot, name)
-        answer = self.sandbox.execute("group_open_http_svc/create_group", body)
+        answer = self.backend.execute("group_open_http_svc/create_group", body)
         if answer["ErrorCode"] != 0:
             return Keep.SHOWN, Keep.SHOWN, views.outcome(answer, "")
         group = Target("group", answer["GroupId"])
@@ -143,12 +143,12 @@ class UiActions:
 
     def _entries(self, kind: str) -> list[TrafficEntry]:
         """Newest first; `kind` is "all", "callback" or "rest"."""
-        entries = self.sandbox.traffic.list()
+        entries = self.backend.traffic.list()
         return entries if kind == "all" else [entry for entry in entries if entry.kind == kind]
 
     def inspector(self, selected: int | None, kind: str) -> tuple[list[list[Any]], dict[str, Any], int]:
         """(table rows, the selected entry or the newest, the traffic version they show)."""
-        version = self.sandbox.traffic.version
+        version = self.backend.traffic.version
         entries = self._entries(kind)
         return views.traffic_rows(entries), views.entry_detail(entries, selected), version
 
@@ -156,7 +156,7 @@ class UiActions:
         return entry_id, views.entry_detail(self._entries(kind), entry_id)
 
     def clear_traffic(self, kind: str) -> tuple[list[list[Any]], dict[str, Any], int, None]:
-        self.sandbox.traffic.clear()
+        self.backend.traffic.clear()
         return (*self.inspector(None, kind), None)
 
     def tick(
@@ -170,7 +170,7 @@ class UiActions:
     ) -> tuple[Any, ...]:
         """The timer: chat, inspector and banner, each `Keep.SHOWN` when unchanged, so nothing
         flickers; then the bot's log."""
-        unchanged = self.sandbox.traffic.version == seen
+        unchanged = self.backend.traffic.version == seen
         inspector = (Keep.SHOWN,) * 3 if unchanged else self.inspector(selected, kind)
         return (*self.chat(user, target, shown), *inspector, self.banner(), self.bot_log())
 
@@ -178,7 +178,7 @@ class UiActions:
         """The bot's state, and a warning while faults are on."""
         config = self.state.config
         lines = [views.bot_state(self.bot, config.webhook_url)]
-        faults = views.fault_banner(self.sandbox.faults, config.callback_retries)
+        faults = views.fault_banner(self.backend.faults, config.callback_retries)
         return "\n\n".join([*lines, faults] if faults else lines)
 
     def bot_log(self) -> str:
@@ -190,7 +190,7 @@ class UiActions:
 
     def settings(self) -> tuple[str, bool, str, str, list[list[str]]]:
         """(webhook URL, auth on, token box (always blank), summary, robot rows)."""
-        view = config_view(self.sandbox)
+        view = config_view(self.backend)
         robots = [[robot.user_id, robot.nick] for robot in self.state.robots()]
         return view.webhook_url or "", view.callback_token_set, "", views.settings_summary(view), robots
 
@@ -205,13 +205,13 @@ class UiActions:
 
     async def create_robot(self, robot_id: str, nick: str) -> tuple[Any, ...]:
         body = {"UserID": robot_id.strip(), "Nick": nick.strip()}
-        answer = self.sandbox.execute("openim_robot_http_svc/create_robot", body)
+        answer = self.backend.execute("openim_robot_http_svc/create_robot", body)
         return (*self.settings(), views.outcome(answer, f"Robot {robot_id.strip()} is ready."))
 
     def faults(self) -> tuple[float, float, float, float, float, int, float, int, str]:
         """(delay, delay/drop/duplicate/reorder rates, retries on timeout, REST failure rate and code,
         summary): the `FAULT_FIELDS` order."""
-        faults, retries = self.sandbox.faults, self.state.config.callback_retries
+        faults, retries = self.backend.faults, self.state.config.callback_retries
         summary = views.faults_summary(faults, retries)
         return (
             faults.delay_callbacks_seconds,
@@ -252,6 +252,6 @@ class UiActions:
             return _problems(exc.errors())
         except HTTPException as exc:
             return _problems(exc.detail)
-        self.sandbox.faults = faults
+        self.backend.faults = faults
         self.state.set_config(config)
         return views.faults_summary(faults, config.callback_retries)

@@ -20,7 +20,8 @@ from botkit.elements import body_text
 from sandbox.botchild import BotChild
 from sandbox.control import ConfigUpdate, ConfigView, SendRequest
 from sandbox.faults import Faults
-from sandbox.state import C2CRecord, GroupRecord, SandboxState
+from sandbox.models import C2CRecord, GroupRecord
+from sandbox.state import SandboxState
 from sandbox.traffic import TrafficEntry
 from sandbox.uifates import Fate
 

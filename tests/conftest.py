@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from botkit.config import Settings
-from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
+from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
 from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, sandbox_chat_api
 
 pytest_plugins = ["sandbox.testkit", "tests.redisserver"]
@@ -49,7 +49,7 @@ def botkit_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def chat_api(settings: Settings) -> Iterator[LocalSandbox]:
+def chat_api(settings: Settings) -> Iterator[InProcessSandbox]:
     """The Chat REST API of a bot a test builds itself: an in-process sandbox, not yet running."""
     local = sandbox_chat_api(settings)
     yield local

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from botkit.waiting import wait_until
 
 START_SECONDS = 30.0
 
@@ -21,11 +22,15 @@ def serve_in_thread(app: ASGIApp) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + START_SECONDS
+
+    def alive() -> None:
+        if not thread.is_alive():
+            raise RuntimeError("the server thread ended before the server started")
+
     try:
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
+        wait_until(
+            lambda: server.started, timeout=START_SECONDS, failure="the server did not start", check=alive
+        )
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         server.should_exit = True

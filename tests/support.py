@@ -23,7 +23,7 @@ from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.signature import sign_callback
 from sandbox.faults import Faults
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from sandbox.traffic import TrafficEntry
 
 SDKAPPID = 1400000000
@@ -204,29 +204,29 @@ class Hanging:
 # -- the sandbox as the bot's Chat REST API --------------------------------------------------------
 
 
-def sandbox_chat_api(settings: Settings) -> LocalSandbox:
+def sandbox_chat_api(settings: Settings) -> InProcessSandbox:
     """An in-process sandbox for the app in `settings`, not yet running: its robots, USER, and
     GROUP holding them. Give a bot `transport=local.transport` and run it with `local.running(app)`:
     each REST call then passes the sandbox's checks, as with Tencent. `add_user` adds another user."""
-    return LocalSandbox(settings, user=USER, group=GROUP)
+    return InProcessSandbox(settings, user=USER, group=GROUP)
 
 
-def rest_traffic(local: LocalSandbox) -> list[TrafficEntry]:
+def rest_traffic(local: InProcessSandbox) -> list[TrafficEntry]:
     """Every REST call the sandbox received, any command, accepted or not, oldest first."""
-    return local.sandbox.traffic.list(newest_first=False, kind="rest")
+    return local.backend.traffic.list(newest_first=False, kind="rest")
 
 
-def error_codes(local: LocalSandbox, command: str = SENDMSG) -> list[int]:
+def error_codes(local: InProcessSandbox, command: str = SENDMSG) -> list[int]:
     """The ErrorCode the sandbox answered to each `command` call, oldest first."""
     return [entry.response["ErrorCode"] for entry in local.rest_calls(command)]
 
 
-def sent(local: LocalSandbox, command: str = SENDMSG) -> list[dict[str, Any]]:
+def sent(local: InProcessSandbox, command: str = SENDMSG) -> list[dict[str, Any]]:
     """The bodies of the `command` calls the sandbox accepted (ErrorCode 0), oldest first."""
     return [entry.request for entry in local.rest_calls(command) if entry.response["ErrorCode"] == 0]
 
 
-def sent_texts(local: LocalSandbox, command: str = SENDMSG) -> list[str]:
+def sent_texts(local: InProcessSandbox, command: str = SENDMSG) -> list[str]:
     """The text of each message the sandbox accepted from the bot, oldest first."""
     return [body_text(msg_body_adapter.validate_python(body["MsgBody"])) for body in sent(local, command)]
 
@@ -250,11 +250,11 @@ class FirstDrawsFail(random.Random):
         return super().getrandbits(k)
 
 
-def fail_rest_calls(local: LocalSandbox, code: int, *, times: int | None = None) -> None:
+def fail_rest_calls(local: InProcessSandbox, code: int, *, times: int | None = None) -> None:
     """The next `times` REST calls (every one, if None) fail with Tencent's `code` and change nothing."""
-    local.sandbox.faults = Faults(rest_failure_rate=1.0 if times is None else 0.5, rest_failure_code=code)
+    local.backend.faults = Faults(rest_failure_rate=1.0 if times is None else 0.5, rest_failure_code=code)
     if times is not None:
-        local.sandbox.rng = FirstDrawsFail(times)
+        local.backend.rng = FirstDrawsFail(times)
 
 
 class ByHost(httpx.AsyncBaseTransport):

@@ -26,7 +26,7 @@ from botkit.elements import text_body
 from botkit.errors import ChatAPIError
 from botkit.restapi import ChatClient
 from botkit.usersig import UserSigCache
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from tests.support import ADMIN, KEY, SDKAPPID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ async def test_the_chat_stand_in_takes_botkits_sendmsg_and_notes_the_reply(
 async def test_the_chat_stand_in_refuses_what_the_sandbox_refuses(
     standins: ModuleType,
     stand_in: httpx.AsyncClient,
-    chat_api: LocalSandbox,
+    chat_api: InProcessSandbox,
     key: str | None,
     body: dict[str, Any],
     code: int,

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from pydantic import SecretStr
 
 from botkit.cli import cli
-from sandbox.app import create_sandbox_app
-from sandbox.state import SandboxConfig, SandboxState
+from sandbox.app import create_backend_app
+from sandbox.models import SandboxConfig
+from sandbox.state import SandboxState
+from tests.servers import serve_in_thread
 from tests.support import KEY, SDKAPPID
 
 
@@ -23,21 +21,8 @@ def sandbox_url() -> Iterator[str]:
     state = SandboxState()
     state.set_config(SandboxConfig(sdkappid=SDKAPPID, key=SecretStr(KEY), admin="administrator"))
     state.import_account("administrator")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_sandbox_app(state), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the sandbox did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_backend_app(state)) as url:
+        yield url
     state.close()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from botkit.config import DEFAULT_SYSTEM_PROMPT, Settings, load_settings
+from botkit.config import DEFAULT_SYSTEM_PROMPT, Settings, configured_values, load_settings
 from botkit.errors import ConfigError
 
 KEY = "chat-key-that-must-stay-hidden"
@@ -132,6 +132,34 @@ def test_env_var_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_explicit_arguments_win_over_env(base_env: None) -> None:
     assert load_settings(sdkappid=42, robots=["@RBT#x"]).sdkappid == 42
+
+
+def test_another_env_file_is_read_instead_of_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Path(".env").write_text("BOTKIT_SDKAPPID=1400000001\nBOTKIT_ADMIN=from-dotenv\n", encoding="utf-8")
+    other = tmp_path / "bot.env"
+    other.write_text(f"BOTKIT_SDKAPPID=1400000003\nBOTKIT_KEY={KEY}\n", encoding="utf-8")
+    monkeypatch.setenv("BOTKIT_ROBOTS", "@RBT#env")
+
+    settings = load_settings(env_file=other)
+
+    assert (settings.sdkappid, settings.admin, settings.robots) == (1400000003, "administrator", ["@RBT#env"])
+
+
+def test_without_environment_and_file_only_the_arguments_count(base_env: None) -> None:
+    Path(".env").write_text("BOTKIT_ADMIN=from-dotenv\n", encoding="utf-8")
+
+    settings = load_settings(env_file=None, environment=False, sdkappid=7, key="k")
+
+    assert (settings.sdkappid, settings.admin, settings.callback_token) == (7, "administrator", None)
+
+
+def test_configured_values_are_what_is_set_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path(".env").write_text("BOTKIT_ADMIN=from-dotenv\nBOTKIT_SDKAPPID=twelve\n", encoding="utf-8")
+    monkeypatch.setenv("BOTKIT_ADMIN", "from-env")
+
+    assert configured_values() == {"admin": "from-env", "sdkappid": "twelve"}
+    assert configured_values(environment=False) == {"admin": "from-dotenv", "sdkappid": "twelve"}
+    assert configured_values(env_file=None) == {"admin": "from-env"}
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from botkit.app import create_app
+from botkit.app import create_app, wiring_of
 from botkit.config import Settings
 from botkit.elements import TextElem, body_text
 from botkit.store import EntryStatus
 from sandbox.chat import Chat
 from sandbox.faults import Faults
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from sandbox.models import C2CRecord
 from tests.support import ROBOT, fail_rest_calls
 
@@ -30,7 +30,7 @@ ROOT = Path(__file__).parents[1]
 
 
 async def test_c2c_hello_gets_exactly_one_text_reply_from_the_robot(
-    sandbox: LocalSandbox, chat: Chat
+    sandbox: InProcessSandbox, chat: Chat
 ) -> None:
     reply = await chat.send("hello")
 
@@ -46,7 +46,7 @@ async def test_c2c_hello_gets_exactly_one_text_reply_from_the_robot(
 
 
 async def test_group_mention_gets_one_group_reply_that_mentions_the_asker(
-    sandbox: LocalSandbox, chat: Chat
+    sandbox: InProcessSandbox, chat: Chat
 ) -> None:
     reply = await chat.send_group("hello")
 
@@ -60,7 +60,7 @@ async def test_group_mention_gets_one_group_reply_that_mentions_the_asker(
     assert len(from_robot) == 1
 
 
-async def test_another_user_gets_their_own_reply(sandbox: LocalSandbox, chat: Chat) -> None:
+async def test_another_user_gets_their_own_reply(sandbox: InProcessSandbox, chat: Chat) -> None:
     reply = await chat.as_user("bob").send("hi from bob")
 
     assert reply.text == "echo: hi from bob"
@@ -70,8 +70,8 @@ async def test_another_user_gets_their_own_reply(sandbox: LocalSandbox, chat: Ch
     assert group_reply.text.startswith("@bob ")
 
 
-async def test_a_duplicated_callback_is_answered_once(sandbox: LocalSandbox, chat: Chat) -> None:
-    sandbox.sandbox.faults = Faults(duplicate_rate=1.0)
+async def test_a_duplicated_callback_is_answered_once(sandbox: InProcessSandbox, chat: Chat) -> None:
+    sandbox.backend.faults = Faults(duplicate_rate=1.0)
 
     await chat.send("hello")
     await sandbox.settle()
@@ -84,7 +84,9 @@ async def test_a_duplicated_callback_is_answered_once(sandbox: LocalSandbox, cha
     assert [record.from_account for record in history] == [ROBOT, sandbox.user]
 
 
-async def test_a_retryable_rest_failure_still_delivers_the_reply(sandbox: LocalSandbox, chat: Chat) -> None:
+async def test_a_retryable_rest_failure_still_delivers_the_reply(
+    sandbox: InProcessSandbox, chat: Chat
+) -> None:
     fail_rest_calls(sandbox, 60008, times=1)
 
     reply = await chat.send("hello")
@@ -97,7 +99,7 @@ async def test_a_retryable_rest_failure_still_delivers_the_reply(sandbox: LocalS
 async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
     botkit_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    local = LocalSandbox(botkit_settings)
+    local = InProcessSandbox(botkit_settings)
     wrong = botkit_settings.model_copy(update={"key": SecretStr("not-this-apps-key")})
     bot = create_app(wrong, transport=local.transport)
     try:
@@ -105,7 +107,7 @@ async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
             with caplog.at_level(logging.ERROR, logger="botkit.intake"):
                 sent = local.send_c2c(local.user, ROBOT, "hello")
                 await local.settle()
-            entry = await bot.state.store.get(f"c2c:{local.user}:{ROBOT}:{sent.msg_key}")
+            entry = await wiring_of(bot).store.get(f"c2c:{local.user}:{ROBOT}:{sent.msg_key}")
             local.send_c2c(local.user, ROBOT, "still there?")
             await local.settle()
 
@@ -121,8 +123,8 @@ async def test_a_bot_with_the_wrong_key_gets_70009_and_gives_the_message_up(
         local.close()
 
 
-async def test_no_reply_is_a_timeout_that_says_what_happened(sandbox: LocalSandbox) -> None:
-    sandbox.sandbox.faults = Faults(drop_rate=1.0)
+async def test_no_reply_is_a_timeout_that_says_what_happened(sandbox: InProcessSandbox) -> None:
+    sandbox.backend.faults = Faults(drop_rate=1.0)
     patient = Chat(sandbox, sandbox.user, timeout=0.2)
 
     with pytest.raises(TimeoutError) as caught:
@@ -177,7 +179,7 @@ def test_importing_the_testkit_loads_no_gradio_or_model() -> None:
 
 
 async def test_twenty_users_sending_the_same_msgseq_and_random_in_one_second_each_get_an_answer(
-    sandbox: LocalSandbox,
+    sandbox: InProcessSandbox,
 ) -> None:
     # MsgKey is {MsgSeq}_{MsgRandom}_{MsgTime}: the same for all twenty, unique only per conversation.
     users = [f"user{number:02d}" for number in range(20)]
@@ -192,7 +194,7 @@ async def test_twenty_users_sending_the_same_msgseq_and_random_in_one_second_eac
             "MsgTimeStamp": 1700000000,
             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": f"hi from {user}"}}],
         }
-        answer = sandbox.sandbox.execute("openim/sendmsg", body, operator=user, platform="Web")
+        answer = sandbox.backend.execute("openim/sendmsg", body, operator=user, platform="Web")
         assert answer["ErrorCode"] == 0, answer
         sent.append(sandbox.state.c2c_message(user, ROBOT, answer["MsgKey"]))
 

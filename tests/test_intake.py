@@ -14,19 +14,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
-from botkit.app import create_app
+from botkit.app import create_app, wiring_of
 from botkit.callbacks import parse_callback
 from botkit.config import Settings
 from botkit.handler import reply_random
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore, JournalEntry, SQLiteStore, Store
-from sandbox.harness import LocalSandbox
+from botkit.waiting import await_until
+from sandbox.harness import InProcessSandbox
 from tests.support import Hanging, c2c_body, fail_rest_calls, sent, sent_texts
 
 
-async def run_until_idle(settings: Settings, store: Store, chat: LocalSandbox) -> None:
+async def run_until_idle(settings: Settings, store: Store, chat: InProcessSandbox) -> None:
     app = create_app(settings, transport=chat.transport, provider=EchoProvider(), store=store)
     async with chat.running(app):
         await chat.settle()
@@ -39,8 +41,18 @@ async def journal(store: Store, text: str, seq: int = 1) -> str:
     return message.dedupe_key
 
 
+def test_wiring_of_gives_what_create_app_built_and_refuses_other_apps(settings: Settings) -> None:
+    store = InMemoryStore()
+
+    wiring = wiring_of(create_app(settings, store=store))
+
+    assert (wiring.settings, wiring.store) == (settings, store)
+    with pytest.raises(TypeError, match=r"not made by botkit\.create_app"):
+        wiring_of(Starlette())
+
+
 async def test_recorded_but_unanswered_message_is_answered_after_restart(
-    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
+    settings: Settings, chat_api: InProcessSandbox, tmp_path: Path
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
@@ -56,7 +68,7 @@ async def test_recorded_but_unanswered_message_is_answered_after_restart(
 
 
 async def test_half_sent_reply_resumes_with_the_remaining_parts_only(
-    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
+    settings: Settings, chat_api: InProcessSandbox, tmp_path: Path
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "tell me a long story")
@@ -71,7 +83,7 @@ async def test_half_sent_reply_resumes_with_the_remaining_parts_only(
 
 
 async def test_rest_outage_is_retried_later_then_reported(
-    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
+    settings: Settings, chat_api: InProcessSandbox, tmp_path: Path
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
@@ -87,7 +99,7 @@ async def test_rest_outage_is_retried_later_then_reported(
 
 
 async def test_a_retry_after_failure_sends_the_saved_text_not_a_new_answer(
-    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
+    settings: Settings, chat_api: InProcessSandbox, tmp_path: Path
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
@@ -99,7 +111,7 @@ async def test_a_retry_after_failure_sends_the_saved_text_not_a_new_answer(
 
 
 async def test_a_store_outage_while_claiming_is_logged_and_survived(
-    settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
+    settings: Settings, chat_api: InProcessSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Flaky(InMemoryStore):
         failures = 1
@@ -122,7 +134,7 @@ async def test_a_store_outage_while_claiming_is_logged_and_survived(
 
 
 async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
-    settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
+    settings: Settings, chat_api: InProcessSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     class FailsToFinishOnce(InMemoryStore):
         failures = 1
@@ -143,7 +155,7 @@ async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
     async with chat_api.running(app):
         await chat_api.settle()
         # Another user's: u1's lane waits for the unfinished entry until its lease expires.
-        await app.state.intake.record(
+        await wiring_of(app).intake.record(
             parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u2", seq=2))
         )
         await _until(lambda: len(sent(chat_api)) == 2, "the worker went on after the failure")
@@ -151,12 +163,12 @@ async def test_a_store_failure_recording_the_outcome_does_not_stop_the_workers(
     assert "cannot record the outcome" in caplog.text
 
 
-def answered(chat: LocalSandbox) -> list[tuple[str, str]]:
+def answered(chat: InProcessSandbox) -> list[tuple[str, str]]:
     """(recipient, text) of each reply the sandbox accepted, oldest first."""
     return list(zip([body["To_Account"] for body in sent(chat)], sent_texts(chat), strict=True))
 
 
-async def _wait_for_replies(chat: LocalSandbox, count: int) -> list[tuple[str, str]]:
+async def _wait_for_replies(chat: InProcessSandbox, count: int) -> list[tuple[str, str]]:
     """(recipient, text) of the first `count` replies, polled with a deadline."""
     await _until(lambda: len(sent(chat)) >= count, f"{count} replies sent")
     return answered(chat)[:count]
@@ -164,7 +176,7 @@ async def _wait_for_replies(chat: LocalSandbox, count: int) -> list[tuple[str, s
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 async def test_one_users_messages_are_answered_in_order_while_others_are_answered_meanwhile(
-    settings: Settings, chat_api: LocalSandbox, tmp_path: Path, kind: str
+    settings: Settings, chat_api: InProcessSandbox, tmp_path: Path, kind: str
 ) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     prompts: dict[str, list[tuple[str, str]]] = {}
@@ -182,7 +194,7 @@ async def test_one_users_messages_are_answered_in_order_while_others_are_answere
     chat_api.add_user("u2")
     four = settings.model_copy(update={"max_in_flight": 4})
     app = create_app(four, transport=chat_api.transport, provider=SlowFirst(), store=store)
-    intake = app.state.intake
+    intake = wiring_of(app).intake
     async with chat_api.running(app):
         await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("first", sender="u1", seq=1)))
         await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("second", sender="u1", seq=2)))
@@ -204,17 +216,19 @@ async def test_one_users_messages_are_answered_in_order_while_others_are_answere
 
 
 async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
-    settings: Settings, chat_api: LocalSandbox, tmp_path: Path
+    settings: Settings, chat_api: InProcessSandbox, tmp_path: Path
 ) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
     key = await journal(store, "hello")
     first = create_app(settings, transport=chat_api.transport, provider=Hanging(), store=store)
     async with chat_api.running(first):
-        deadline = asyncio.get_running_loop().time() + 5
-        while (await store.get(key)).leased_until == 0:  # type: ignore[union-attr]
-            assert asyncio.get_running_loop().time() < deadline, "the entry was never claimed"
-            await asyncio.sleep(0.01)
-        await first.state.intake.stop(grace_seconds=0.01)
+
+        async def claimed() -> bool:
+            entry = await store.get(key)
+            return entry is not None and entry.leased_until != 0
+
+        await await_until(claimed, timeout=5, failure="the entry was not claimed", interval=0.01)
+        await wiring_of(first).intake.stop(grace_seconds=0.01)
 
     entry = await store.get(key)
     assert entry is not None
@@ -223,15 +237,15 @@ async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
     assert sent_texts(chat_api) == ["echo: hello"]
 
 
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + 5
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
-        await asyncio.sleep(0.01)
+async def _until(condition: Callable[[], object], what: str) -> None:
+    async def holds() -> bool:
+        return bool(condition())
+
+    await await_until(holds, timeout=5, failure=f"not yet: {what}", interval=0.01)
 
 
 async def test_a_worker_whose_lease_was_taken_over_records_no_reply(
-    settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
+    settings: Settings, chat_api: InProcessSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     asked, answer = asyncio.Event(), asyncio.Event()
 
@@ -273,7 +287,7 @@ class HeldFirst(httpx.AsyncBaseTransport):
 
 
 async def test_a_worker_whose_lease_was_taken_over_mid_reply_sends_no_further_part(
-    settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
+    settings: Settings, chat_api: InProcessSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = InMemoryStore()
     key = await journal(store, "tell me a long story")
@@ -298,7 +312,7 @@ async def test_a_worker_whose_lease_was_taken_over_mid_reply_sends_no_further_pa
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 async def test_under_concurrency_each_conversation_is_answered_in_order_with_its_history(
-    settings: Settings, chat_api: LocalSandbox, tmp_path: Path, kind: str
+    settings: Settings, chat_api: InProcessSandbox, tmp_path: Path, kind: str
 ) -> None:
     rng = random.Random(3)
     prompts: dict[str, list[str]] = {}
@@ -315,7 +329,7 @@ async def test_under_concurrency_each_conversation_is_answered_in_order_with_its
     for user in users:
         chat_api.add_user(user)
     app = create_app(settings, transport=chat_api.transport, provider=Jittery(), store=store)
-    intake = app.state.intake
+    intake = wiring_of(app).intake
     async with chat_api.running(app):
         bodies = [
             c2c_body(f"{user} #{n}", sender=user, seq=n * len(users) + index)

@@ -7,7 +7,7 @@ import pytest
 from botkit.config import Settings
 from botkit.limits import SECONDS_PER_DAY, UserLimits
 from sandbox.chat import Chat
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from tests.support import FakeClock
 from tests.test_metrics import scrape, value
 
@@ -100,7 +100,7 @@ def botkit_settings(botkit_settings: Settings) -> Settings:
 
 
 async def test_over_the_rate_a_user_gets_the_notice_and_the_model_is_not_asked(
-    sandbox: LocalSandbox, chat: Chat
+    sandbox: InProcessSandbox, chat: Chat
 ) -> None:
     replies = [(await chat.send(text)).text for text in ("one", "two", "three")]
     other = await chat.as_user("bob").send("hi")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
 
 import httpx
 import pytest
@@ -13,10 +12,11 @@ from starlette.applications import Starlette
 from botkit.app import create_app
 from botkit.config import Settings
 from botkit.metrics import Metrics
+from botkit.processes import free_port
 from botkit.store import open_store
 from sandbox.chat import Chat
 from sandbox.faults import Faults
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from tests.support import c2c_body, callback_url, fail_rest_calls
 
 C2C = "Bot.OnC2CMessage"
@@ -44,10 +44,10 @@ async def scrape(app: Starlette) -> dict[tuple[str, frozenset[tuple[str, str]]],
     return samples(response.text)
 
 
-async def test_metrics_count_a_small_load_exactly(sandbox: LocalSandbox, chat: Chat) -> None:
+async def test_metrics_count_a_small_load_exactly(sandbox: InProcessSandbox, chat: Chat) -> None:
     bot = sandbox.bot
     assert bot is not None
-    sandbox.sandbox.faults = Faults(duplicate_rate=1.0)
+    sandbox.backend.faults = Faults(duplicate_rate=1.0)
     await chat.send("hello")
     await sandbox.settle()
     fail_rest_calls(sandbox, 60008, times=1)
@@ -117,9 +117,7 @@ async def test_readyz_is_200_while_the_store_answers(botkit_settings: Settings) 
 
 @pytest.mark.skipif(importlib.util.find_spec("redis") is None, reason="the redis package is not installed")
 async def test_readyz_is_503_with_the_reason_when_the_store_is_unreachable(botkit_settings: Settings) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        url = f"redis://:s3cret-password@127.0.0.1:{probe.getsockname()[1]}/0"
+    url = f"redis://:s3cret-password@127.0.0.1:{free_port()}/0"  # a port nothing listens on
     store = open_store(url)
     app = create_app(botkit_settings, store=store)
     try:

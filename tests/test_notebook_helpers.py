@@ -23,7 +23,7 @@ from botkit.notebook import (
     wait_for_group_reply,
     wait_for_reply,
 )
-from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
+from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
 from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, FakeClock
 
 
@@ -38,7 +38,7 @@ class FakeSandbox:
 
 
 @pytest.fixture
-async def conn(sandbox: LocalSandbox) -> AsyncIterator[Connection]:
+async def conn(sandbox: InProcessSandbox) -> AsyncIterator[Connection]:
     """The demo user's connection to an in-process sandbox whose bot (botkit, echo) answers through it."""
     sandbox.add_user("bob")
     connection = open_connection(

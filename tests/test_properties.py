@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from botkit.app import create_app
 from botkit.callbacks import C2CMessage, is_robot, parse_callback
 from botkit.config import Settings
-from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
+from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
 from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, KeepsUserSigs, callback_url
 
 USERS = ["user1", "ann", "bo", "李雷"]
@@ -132,7 +132,7 @@ def _expected_answers(command: str, body: bytes, seen: set[str]) -> dict[str, ra
     return {"group": range(1, 2) if message.from_account in USERS else range(2)}
 
 
-def _answers(local: LocalSandbox) -> dict[str, int]:
+def _answers(local: InProcessSandbox) -> dict[str, int]:
     """How many messages the robot has sent, to each user and into the group."""
     group = local.state.group_history(local.group, limit=10**6)
     counts = {"group": sum(record.from_account == ROBOT for record in group)}
@@ -185,7 +185,7 @@ def test_generated_callbacks_are_refused_with_a_reason_or_answered_exactly_once(
         llm_api_key=SecretStr(LLM_KEY),
         store="memory://",
     )
-    local = LocalSandbox(bot_settings)
+    local = InProcessSandbox(bot_settings)
     for user in USERS:
         local.add_user(user)
     transport = KeepsUserSigs(local.transport)

@@ -24,7 +24,7 @@ from botkit.elements import body_text, text_body
 from botkit.errors import ChatAPIError, ChatTransportError
 from botkit.restapi import DEFAULT_RATE_LIMIT, MAX_BACKOFF_SECONDS, MAX_UINT32, ChatClient
 from botkit.usersig import UserSigCache, verify_usersig
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from tests.support import ADMIN, KEY, ROBOT, SDKAPPID, FakeClock, rest_traffic
 
 API_BASE = "http://chat.test"
@@ -814,7 +814,9 @@ async def test_from_settings_uses_the_settings(settings: Settings, script: Scrip
     )
 
 
-async def test_the_sandbox_accepts_every_typed_request(settings: Settings, chat_api: LocalSandbox) -> None:
+async def test_the_sandbox_accepts_every_typed_request(
+    settings: Settings, chat_api: InProcessSandbox
+) -> None:
     async with httpx.AsyncClient(transport=chat_api.transport) as http:
         chat = ChatClient.from_settings(settings, http)
         await chat.account_import("alice", nick="Alice", face_url="https://x/a.png")

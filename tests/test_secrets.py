@@ -10,12 +10,12 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from botkit.app import create_app
+from botkit.app import create_app, wiring_of
 from botkit.config import Settings, load_settings
 from botkit.errors import ChatAPIError, ConfigError
 from botkit.logmask import escape_controls, install_log_scrubber, register_secrets, scrub
 from botkit.restapi import ChatClient
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from tests.support import KEY, TOKEN, ByHost, KeepsUserSigs, c2c_body, callback_url, error_codes
 
 LLM_KEY = "sk-test-llm-key-should-never-show"
@@ -45,7 +45,7 @@ def refused_model(request: httpx.Request) -> httpx.Response:
 
 
 async def test_a_failing_exchange_leaks_no_secret(
-    secret_settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
+    secret_settings: Settings, chat_api: InProcessSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The sandbox's app has another key, so it refuses every UserSig the bot makes: 70009.
     wrong_key = secret_settings.model_copy(update={"key": SecretStr("not-this-apps-key")})
@@ -86,12 +86,12 @@ async def _exchange(settings: Settings, network: httpx.AsyncBaseTransport) -> tu
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
             await http.post(callback_url("Bot.OnC2CMessage"), content=c2c_body("hello"))
-        await app.state.intake.wait_idle()
+        await wiring_of(app).intake.wait_idle()
     return app, "c2c:u1:@RBT#001:1_918273645_1700000101"
 
 
 async def test_an_llm_key_quoted_in_a_malformed_model_frame_is_not_logged(
-    secret_settings: Settings, chat_api: LocalSandbox, caplog: pytest.LogCaptureFixture
+    secret_settings: Settings, chat_api: InProcessSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     def model(request: httpx.Request) -> httpx.Response:
         quoted = request.headers["authorization"]
@@ -120,7 +120,7 @@ async def test_a_usersig_quoted_in_a_rest_error_is_neither_logged_nor_stored(
 
     caplog.set_level(logging.DEBUG)
     app, key = await _exchange(secret_settings, httpx.MockTransport(route))
-    entry = await app.state.store.get(key)
+    entry = await wiring_of(app).store.get(key)
 
     assert entry is not None and entry.error is not None and "70003" in entry.error
     assert usersigs

@@ -28,8 +28,9 @@ from starlette.routing import Route
 
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
+from botkit.processes import free_port
 from botkit.serving import ConnectionGuard, GuardedConfig, connection_cap
-from sandbox.botchild import free_port
+from botkit.waiting import wait_until
 from sandbox.state import SandboxState
 from tests.sandbox.test_cross_process import QueryRecorder, rest_api  # noqa: F401  # rest_api: a fixture
 from tests.support import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
@@ -83,10 +84,7 @@ def guarded() -> Iterator[tuple[int, ConnectionGuard]]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
+    wait_until(lambda: server.started, timeout=DEADLINE_SECONDS, failure="the server did not start")
     yield listener.getsockname()[1], guard
     server.should_exit = True
     thread.join(DEADLINE_SECONDS)
@@ -210,10 +208,11 @@ def test_botkit_serve_keeps_acking_good_callbacks_with_1200_idle_sockets_and_102
                 response = http.post(base + callback_url("Bot.OnC2CMessage"), content=c2c_body("hi", seq=seq))
                 acks.append((response.status_code, time.perf_counter() - started))
                 assert response.json() == ACK_BODY
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while len(recorder.sendmsg_queries()) < ROUNDS:
-            assert time.monotonic() < deadline, f"only {len(recorder.sendmsg_queries())} replies were sent"
-            time.sleep(0.05)
+        wait_until(
+            lambda: len(recorder.sendmsg_queries()) >= ROUNDS,
+            timeout=DEADLINE_SECONDS,
+            failure=f"not all {ROUNDS} replies were sent",
+        )
     finally:
         for sock in idle:
             sock.close()
@@ -231,15 +230,22 @@ def test_botkit_serve_keeps_acking_good_callbacks_with_1200_idle_sockets_and_102
 
 
 def _wait_until_healthy(child: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
+    def running() -> None:
         assert child.poll() is None, f"botkit serve exited with {child.returncode}:\n{log_path.read_text()}"
-        assert time.monotonic() < deadline, f"botkit serve did not start:\n{log_path.read_text()}"
+
+    def healthy() -> bool:
         try:
-            if httpx.get(base + "/healthz", trust_env=False).status_code == 200:
-                return
+            return httpx.get(base + "/healthz", trust_env=False).status_code == 200
         except httpx.TransportError:
-            time.sleep(0.05)
+            return False
+
+    wait_until(
+        healthy,
+        timeout=DEADLINE_SECONDS,
+        failure="botkit serve did not start",
+        check=running,
+        explain=lambda: f":\n{log_path.read_text()}",
+    )
 
 
 def _open_idle(port: int, count: int) -> list[socket.socket]:

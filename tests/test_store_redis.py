@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -23,7 +22,8 @@ from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, Store, Turn, open_store
 from botkit.store.base import DONE_TTL_SECONDS, LeaseLost
 from botkit.store.redis import RedisStore
-from sandbox.harness import LocalSandbox
+from botkit.waiting import await_until
+from sandbox.harness import InProcessSandbox
 from tests.support import c2c_body, callback_url, rest_traffic, sent_texts
 
 T0 = 1700000000.0
@@ -55,14 +55,15 @@ async def test_two_replicas_claiming_at_once_never_lease_the_same_entry(fresh_re
 
 
 async def _wait_until_finished(store: Store, key: str) -> None:
-    deadline = time.monotonic() + 10
-    while (entry := await store.get(key)) is None or entry.status is EntryStatus.PENDING:
-        assert time.monotonic() < deadline, f"{key} was not answered in time"
-        await asyncio.sleep(0.01)
+    async def finished() -> bool:
+        entry = await store.get(key)
+        return entry is not None and entry.status is not EntryStatus.PENDING
+
+    await await_until(finished, timeout=10, failure=f"{key} was not answered", interval=0.01)
 
 
 async def test_same_callback_delivered_to_two_replicas_is_answered_once(
-    settings: Settings, chat_api: LocalSandbox, fresh_redis: str
+    settings: Settings, chat_api: InProcessSandbox, fresh_redis: str
 ) -> None:
     stores = [RedisStore(fresh_redis), RedisStore(fresh_redis)]
     apps = [

@@ -22,7 +22,7 @@ from botkit.callbacks import ACK_BODY
 from botkit.config import Settings
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from tests.support import (
     ADMIN,
     GROUP,
@@ -50,7 +50,7 @@ from tests.support import (
 class Bot:
     app: FastAPI
     http: httpx.AsyncClient
-    chat: LocalSandbox
+    chat: InProcessSandbox
     store: InMemoryStore
 
     async def post(self, url: str, body: bytes, **kwargs: Any) -> httpx.Response:
@@ -59,7 +59,7 @@ class Bot:
         return response
 
 
-async def start_bot(settings: Settings, chat: LocalSandbox, provider: Any = None) -> AsyncIterator[Bot]:
+async def start_bot(settings: Settings, chat: InProcessSandbox, provider: Any = None) -> AsyncIterator[Bot]:
     store = InMemoryStore()
     app = create_app(settings, transport=chat.transport, provider=provider or EchoProvider(), store=store)
     async with chat.running(app):
@@ -69,7 +69,7 @@ async def start_bot(settings: Settings, chat: LocalSandbox, provider: Any = None
 
 
 @pytest.fixture
-async def bot(settings: Settings, chat_api: LocalSandbox) -> AsyncIterator[Bot]:
+async def bot(settings: Settings, chat_api: InProcessSandbox) -> AsyncIterator[Bot]:
     async for running in start_bot(settings, chat_api):
         yield running
 
@@ -193,7 +193,7 @@ async def test_get_is_not_allowed(bot: Bot) -> None:
 
 
 async def test_without_a_token_unsigned_callbacks_are_accepted(
-    settings: Settings, chat_api: LocalSandbox
+    settings: Settings, chat_api: InProcessSandbox
 ) -> None:
     async for bot in start_bot(settings.model_copy(update={"callback_token": None}), chat_api):
         response = await bot.post(callback_url("Bot.OnC2CMessage", token=None), c2c_body())
@@ -202,7 +202,9 @@ async def test_without_a_token_unsigned_callbacks_are_accepted(
         assert sent_texts(bot.chat) == ["echo: hello"]
 
 
-async def test_provider_failure_sends_the_fallback_reply(settings: Settings, chat_api: LocalSandbox) -> None:
+async def test_provider_failure_sends_the_fallback_reply(
+    settings: Settings, chat_api: InProcessSandbox
+) -> None:
     async for bot in start_bot(settings, chat_api, provider=Failing()):
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hello"))
 
@@ -240,7 +242,7 @@ async def test_each_new_message_gets_new_randoms(bot: Bot) -> None:
     assert first["MsgRandom"] != second["MsgRandom"]
 
 
-async def test_conversation_memory_reaches_the_model(settings: Settings, chat_api: LocalSandbox) -> None:
+async def test_conversation_memory_reaches_the_model(settings: Settings, chat_api: InProcessSandbox) -> None:
     model = RecordingEcho()
     async for bot in start_bot(settings, chat_api, provider=model):
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("my name is Ann", seq=1))
@@ -256,7 +258,7 @@ async def test_conversation_memory_reaches_the_model(settings: Settings, chat_ap
 
 
 async def test_a_long_answer_is_sent_in_order_in_parts_under_the_limit(
-    settings: Settings, chat_api: LocalSandbox
+    settings: Settings, chat_api: InProcessSandbox
 ) -> None:
     sentences = [f"Sentence number {i} of a very long answer." for i in range(800)]
 
@@ -271,7 +273,9 @@ async def test_a_long_answer_is_sent_in_order_in_parts_under_the_limit(
         assert len({body["MsgRandom"] for body in sent(bot.chat)}) == len(texts)
 
 
-async def test_control_characters_never_reach_the_chat(settings: Settings, chat_api: LocalSandbox) -> None:
+async def test_control_characters_never_reach_the_chat(
+    settings: Settings, chat_api: InProcessSandbox
+) -> None:
     noisy = Scripted(chunks=["clean\x00 text\x1b[31m here"])
     async for bot in start_bot(settings, chat_api, provider=noisy):
         await bot.post(callback_url("Bot.OnC2CMessage"), c2c_body("hi"))
@@ -280,7 +284,7 @@ async def test_control_characters_never_reach_the_chat(settings: Settings, chat_
 
 
 async def test_a_model_slower_than_the_llm_timeout_gets_the_fallback(
-    settings: Settings, chat_api: LocalSandbox
+    settings: Settings, chat_api: InProcessSandbox
 ) -> None:
     quick = settings.model_copy(update={"llm_timeout": 0.05})
     async for bot in start_bot(quick, chat_api, provider=Hanging()):
@@ -309,7 +313,7 @@ async def test_an_oversized_body_without_a_length_is_refused(bot: Bot) -> None:
     assert response.status_code == 413
 
 
-async def test_a_store_outage_is_a_503_not_an_ack(settings: Settings, chat_api: LocalSandbox) -> None:
+async def test_a_store_outage_is_a_503_not_an_ack(settings: Settings, chat_api: InProcessSandbox) -> None:
     class Broken(InMemoryStore):
         async def record(self, key: str, payload: str, *, now: float, lane: str) -> bool:
             raise ConnectionError("store unreachable")

@@ -47,6 +47,15 @@ def redacted(value: Any) -> Any:
     return value
 
 
+def json_or_text(content: bytes) -> Any:
+    """A raw body as it is recorded and shown: its JSON when it parses, else its text."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def recorded(
     kind: Literal["callback", "rest"],
     command: str,

@@ -13,9 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from botkit.usersig import generate_usersig
-from sandbox.app import create_sandbox_app, sandbox_of
-from sandbox.runtime import Sandbox
-from sandbox.state import SandboxConfig, SandboxState
+from sandbox.app import backend_of, create_backend_app
+from sandbox.backend import Backend
+from sandbox.models import SandboxConfig
+from sandbox.state import SandboxState
 from tests.support import ADMIN, KEY, ROBOT, SDKAPPID, TOKEN, FakeClock, real_time_clock
 
 WEBHOOK = "http://bot.test/im"
@@ -44,7 +45,7 @@ class Recorder:
 @dataclass
 class Harness:
     client: httpx.AsyncClient
-    sandbox: Sandbox
+    backend: Backend
     clock: FakeClock
     recorder: Recorder
     usersig: str
@@ -90,7 +91,7 @@ class Harness:
 
     async def sent_callbacks(self) -> list[dict[str, Any]]:
         """Wait for pending callbacks, then the bodies the fake bot received."""
-        await self.sandbox.dispatcher.drain()
+        await self.backend.dispatcher.drain()
         return self.recorder.bodies()
 
 
@@ -134,12 +135,12 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 async def harness(state: SandboxState, clock: FakeClock, recorder: Recorder) -> AsyncIterator[Harness]:
-    app = create_sandbox_app(
-        state, transport=httpx.MockTransport(recorder), clock=clock, rng=random.Random(7)
+    app = create_backend_app(
+        state, transport=httpx.MockTransport(recorder), clock=clock, sleep=clock.sleep, rng=random.Random(7)
     )
     usersig = generate_usersig(SDKAPPID, SecretStr(KEY), ADMIN, 86400)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://chat.test") as client,
     ):
-        yield Harness(client, sandbox_of(app), clock, recorder, usersig)
+        yield Harness(client, backend_of(app), clock, recorder, usersig)

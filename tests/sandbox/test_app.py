@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
+from starlette.applications import Starlette
 
 from botkit.usersig import generate_usersig
-from sandbox.app import create_sandbox_app
+from sandbox.app import backend_of, create_backend_app
 from sandbox.errorcodes import ERROR_INFO
 from sandbox.state import SandboxState
 from tests.support import ADMIN, KEY, SDKAPPID
@@ -104,7 +105,7 @@ async def test_body_is_json_whatever_the_content_type(harness: Harness, headers:
         "im_open_login_svc/account_import", raw=b'{"UserID":"carol"}', headers=headers
     )
     assert answer["ErrorCode"] == 0
-    assert harness.sandbox.state.account_exists("carol")
+    assert harness.backend.state.account_exists("carol")
 
 
 async def test_unknown_command_answers_60002(harness: Harness) -> None:
@@ -125,7 +126,7 @@ async def test_get_is_not_a_rest_call(harness: Harness) -> None:
 async def test_rest_traffic_is_logged_with_usersig_masked(harness: Harness) -> None:
     await harness.rest("im_open_login_svc/account_import", {"UserID": "carol"})
     await harness.rest("openim/no_such_command", {})
-    entries = harness.sandbox.traffic.list(kind="rest")
+    entries = harness.backend.traffic.list(kind="rest")
     assert [entry.error for entry in entries] == [
         "ErrorCode 60002: unknown command 'openim/no_such_command'.",
         None,
@@ -137,4 +138,9 @@ async def test_rest_traffic_is_logged_with_usersig_masked(harness: Harness) -> N
 
 def test_app_needs_a_configured_state() -> None:
     with pytest.raises(ValueError, match="set_config"):
-        create_sandbox_app(SandboxState())
+        create_backend_app(SandboxState())
+
+
+def test_backend_of_refuses_an_app_the_sandbox_did_not_make() -> None:
+    with pytest.raises(TypeError, match="not made by create_backend_app"):
+        backend_of(Starlette())

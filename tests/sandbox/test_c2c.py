@@ -22,7 +22,7 @@ def message(text: str = "hi", **fields: Any) -> dict[str, Any]:
 
 
 def texts(harness: Harness, a: str = "alice", b: str = "bob") -> list[str]:
-    history = harness.sandbox.state.c2c_history(a, b)
+    history = harness.backend.state.c2c_history(a, b)
     return [body_text(record.body) for record in reversed(history)]
 
 
@@ -215,7 +215,7 @@ async def test_modify_c2c_msg_can_change_custom_data_alone(harness: Harness) -> 
         MODIFY,
         {"From_Account": "alice", "To_Account": "bob", "MsgKey": sent["MsgKey"], "CloudCustomData": "x"},
     )
-    record = harness.sandbox.state.c2c_history("alice", "bob")[0]
+    record = harness.backend.state.c2c_history("alice", "bob")[0]
     assert (body_text(record.body), record.cloud_custom_data) == ("keep", "x")
 
 

@@ -27,7 +27,7 @@ async def statuses(harness: Harness, *user_ids: str) -> dict[str, str]:
 async def test_account_import_accepts_both_field_names(harness: Harness, field: str) -> None:
     await harness.ok(IMPORT, {field: "carol", "Nick": "Carol"})
     assert await statuses(harness, "carol", "dave") == {"carol": "Imported", "dave": "NotImported"}
-    account = harness.sandbox.state.account("carol")
+    account = harness.backend.state.account("carol")
     assert account is not None and account.nick == "Carol"
 
 

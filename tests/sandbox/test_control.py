@@ -41,7 +41,7 @@ async def test_config_update_changes_only_the_given_fields(harness: Harness) -> 
         False,
         2.0,
     )
-    config = harness.sandbox.state.config
+    config = harness.backend.state.config
     assert (config.webhook_url, config.callback_token) == ("http://127.0.0.1:9000/im", None)
     view = (await harness.client.put(API + "/config", json={"callback_token": "new-token"})).json()
     assert view["callback_token_set"] and view["webhook_url"] == "http://127.0.0.1:9000/im"
@@ -53,7 +53,7 @@ async def test_config_update_changes_only_the_given_fields(harness: Harness) -> 
 )
 async def test_bad_config_updates_are_refused(harness: Harness, update: dict[str, Any]) -> None:
     assert (await harness.client.put(API + "/config", json=update)).status_code == 422
-    assert harness.sandbox.state.config.webhook_url == WEBHOOK
+    assert harness.backend.state.config.webhook_url == WEBHOOK
 
 
 async def test_traffic_is_listed_newest_first_and_can_be_cleared(harness: Harness) -> None:
@@ -62,7 +62,7 @@ async def test_traffic_is_listed_newest_first_and_can_be_cleared(harness: Harnes
         "openim/sendmsg",
         {"From_Account": "alice", "To_Account": ROBOT, "MsgRandom": 1, "MsgBody": text_msg("x")},
     )
-    await harness.sandbox.dispatcher.drain()
+    await harness.backend.dispatcher.drain()
     listing = await get(harness, "/traffic")
     assert listing["version"] == 3
     assert [entry["kind"] for entry in listing["entries"]] == ["callback", "rest", "rest"]
@@ -88,7 +88,7 @@ async def test_admin_commands_run_without_a_usersig(harness: Harness) -> None:
         API + "/rest/im_open_login_svc/account_import", json={"UserID": "carol"}
     )
     assert response.json()["ErrorCode"] == 0
-    assert harness.sandbox.state.account_exists("carol")
+    assert harness.backend.state.account_exists("carol")
 
 
 async def test_views_of_accounts_groups_history_and_conversations(harness: Harness) -> None:

@@ -30,10 +30,13 @@ from starlette.routing import Route
 
 from botkit.config import Settings
 from botkit.elements import body_text
+from botkit.processes import free_port
 from botkit.restapi import ChatClient
-from sandbox.app import create_sandbox_app
-from sandbox.botchild import BotChild, free_port
-from sandbox.state import SandboxConfig, SandboxState
+from botkit.waiting import await_until
+from sandbox.app import create_backend_app
+from sandbox.botchild import BotChild
+from sandbox.models import SandboxConfig
+from sandbox.state import SandboxState
 from tests.servers import serve_in_thread
 from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, c2c_body, callback_url
 
@@ -64,7 +67,7 @@ def rest_api() -> Iterator[str]:
         state.import_account(user)
     state.create_robot(ROBOT)
     try:
-        with serve_in_thread(create_sandbox_app(state)) as url:
+        with serve_in_thread(create_backend_app(state)) as url:
             yield url
     finally:
         state.close()
@@ -77,8 +80,7 @@ def model_url() -> Iterator[str]:
 
 
 def bot_env(api_base: str, model_url: str, store: str) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("BOTKIT_")}
-    return inherited | {
+    return {
         "BOTKIT_SDKAPPID": str(SDKAPPID),
         "BOTKIT_KEY": KEY,
         "BOTKIT_CALLBACK_TOKEN": TOKEN,
@@ -103,11 +105,8 @@ class Bots:
     def start(self, port: int) -> BotChild:
         bot = BotChild(self.env, port=port, out=self.lines.append)
         bot.start()
-        deadline = time.monotonic() + START_SECONDS
-        while not _healthy(bot.url):
-            assert bot.running, f"botkit serve exited with code {bot.exit_code}:\n" + "\n".join(self.lines)
-            assert time.monotonic() < deadline, "botkit serve did not start:\n" + "\n".join(self.lines)
-            time.sleep(0.05)
+        failure = bot.wait_ready(START_SECONDS)
+        assert failure is None, failure + "\n" + "\n".join(self.lines)
         self.children[port] = bot
         return bot
 
@@ -120,13 +119,6 @@ class Bots:
     def stop_all(self) -> None:
         for bot in self.children.values():
             bot.stop()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", trust_env=False).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture
@@ -166,12 +158,18 @@ async def replies_by_question(api_base: str) -> Counter[str]:
 
 
 async def wait_for_answers(api_base: str, acked: list[str]) -> Counter[str]:
-    deadline = time.monotonic() + RECOVERY_SECONDS
-    while True:
+    """The answers once every acked message has one, or as they are at the deadline (for the report)."""
+
+    async def all_answered() -> Counter[str] | None:
         counts = await replies_by_question(api_base)
-        if all(counts[question] for question in acked) or time.monotonic() > deadline:
-            return counts
-        await asyncio.sleep(0.2)
+        return counts if all(counts[question] for question in acked) else None
+
+    try:
+        return await await_until(
+            all_answered, timeout=RECOVERY_SECONDS, failure="not every message answered", interval=0.2
+        )
+    except TimeoutError:
+        return await replies_by_question(api_base)
 
 
 def assert_each_answered_once(acked: list[str], counts: Counter[str], output: list[str]) -> None:

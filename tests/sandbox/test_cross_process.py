@@ -7,7 +7,6 @@ serve` POSTs a signed callback to it and watches what reaches the REST API it wa
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -26,12 +25,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
 from botkit.elements import body_text
+from botkit.processes import ChildExited, ChildProcess, free_port
 from botkit.restapi import ChatClient
+from botkit.sandboxprocess import SandboxProcess
 from botkit.usersig import verify_usersig
-from sandbox.app import create_sandbox_app
-from sandbox.botchild import BotChild, free_port
-from sandbox.runner import SandboxProcess, SandboxStartError
-from sandbox.state import SandboxConfig, SandboxState
+from botkit.waiting import await_until
+from sandbox.app import create_backend_app
+from sandbox.botchild import BotChild
+from sandbox.models import SandboxConfig
+from sandbox.state import SandboxState
 from tests.servers import serve_in_thread
 from tests.support import KEY, SDKAPPID, TOKEN, c2c_body, callback_url
 
@@ -53,12 +55,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 
 async def until(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
     """Poll `probe` until it returns something, or fail naming `what` after the deadline."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while (found := await probe()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {DEADLINE_SECONDS:g} s")
-        await asyncio.sleep(0.05)
-    return found
+    return await await_until(probe, timeout=DEADLINE_SECONDS, failure=f"no {what}")
 
 
 def test_botkit_sandbox_help_names_its_options() -> None:
@@ -83,15 +80,15 @@ def test_startup_prints_the_ui_url_and_the_app(running: SandboxProcess) -> None:
     output = running.output()
 
     assert f"UI:           {running.base_url}/" in output
-    assert f"SDKAppID:     {running.sdkappid} " in output
+    assert f"SDKAppID:     {running.app.sdkappid} " in output
     assert f"bot webhook:  {running.webhook_url} " in output
-    assert running.robots == ["@RBT#001"]
-    assert running.key.get_secret_value() not in output
+    assert running.app.robots == ["@RBT#001"]
+    assert running.app.key.get_secret_value() not in output
 
 
 @pytest.mark.slow
 async def test_a_user_message_is_answered_and_readable_with_admin_getroammsg(running: SandboxProcess) -> None:
-    robot = running.robots[0]
+    robot = running.app.robots[0]
     async with httpx.AsyncClient(base_url=running.base_url, trust_env=False, timeout=10) as http:
         chat = ChatClient.from_settings(running.settings(), http)
         message = {"kind": "c2c", "from_account": running.demo_user, "to": robot, "text": "hello"}
@@ -112,7 +109,7 @@ async def test_a_user_message_is_answered_and_readable_with_admin_getroammsg(run
 async def test_a_group_mention_is_answered_and_readable_with_group_msg_get_simple(
     running: SandboxProcess,
 ) -> None:
-    robot = running.robots[0]
+    robot = running.app.robots[0]
     async with httpx.AsyncClient(base_url=running.base_url, trust_env=False, timeout=10) as http:
         chat = ChatClient.from_settings(running.settings(), http)
         message = {
@@ -153,7 +150,10 @@ def test_stopping_the_sandbox_stops_its_bot(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"BOTKIT_SDKAPPID": "not-a-number"}, ["the sandbox exited with code 2", "BOTKIT_SDKAPPID"]),
+        (
+            {"BOTKIT_SDKAPPID": "not-a-number"},
+            ["the sandbox (python -m sandbox) exited with code 2", "BOTKIT_SDKAPPID"],
+        ),
         (
             {"BOTKIT_LLM": "openai"},
             [
@@ -170,7 +170,7 @@ def test_a_failed_start_is_reported_with_the_output(
 ) -> None:
     sandbox = SandboxProcess(tmp_path / "data", env=env, cwd=tmp_path, startup_timeout=DEADLINE_SECONDS)
 
-    with pytest.raises(SandboxStartError) as caught:
+    with pytest.raises(ChildExited) as caught:
         sandbox.start()
 
     for text in expected:
@@ -204,7 +204,7 @@ def rest_api() -> Iterator[tuple[str, QueryRecorder, SandboxState]]:
     state.set_config(SandboxConfig(sdkappid=SDKAPPID, key=SecretStr(KEY)))
     state.import_account("u1")
     state.create_robot("@RBT#001")
-    recorder = QueryRecorder(create_sandbox_app(state))
+    recorder = QueryRecorder(create_backend_app(state))
     with serve_in_thread(recorder) as url:
         yield url, recorder, state
     state.close()
@@ -213,7 +213,7 @@ def rest_api() -> Iterator[tuple[str, QueryRecorder, SandboxState]]:
 @pytest.fixture
 def botkit_serve(rest_api: tuple[str, QueryRecorder, SandboxState], tmp_path: Path) -> Iterator[BotChild]:
     api_base = rest_api[0]
-    env = dict(os.environ) | {
+    env = {
         "BOTKIT_SDKAPPID": str(SDKAPPID),
         "BOTKIT_KEY": KEY,
         "BOTKIT_CALLBACK_TOKEN": TOKEN,
@@ -226,22 +226,11 @@ def botkit_serve(rest_api: tuple[str, QueryRecorder, SandboxState], tmp_path: Pa
     bot = BotChild(env, port=free_port(), out=lines.append)
     bot.start()
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not _answers(f"{bot.url}/healthz"):
-            output = "\n".join(lines)
-            assert bot.running, f"botkit serve exited with code {bot.exit_code}:\n{output}"
-            assert time.monotonic() < deadline, f"botkit serve did not start:\n{output}"
-            time.sleep(0.05)
+        failure = bot.wait_ready(DEADLINE_SECONDS)
+        assert failure is None, failure + "\n" + "\n".join(lines)
         yield bot
     finally:
         bot.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, trust_env=False).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.mark.slow
@@ -283,7 +272,6 @@ async def test_a_signed_callback_to_botkit_serve_is_acked_at_once_and_answered_o
 @pytest.mark.slow
 def test_terminating_botkit_sandbox_stops_the_sandbox_and_its_bot(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTKIT_")} | ECHO
     command = [
         sys.executable,
         "-m",
@@ -294,28 +282,23 @@ def test_terminating_botkit_sandbox_stops_the_sandbox_and_its_bot(tmp_path: Path
         "--data-dir",
         str(tmp_path / "d"),
     ]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
+    child = ChildProcess("botkit sandbox", command, env=ECHO, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
+
+    def bot_url() -> str | None:
+        try:
+            health = httpx.get(f"{base}/sandbox/api/health", trust_env=False).json()
+        except httpx.TransportError:
+            return None
+        return (health.get("bot") or {}).get("url")
+
+    child.start()
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        health: dict[str, Any] = {}
-        while not (health.get("bot") or {}).get("url"):
-            assert process.poll() is None, "botkit sandbox exited early"
-            assert time.monotonic() < deadline, "botkit sandbox did not become ready"
-            try:
-                health = httpx.get(f"{base}/sandbox/api/health", trust_env=False).json()
-            except httpx.TransportError:
-                time.sleep(0.2)
-        bot_url = health["bot"]["url"]
-
-        process.terminate()
-        process.wait(DEADLINE_SECONDS)
+        url = child.wait_until(bot_url, timeout=DEADLINE_SECONDS, failure="botkit sandbox was not ready")
     finally:
-        if process.poll() is None:
-            process.kill()
+        child.stop(DEADLINE_SECONDS)  # SIGTERM, as a user's Ctrl-C or a service manager sends
 
-    for url in (f"{base}/sandbox/api/health", f"{bot_url}/healthz"):
+    assert child.exit_code is not None
+    for answered in (f"{base}/sandbox/api/health", f"{url}/healthz"):
         with pytest.raises(httpx.ConnectError):
-            httpx.get(url, trust_env=False)
+            httpx.get(answered, trust_env=False)

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from botkit.callbacks import ACK_BODY, C2CMessage, GroupMessage, parse_callback, parse_query
 from botkit.signature import verify_callback
 from botkit.usersig import generate_usersig
-from sandbox.app import create_sandbox_app, sandbox_of
+from sandbox.app import backend_of, create_backend_app
 from sandbox.dispatch import Dispatcher
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
@@ -93,10 +93,10 @@ async def test_c2c_to_a_robot_fires_a_signed_callback(harness: Harness) -> None:
 
 
 async def test_no_token_means_no_sign_and_no_request_time(harness: Harness) -> None:
-    state = harness.sandbox.state
+    state = harness.backend.state
     state.set_config(state.config.model_copy(update={"callback_token": None}))
     await send_c2c(harness)
-    await harness.sandbox.dispatcher.drain()
+    await harness.backend.dispatcher.drain()
     assert [name for name, _ in harness.recorder.requests[0].url.params.multi_items()] == QUERY_ORDER[:5]
 
 
@@ -204,7 +204,7 @@ def recording_bot(received: list[C2CMessage | GroupMessage]) -> FastAPI:
 async def test_callbacks_reach_an_asgi_bot_that_verifies_them() -> None:
     received: list[C2CMessage | GroupMessage] = []
     state = make_state()
-    app = create_sandbox_app(
+    app = create_backend_app(
         state, transport=httpx.ASGITransport(recording_bot(received)), rng=random.Random(1)
     )
     usersig = generate_usersig(SDKAPPID, SecretStr(KEY), ADMIN, 86400)
@@ -215,10 +215,10 @@ async def test_callbacks_reach_an_asgi_bot_that_verifies_them() -> None:
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://chat.test") as client,
     ):
         answer = (await client.post("/v4/openim/sendmsg", params=params, json=body)).json()
-        await sandbox_of(app).dispatcher.drain()
+        await backend_of(app).dispatcher.drain()
     assert answer["ErrorCode"] == 0
     assert [(cb.from_account, cb.text) for cb in received] == [("alice", "ping")]
-    [entry] = sandbox_of(app).traffic.list(kind="callback")
+    [entry] = backend_of(app).traffic.list(kind="callback")
     assert (entry.status, entry.error, entry.response) == (200, None, ACK_BODY)
 
 
@@ -245,22 +245,22 @@ async def reply_refused(request: httpx.Request) -> httpx.Response:
 async def test_failed_callbacks_are_recorded_and_not_retried(
     harness: Harness, reply: Any, status: int | None, error: str
 ) -> None:
-    state = harness.sandbox.state
+    state = harness.backend.state
     state.set_config(state.config.model_copy(update={"callback_retries": 2}))
     harness.recorder.reply = reply
     await send_c2c(harness)
-    await harness.sandbox.dispatcher.drain()
-    [entry] = harness.sandbox.traffic.list(kind="callback")
+    await harness.backend.dispatcher.drain()
+    [entry] = harness.backend.traffic.list(kind="callback")
     assert (entry.status, entry.error) == (status, error)
     assert entry.request["To_Account"] == ROBOT
 
 
 async def test_without_a_webhook_url_the_callback_is_logged_as_skipped(harness: Harness) -> None:
-    state = harness.sandbox.state
+    state = harness.backend.state
     state.set_config(state.config.model_copy(update={"webhook_url": None}))
     await send_c2c(harness)
     assert await harness.sent_callbacks() == []
-    [entry] = harness.sandbox.traffic.list(kind="callback")
+    [entry] = harness.backend.traffic.list(kind="callback")
     assert entry.error == "no callback URL is configured"
 
 
@@ -270,8 +270,8 @@ async def test_shutdown_cancels_pending_callbacks(state: SandboxState) -> None:
         raise AssertionError("unreachable")
 
     state.set_config(state.config.model_copy(update={"callback_timeout": 60.0}))
-    app = create_sandbox_app(state, transport=httpx.MockTransport(hang))
-    sandbox = sandbox_of(app)
+    app = create_backend_app(state, transport=httpx.MockTransport(hang))
+    sandbox = backend_of(app)
     async with asyncio.timeout(5):
         async with app.router.lifespan_context(app):
             sandbox.execute(

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.chat import Chat
-from sandbox.harness import LocalSandbox
+from sandbox.harness import InProcessSandbox
 from tests.support import ROBOT
 
 from .conftest import Harness, text_msg
@@ -223,7 +223,7 @@ async def test_every_command_decodes_with_the_documented_types(harness: Harness)
     simple = {"GroupId": created.GroupId, "ReqMsgNumber": 20}
     pulled = await call(harness, "group_open_http_svc/group_msg_get_simple", simple, GroupMsgGetSimple)
     assert [(item.MsgSeq, item.MsgPriority) for item in pulled.RspMsgList] == [(posted.MsgSeq, 1)]
-    await harness.sandbox.dispatcher.drain()
+    await harness.backend.dispatcher.drain()
 
 
 @pytest.mark.parametrize(
@@ -241,7 +241,9 @@ async def test_failures_decode_as_the_bare_envelope(
     assert answer.ErrorInfo
 
 
-async def test_the_parts_of_one_group_answer_use_different_randoms(sandbox: LocalSandbox, chat: Chat) -> None:
+async def test_the_parts_of_one_group_answer_use_different_randoms(
+    sandbox: InProcessSandbox, chat: Chat
+) -> None:
     """The same Random within five minutes is one message to Tencent, so botkit's `reply_random`
     must give each part its own: a long answer lands in full."""
     # Under the 12 KB a message may hold and the 4,000 characters the model is shown; its echo is

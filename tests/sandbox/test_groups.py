@@ -38,13 +38,13 @@ def group_msg(group_id: str, text: str = "hello", random: int = 77, **fields: An
 
 
 def stored_texts(harness: Harness, group_id: str) -> list[str]:
-    return [body_text(record.body) for record in reversed(harness.sandbox.state.group_history(group_id))]
+    return [body_text(record.body) for record in reversed(harness.backend.state.group_history(group_id))]
 
 
 async def test_create_group_generates_a_tgs_id_with_members(harness: Harness) -> None:
     group_id = await make_group(harness, Owner_Account="alice")
     assert group_id.startswith("@TGS#")
-    assert harness.sandbox.state.members(group_id) == ["alice", "bob", ROBOT]
+    assert harness.backend.state.members(group_id) == ["alice", "bob", ROBOT]
 
 
 async def test_create_group_keeps_a_custom_id(harness: Harness) -> None:
@@ -78,12 +78,12 @@ async def test_community_groups_have_tgs_underscore_ids_custom_or_generated(harn
 )
 async def test_create_group_errors(harness: Harness, body: dict[str, Any], code: int) -> None:
     assert (await harness.rest(CREATE, body))["ErrorCode"] == code
-    assert harness.sandbox.state.groups() == []
+    assert harness.backend.state.groups() == []
 
 
 async def test_add_group_member_results(harness: Harness) -> None:
     group_id = await make_group(harness)
-    harness.sandbox.state.import_account("carol")
+    harness.backend.state.import_account("carol")
     body = {"GroupId": group_id, "MemberList": [{"Member_Account": m} for m in ("carol", "alice", "ghost")]}
     answer = await harness.ok(ADD, body)
     assert answer["MemberList"] == [
@@ -117,7 +117,7 @@ async def test_admin_may_send_without_being_a_member(harness: Harness) -> None:
     group_id = await make_group(harness)
     body = {"GroupId": group_id, "Random": 5, "MsgBody": text_msg("notice")}
     await harness.ok(SEND, body)
-    assert harness.sandbox.state.group_history(group_id)[0].from_account == ADMIN
+    assert harness.backend.state.group_history(group_id)[0].from_account == ADMIN
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ async def test_admin_may_send_without_being_a_member(harness: Harness) -> None:
 )
 async def test_send_group_msg_errors(harness: Harness, change: dict[str, Any], code: int) -> None:
     group_id = await make_group(harness)
-    harness.sandbox.state.import_account("carol")
+    harness.backend.state.import_account("carol")
     body = {name: value for name, value in (group_msg(group_id) | change).items() if value is not None}
     assert (await harness.rest(SEND, body))["ErrorCode"] == code
     assert stored_texts(harness, group_id) == []

@@ -17,7 +17,7 @@ from botkit.errors import ConfigError
 from botkit.lab.recording import RecordedCall, dump_lines, load_lines, read_recording, replay_callbacks
 from botkit.signature import verify_callback
 from sandbox.chat import Chat
-from sandbox.harness import LocalSandbox, Replay
+from sandbox.harness import InProcessSandbox, Replay
 from tests.support import KEY, TOKEN
 
 from .conftest import Harness
@@ -27,14 +27,14 @@ SESSIONS = Path(__file__).parent / "sessions"
 ReplayFixture = Callable[[Path], Awaitable[Replay]]
 
 
-async def record_session(chat: Chat, sandbox: LocalSandbox) -> str:
+async def record_session(chat: Chat, sandbox: InProcessSandbox) -> str:
     await chat.send("hello")
     await chat.send_group("what is a UserSig?")
-    return dump_lines(sandbox.sandbox.recording)
+    return dump_lines(sandbox.backend.recording)
 
 
 async def test_a_recording_holds_callbacks_and_rest_calls_without_secrets(
-    chat: Chat, sandbox: LocalSandbox
+    chat: Chat, sandbox: InProcessSandbox
 ) -> None:
     text = await record_session(chat, sandbox)
     calls = load_lines(text)
@@ -52,12 +52,12 @@ async def test_a_recording_holds_callbacks_and_rest_calls_without_secrets(
 
 
 async def test_record_then_replay_into_a_fresh_sandbox_gives_the_same_replies(
-    chat: Chat, sandbox: LocalSandbox, botkit_settings: Settings, tmp_path: Path
+    chat: Chat, sandbox: InProcessSandbox, botkit_settings: Settings, tmp_path: Path
 ) -> None:
     path = tmp_path / "session.jsonl"
     path.write_text(await record_session(chat, sandbox), encoding="utf-8")
 
-    fresh = LocalSandbox(botkit_settings)
+    fresh = InProcessSandbox(botkit_settings)
     try:
         async with fresh.running(create_app(botkit_settings, transport=fresh.transport)):
             session = await fresh.replay(read_recording(path))
@@ -86,7 +86,7 @@ async def test_the_control_api_serves_the_recording_and_replays_it_signed_anew(h
     harness.clock.advance(3600)
 
     replayed = await harness.client.post("/sandbox/api/replay", content=recording.content)
-    await harness.sandbox.dispatcher.drain()
+    await harness.backend.dispatcher.drain()
 
     assert replayed.json() == {"replayed": 1}
     first, again = harness.recorder.requests

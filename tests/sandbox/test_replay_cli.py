@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from botkit.cli import cli
-from sandbox.runner import SandboxProcess
+from botkit.sandboxprocess import SandboxProcess
+from botkit.waiting import wait_until
 
 SESSION = Path(__file__).parent / "sessions" / "hello.jsonl"
 DEADLINE_SECONDS = 30.0
@@ -30,15 +30,15 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 
 def replay(running: SandboxProcess, *options: str) -> tuple[int, str]:
     assert running.webhook_url is not None
-    args = ["replay", str(SESSION), "--to", running.webhook_url, "--sdkappid", str(running.sdkappid)]
+    args = ["replay", str(SESSION), "--to", running.webhook_url, "--sdkappid", str(running.app.sdkappid)]
     result = CliRunner().invoke(cli, [*args, *options])
     return result.exit_code, result.output
 
 
 def robot_texts(running: SandboxProcess) -> list[str]:
-    params = {"a": running.demo_user, "b": running.robots[0]}
+    params = {"a": running.demo_user, "b": running.app.robots[0]}
     history = httpx.get(f"{running.base_url}/sandbox/api/history/c2c", params=params, trust_env=False).json()
-    return [message["Text"] for message in history if message["From_Account"] == running.robots[0]]
+    return [message["Text"] for message in history if message["From_Account"] == running.app.robots[0]]
 
 
 def test_a_wrong_token_is_refused_by_the_bot_and_the_command_fails(running: SandboxProcess) -> None:
@@ -50,15 +50,22 @@ def test_a_wrong_token_is_refused_by_the_bot_and_the_command_fails(running: Sand
 
 
 def test_a_recorded_session_replayed_with_the_token_is_answered_again(running: SandboxProcess) -> None:
-    token = running.callback_token
+    token = running.app.callback_token
     assert token is not None
 
     code, output = replay(running, "--token", token.get_secret_value())
 
     assert code == 0, output
     assert output.count("Bot.OnC2CMessage: 200") == 2
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while len(texts := robot_texts(running)) < 2:
-        assert time.monotonic() < deadline, f"no replies in the sandbox; bot output:\n{running.output()}"
-        time.sleep(0.05)
+
+    def both_answered() -> list[str] | None:
+        texts = robot_texts(running)
+        return texts if len(texts) >= 2 else None
+
+    texts = wait_until(
+        both_answered,
+        timeout=DEADLINE_SECONDS,
+        failure="no replies in the sandbox",
+        explain=lambda: f"; bot output:\n{running.output()}",
+    )
     assert texts == ["echo: hello", "echo: what time is it?"]

@@ -11,15 +11,15 @@ from pydantic import SecretStr, ValidationError
 
 from botkit.config import Settings
 from botkit.elements import text_body
-from sandbox.state import (
+from sandbox.models import (
     C2CRecord,
     Conversation,
     Group,
     GroupRecord,
     SandboxConfig,
-    SandboxState,
     config_from_settings,
 )
+from sandbox.state import SandboxState
 from tests.support import KEY, ROBOT
 
 from .conftest import make_state

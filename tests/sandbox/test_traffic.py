@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from botkit.logmask import scrub
+from botkit import scrub
 from sandbox.traffic import TrafficLog
 
 

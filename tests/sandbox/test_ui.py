@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from botkit.elements import text_body
-from sandbox.app import create_sandbox_app, sandbox_of
+from sandbox.app import backend_of, create_backend_app
 from sandbox.faults import Faults
 from sandbox.models import Group, GroupRecord
 from sandbox.seed import seed_demo
@@ -248,7 +248,7 @@ def test_new_groups_have_the_owner_and_robot_and_a_short_name(name: str, expecte
 
 
 async def test_a_message_to_a_robot_fires_the_callback_like_rest(harness: Harness) -> None:
-    actions = UiActions(harness.sandbox)
+    actions = UiActions(harness.backend)
     assert await actions.send("alice", C2C, "hello") == ("", "")
     [callback] = await harness.sent_callbacks()
     assert (callback["CallbackCommand"], callback["From_Account"], callback["To_Account"]) == (
@@ -275,8 +275,8 @@ def _turns(actions: UiActions, target: str) -> list[dict[str, str]]:
 
 
 async def test_a_group_message_mentions_the_robot_and_fires_the_group_callback(harness: Harness) -> None:
-    actions = UiActions(harness.sandbox)
-    group = add_group(harness.sandbox.state, "team", ["alice", ROBOT])
+    actions = UiActions(harness.backend)
+    group = add_group(harness.backend.state, "team", ["alice", ROBOT])
     box, status = await actions.send("alice", group, f"{ROBOT} hi all")
     assert box == "" and f"starts @{ROBOT}" in status and "GroupAtInfo" in status
     [callback] = await harness.sent_callbacks()
@@ -289,7 +289,7 @@ async def test_a_group_message_mentions_the_robot_and_fires_the_group_callback(h
 
 async def _fate_of_hello(harness: Harness, actions: UiActions) -> str:
     await actions.send("alice", C2C, "hello")
-    await harness.sandbox.dispatcher.drain()
+    await harness.backend.dispatcher.drain()
     turns = _turns(actions, C2C)
     return " | ".join(turn["content"] for turn in turns)
 
@@ -316,13 +316,13 @@ async def _server_error(request: httpx.Request) -> httpx.Response:
 )
 async def test_a_failed_callback_says_so_under_the_message(harness: Harness, reply: Any, notice: str) -> None:
     harness.recorder.reply = reply
-    shown = await _fate_of_hello(harness, UiActions(harness.sandbox))
+    shown = await _fate_of_hello(harness, UiActions(harness.backend))
     assert notice in shown and "typing" not in shown
 
 
 async def test_a_dropped_callback_says_so_under_the_message(harness: Harness) -> None:
-    harness.sandbox.faults = Faults(drop_rate=1.0)
-    actions = UiActions(harness.sandbox)
+    harness.backend.faults = Faults(drop_rate=1.0)
+    actions = UiActions(harness.backend)
     shown = await _fate_of_hello(harness, actions)
     assert "⚠️ callback dropped (fault injection): the bot never got this message" in shown
     assert actions.banner().endswith(
@@ -331,10 +331,10 @@ async def test_a_dropped_callback_says_so_under_the_message(harness: Harness) ->
 
 
 async def test_an_acked_message_types_until_the_reply_or_the_bot_gives_up(harness: Harness) -> None:
-    actions = UiActions(harness.sandbox)
+    actions = UiActions(harness.backend)
     assert "typing…" in await _fate_of_hello(harness, actions)
     reply = {"From_Account": ROBOT, "To_Account": "alice", "MsgRandom": 9, "MsgBody": text_msg("echo: hello")}
-    harness.sandbox.faults = Faults(rest_failure_rate=1.0, rest_failure_code=60008)
+    harness.backend.faults = Faults(rest_failure_rate=1.0, rest_failure_code=60008)
     for _ in range(2):
         assert (await harness.rest("openim/sendmsg", reply))["ErrorCode"] == 60008
     turns = _turns(actions, C2C)
@@ -344,14 +344,14 @@ async def test_an_acked_message_types_until_the_reply_or_the_bot_gives_up(harnes
     turns = _turns(actions, C2C)
     assert "⚠️ the bot gave up after 2 failed REST calls (last: ErrorCode 60008" in turns[0]["content"]
     assert not turns[-1]["content"].endswith("*typing…*")
-    harness.sandbox.faults = Faults()
+    harness.backend.faults = Faults()
     await harness.ok("openim/sendmsg", reply)
     turns = _turns(actions, C2C)
     assert [turn["content"].split("\n", 1)[1] for turn in turns] == ["hello", "echo: hello"]
 
 
 async def test_a_bot_that_stays_silent_stops_typing_and_points_at_its_log(harness: Harness) -> None:
-    actions = UiActions(harness.sandbox)
+    actions = UiActions(harness.backend)
     assert "typing…" in await _fate_of_hello(harness, actions)
     harness.clock.advance(SILENT_SECONDS)
     turns = _turns(actions, C2C)
@@ -360,7 +360,7 @@ async def test_a_bot_that_stays_silent_stops_typing_and_points_at_its_log(harnes
 
 
 def test_the_banner_names_the_bot_state_and_nothing_else_without_faults(harness: Harness) -> None:
-    assert UiActions(harness.sandbox).banner() == (
+    assert UiActions(harness.backend).banner() == (
         "Bot: not started by the sandbox; callbacks go to http://bot.test/im."
     )
 
@@ -377,16 +377,16 @@ def test_the_banner_names_the_bot_state_and_nothing_else_without_faults(harness:
 async def test_sends_that_cannot_go_keep_the_text(
     harness: Harness, user: str | None, target: str | None, text: str, status: str
 ) -> None:
-    add_group(harness.sandbox.state, "bobs", ["bob", ROBOT])
-    box, said = await UiActions(harness.sandbox).send(user, target, text)
+    add_group(harness.backend.state, "bobs", ["bob", ROBOT])
+    box, said = await UiActions(harness.backend).send(user, target, text)
     assert box is Keep.SHOWN and status in said
     assert await harness.sent_callbacks() == []
 
 
 async def test_the_timer_repaints_the_inspector_only_when_traffic_changed(harness: Harness) -> None:
-    actions = UiActions(harness.sandbox)
+    actions = UiActions(harness.backend)
     await actions.send("alice", C2C, "hello")
-    await harness.sandbox.dispatcher.drain()
+    await harness.backend.dispatcher.drain()
     _, shown, rows, detail, seen, banner, log = actions.tick("alice", C2C, "", -1, None, "all")
     assert [row[3] for row in rows] == ["Bot.OnC2CMessage"]
     assert detail["request"]["From_Account"] == "alice"
@@ -395,7 +395,7 @@ async def test_the_timer_repaints_the_inspector_only_when_traffic_changed(harnes
 
 
 async def test_new_users_and_groups_become_the_selection(harness: Harness) -> None:
-    actions = UiActions(harness.sandbox)
+    actions = UiActions(harness.backend)
     picked, box, status = await actions.create_user(" carol ")
     assert picked == Choices([("alice", "alice"), ("bob", "bob"), ("carol", "carol")], "carol")
     assert (box, status) == ("", "Created user carol.")
@@ -404,13 +404,13 @@ async def test_new_users_and_groups_become_the_selection(harness: Harness) -> No
     assert isinstance(chosen, Choices)
     group = Target.parse(chosen.value)
     assert group is not None and group.kind == "group"
-    assert harness.sandbox.state.members(group.peer) == ["carol", ROBOT]
+    assert harness.backend.state.members(group.peer) == ["carol", ROBOT]
     assert [label for label, _ in chosen.options] == [f"{ROBOT} (1:1)", "Robot fans (group)"]
 
 
 async def test_a_new_user_joins_the_demo_group_so_it_stays_in_their_chats(harness: Harness) -> None:
-    seed_demo(harness.sandbox.state, [ROBOT])
-    actions = UiActions(harness.sandbox)
+    seed_demo(harness.backend.state, [ROBOT])
+    actions = UiActions(harness.backend)
 
     *_, status = await actions.create_user("dave")
 
@@ -419,14 +419,14 @@ async def test_a_new_user_joins_the_demo_group_so_it_stays_in_their_chats(harnes
 
 
 async def test_settings_save_and_refuse(harness: Harness) -> None:
-    actions = UiActions(harness.sandbox)
+    actions = UiActions(harness.backend)
     *_, status = await actions.save_settings("http://127.0.0.1:9/im", False, "")
-    config = harness.sandbox.state.config
+    config = harness.backend.state.config
     assert (status, config.webhook_url, config.callback_token) == ("Saved.", "http://127.0.0.1:9/im", None)
     *_, status = await actions.save_settings("http://127.0.0.1:9/im", True, "")
     assert "Enter a callback token" in status
     *_, status = await actions.save_settings("bot.test/im", True, TOKEN)
-    assert "webhook_url" in status and harness.sandbox.state.config.webhook_url == "http://127.0.0.1:9/im"
+    assert "webhook_url" in status and harness.backend.state.config.webhook_url == "http://127.0.0.1:9/im"
     url, auth_on, token, _, robots, status = await actions.create_robot("@RBT#002", "Two")
     assert (url, auth_on, token, robots) == (
         "http://127.0.0.1:9/im",
@@ -437,10 +437,10 @@ async def test_settings_save_and_refuse(harness: Harness) -> None:
 
 
 async def test_faults_apply_or_are_refused_whole(harness: Harness) -> None:
-    actions = UiActions(harness.sandbox)
+    actions = UiActions(harness.backend)
     summary = await actions.apply_faults(1.5, 0.5, 1.0, 0.1, 0.2, 2, 0.5, 60008)
     assert "dropped" in summary and "retried 2 times" in summary
-    assert harness.sandbox.faults == Faults(
+    assert harness.backend.faults == Faults(
         delay_callbacks_seconds=1.5,
         delay_rate=0.5,
         drop_rate=1.0,
@@ -452,7 +452,7 @@ async def test_faults_apply_or_are_refused_whole(harness: Harness) -> None:
     assert actions.faults() == (1.5, 0.5, 1.0, 0.1, 0.2, 2, 0.5, 60008, summary)
     refused = await actions.apply_faults(0, 1, 0, 0, 0, 0, 2.0, 60008)
     assert "rest_failure_rate" in refused
-    assert harness.sandbox.faults.drop_rate == 1.0 and harness.sandbox.state.config.callback_retries == 2
+    assert harness.backend.faults.drop_rate == 1.0 and harness.backend.state.config.callback_retries == 2
 
 
 def test_only_the_ui_module_imports_gradio() -> None:
@@ -466,8 +466,8 @@ async def test_the_ui_mounts_at_the_root_without_hiding_the_apis(state: SandboxS
     pytest.importorskip("gradio", reason="the UI needs gradio: pip install 'botkit[sandbox]'")
     from sandbox.ui import mount_ui
 
-    app = create_sandbox_app(state)
-    mount_ui(app, sandbox_of(app))
+    app = create_backend_app(state)
+    mount_ui(app, backend_of(app))
     transport = httpx.ASGITransport(app)
     async with (
         app.router.lifespan_context(app),

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.runner import SandboxProcess
+from botkit.sandboxprocess import SandboxProcess
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +63,7 @@ def _send(page: Any, text: str) -> None:
 def test_chat_with_the_robot_then_in_a_group_and_inspect_the_callbacks(sandbox: SandboxProcess) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    robot = sandbox.robots[0]
+    robot = sandbox.app.robots[0]
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -105,7 +105,7 @@ def test_chat_with_the_robot_then_in_a_group_and_inspect_the_callbacks(sandbox: 
 def test_a_mention_shows_once_and_failures_say_what_happened(sandbox: SandboxProcess) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    robot = sandbox.robots[0]
+    robot = sandbox.app.robots[0]
     ARTIFACTS.mkdir(exist_ok=True)
     faults = f"{sandbox.base_url}/sandbox/api/faults"
     with sync_playwright() as p:

@@ -1,4 +1,4 @@
-"""The app `python -m sandbox` serves: generated once and kept, pinned by BOTKIT_*, seeded, described."""
+"""What `python -m sandbox` starts with: an app made once and kept, pinned by BOTKIT_*, seeded."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from dotenv import dotenv_values
 
 from botkit.errors import ConfigError
-from sandbox.localapp import AppChoice, bot_env, open_local_app, write_env_file
-from sandbox.seed import DEMO_GROUP, DEMO_USER
+from botkit.sandboxprocess import BOT_ENV_FILE
+from sandbox import seed
+from sandbox.seed import DEMO_GROUP, DEMO_USER, bot_env, pinned_values, seed_app, write_env_file
 from sandbox.server import ServerOptions, create_server_app, serve
 from sandbox.state import SandboxState
 
@@ -30,10 +31,10 @@ def state() -> Iterator[SandboxState]:
 def test_the_first_run_generates_an_app_and_later_runs_keep_it(tmp_path: Path) -> None:
     path = str(tmp_path / "sandbox.db")
     state = SandboxState(path)
-    first = open_local_app(state, AppChoice(), webhook_url=WEBHOOK, rng=random.Random(1))
+    first = seed_app(state, {}, webhook_url=WEBHOOK, rng=random.Random(1))
     state.close()
     state = SandboxState(path)
-    again = open_local_app(state, AppChoice(), webhook_url="http://127.0.0.1:9002/im", rng=random.Random(2))
+    again = seed_app(state, {}, webhook_url="http://127.0.0.1:9002/im", rng=random.Random(2))
     state.close()
 
     assert 1400000000 < first.config.sdkappid < 1401000000
@@ -47,7 +48,9 @@ def test_the_first_run_generates_an_app_and_later_runs_keep_it(tmp_path: Path) -
     assert again.robots == first.robots == ["@RBT#001"]
 
 
-def test_the_environment_pins_the_app_and_its_robots(state: SandboxState) -> None:
+def test_the_environment_pins_the_app_and_its_robots(
+    state: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
     environ = {
         "BOTKIT_SDKAPPID": "1400000042",
         "BOTKIT_KEY": "pinned-key",
@@ -56,7 +59,9 @@ def test_the_environment_pins_the_app_and_its_robots(state: SandboxState) -> Non
         "BOTKIT_ROBOTS": "@RBT#a, @RBT#b",
         "BOTKIT_LLM": "echo",
     }
-    app = open_local_app(state, AppChoice.from_environ(environ), webhook_url=WEBHOOK, rng=random.Random(1))
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    app = seed_app(state, pinned_values(), webhook_url=WEBHOOK, rng=random.Random(1))
 
     config = state.config
     assert (config.sdkappid, config.key.get_secret_value(), config.admin) == (
@@ -70,34 +75,40 @@ def test_the_environment_pins_the_app_and_its_robots(state: SandboxState) -> Non
     assert state.members(DEMO_GROUP) == [DEMO_USER, "@RBT#a", "@RBT#b"]
 
 
+def test_only_the_app_fields_set_in_the_environment_pin_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path(".env").write_text("BOTKIT_SDKAPPID=1400000099\n", encoding="utf-8")
+    monkeypatch.setenv("BOTKIT_ADMIN", "")
+    monkeypatch.setenv("BOTKIT_LLM", "echo")
+    monkeypatch.setenv("BOTKIT_ROBOTS", "@RBT#a")
+
+    assert pinned_values() == {"robots": "@RBT#a"}
+
+
 def test_a_later_run_adds_new_robots_to_the_kept_app(state: SandboxState) -> None:
-    open_local_app(state, AppChoice(), webhook_url=WEBHOOK, rng=random.Random(1))
-    app = open_local_app(
-        state,
-        AppChoice.from_environ({"BOTKIT_ROBOTS": "@RBT#001,@RBT#002"}),
-        webhook_url=WEBHOOK,
-        rng=random.Random(1),
-    )
+    seed_app(state, {}, webhook_url=WEBHOOK, rng=random.Random(1))
+    app = seed_app(state, {"robots": "@RBT#001,@RBT#002"}, webhook_url=WEBHOOK, rng=random.Random(1))
 
     assert app.robots == ["@RBT#001", "@RBT#002"]
     assert state.members(DEMO_GROUP) == [DEMO_USER, "@RBT#001", "@RBT#002"]
 
 
 @pytest.mark.parametrize(
-    ("environ", "named"),
+    ("pinned", "named"),
     [
-        ({"BOTKIT_SDKAPPID": "twelve"}, "BOTKIT_SDKAPPID"),
-        ({"BOTKIT_SDKAPPID": "0"}, "BOTKIT_SDKAPPID"),
-        ({"BOTKIT_ROBOTS": "helper"}, "BOTKIT_ROBOTS"),
+        ({"sdkappid": "twelve"}, "BOTKIT_SDKAPPID"),
+        ({"sdkappid": "0"}, "BOTKIT_SDKAPPID"),
+        ({"robots": "helper"}, "BOTKIT_ROBOTS"),
     ],
 )
-def test_a_bad_variable_is_a_config_error_naming_it(environ: dict[str, str], named: str) -> None:
+def test_a_bad_variable_is_a_config_error_naming_it(
+    state: SandboxState, pinned: dict[str, str], named: str
+) -> None:
     with pytest.raises(ConfigError, match=named):
-        AppChoice.from_environ(environ)
+        seed_app(state, pinned, webhook_url=WEBHOOK, rng=random.Random(1))
 
 
 def test_the_bot_env_file_reads_back_the_same_and_is_private(tmp_path: Path, state: SandboxState) -> None:
-    app = open_local_app(state, AppChoice(), webhook_url=WEBHOOK, rng=random.Random(1))
+    app = seed_app(state, {}, webhook_url=WEBHOOK, rng=random.Random(1))
     env = bot_env(app, "http://127.0.0.1:8000")
     path = tmp_path / "bot.env"
 
@@ -109,15 +120,26 @@ def test_the_bot_env_file_reads_back_the_same_and_is_private(tmp_path: Path, sta
     assert path.stat().st_mode & 0o777 == 0o600
 
 
+def test_botkit_looks_for_the_bot_env_file_where_the_sandbox_writes_it() -> None:
+    assert BOT_ENV_FILE == seed.BOT_ENV_FILE
+
+
 async def test_health_names_the_app_and_no_bot_when_callbacks_go_elsewhere(state: SandboxState) -> None:
-    app = open_local_app(state, AppChoice(), webhook_url=WEBHOOK, rng=random.Random(1))
+    app = seed_app(state, {}, webhook_url=WEBHOOK, rng=random.Random(1))
     server_app = create_server_app(state, None)
     transport = httpx.ASGITransport(app=server_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
         health = (await client.get("/sandbox/api/health")).json()
         ui = await client.get("/")
 
-    assert health == {"status": "ok", "sdkappid": app.config.sdkappid, "webhook_url": WEBHOOK, "bot": None}
+    assert health == {
+        "status": "ok",
+        "sdkappid": app.config.sdkappid,
+        "webhook_url": WEBHOOK,
+        "bot": None,
+        "demo_user": DEMO_USER,
+        "demo_group": DEMO_GROUP,
+    }
     assert ui.status_code == 200
     assert "text/html" in ui.headers["content-type"]
 
@@ -130,12 +152,19 @@ async def test_health_names_the_app_and_no_bot_when_callbacks_go_elsewhere(state
     ],
 )
 def test_serve_refuses_bad_settings_with_a_message(
-    tmp_path: Path, environ: dict[str, str], webhook_url: str | None, status: int, said: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    environ: dict[str, str],
+    webhook_url: str | None,
+    status: int,
+    said: str,
 ) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
     lines: list[str] = []
     options = ServerOptions(port=0, data_dir=tmp_path / "data", webhook_url=webhook_url)
 
-    assert serve(options, environ, out=lines.append) == status
+    assert serve(options, out=lines.append) == status
     assert said in "\n".join(lines)
 
 
@@ -144,5 +173,5 @@ def test_serve_says_when_its_port_is_taken(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         options = ServerOptions(port=taken.getsockname()[1], data_dir=tmp_path / "data")
 
-        assert serve(options, {}, out=lines.append) == 1
+        assert serve(options, out=lines.append) == 1
     assert f"cannot listen on 127.0.0.1:{options.port}" in "\n".join(lines)

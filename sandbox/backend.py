@@ -1,32 +1,33 @@
-"""The running fake without HTTP: state, traffic log, faults and dispatcher, plus `execute()`.
+"""The fake Chat backend without HTTP: state, traffic log, faults and dispatcher, plus `execute()`.
 
-The FastAPI app, the control API and the UI all go through one `Sandbox`, so a message sent from
+The FastAPI app, the control API and the UI all go through one `Backend`, so a message sent from
 the UI takes the same checks and fires the same callbacks as one sent over REST.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from botkit.callbacks import parse_callback
 from botkit.lab.recording import RecordedCall
 from sandbox.commands import run_command
+from sandbox.context import CommandContext
 from sandbox.dispatch import Dispatcher
 from sandbox.errorcodes import SandboxError, fail_envelope, ok_envelope
 from sandbox.faults import Faults
-from sandbox.models import CommandContext
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
 
 RECORDING_CAPACITY = 10_000
 
 
-class Sandbox:
+class Backend:
     """One fake Chat app. `faults` may be replaced at any time; the next call or callback sees it.
 
     `recording` holds the session's callbacks and the REST calls that came over HTTP, secrets
@@ -38,6 +39,7 @@ class Sandbox:
         state: SandboxState,
         *,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         traffic: TrafficLog | None = None,
     ) -> None:
@@ -56,12 +58,13 @@ class Sandbox:
             self.traffic,
             faults=lambda: self.faults,
             clock=clock,
+            sleep=sleep,
             rng=self.rng,
             record=self.recording.append,
         )
 
     def __repr__(self) -> str:
-        return f"Sandbox(state={self.state!r})"
+        return f"Backend(state={self.state!r})"
 
     def execute(
         self,
