@@ -146,18 +146,19 @@ def open_connection(
     return Connection(settings, http, chat, exchanges, sandbox=sandbox, user=user)
 
 
-async def connect(*, bot_env: Mapping[str, str] | None = None) -> Connection:
-    """The real app when `BOTKIT_API_BASE` is set, else a sandbox started now (its bot gets `bot_env`).
+async def connect(*, bot_env: Mapping[str, str] | None = None, bot: str | None = None) -> Connection:
+    """The real app when `BOTKIT_API_BASE` is set, else a sandbox started now: its `botkit serve`
+    child gets `bot_env` and serves `bot` (module:attribute, found from the current directory).
 
     Only `BOTKIT_API_BASE` is looked at first, so a sandbox run needs no credentials at all.
     """
     if "api_base" in configured_values():
-        if bot_env:
+        if bot_env or bot:
             logger.warning(
-                "bot_env is for a sandbox's bot: restart botkit serve to apply settings on a real app"
+                "bot_env and bot are for a sandbox's bot: restart botkit serve to change a real app's"
             )
         return open_connection(load_settings())
-    sandbox = SandboxProcess(env=bot_env)
+    sandbox = SandboxProcess(env=bot_env, bot=bot)
     await asyncio.to_thread(sandbox.start)
     # The sandbox runs in its own session: stop it when the kernel exits, even without close().
     weakref.finalize(sandbox, sandbox.stop)

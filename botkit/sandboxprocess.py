@@ -56,6 +56,7 @@ class SandboxProcess:
         *,
         env: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
+        bot: str | None = None,
         cwd: str | Path | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
         echo: bool = False,
@@ -63,6 +64,7 @@ class SandboxProcess:
         self._given_dir = Path(data_dir).resolve() if data_dir is not None else None
         self._env = dict(env or {})
         self._webhook_url = webhook_url
+        self._bot = bot
         self._cwd = cwd
         self._startup_timeout = startup_timeout
         self._echo = echo
@@ -142,7 +144,9 @@ class SandboxProcess:
         self.port = free_port()
         self._child = ChildProcess(
             "the sandbox (python -m sandbox)",
-            sandbox_command(port=self.port, data_dir=self.data_dir, webhook_url=self._webhook_url),
+            sandbox_command(
+                port=self.port, data_dir=self.data_dir, webhook_url=self._webhook_url, bot=self._bot
+            ),
             env={"GRADIO_ANALYTICS_ENABLED": "False"} | self._env,
             cwd=self._cwd,
             on_line=self._echo_line,

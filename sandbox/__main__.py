@@ -22,7 +22,8 @@ from sandbox.server import ServerOptions, serve
     help="Where the sandbox keeps its app, state and the bot's store.",
 )
 @click.option("--webhook-url", help="Send callbacks to the bot at this URL instead of starting botkit.")
-def main(host: str, port: int, data_dir: Path, webhook_url: str | None) -> None:
+@click.option("--bot", metavar="MODULE:ATTR", help="The Bot the botkit serve child serves (e.g. mybot:bot).")
+def main(host: str, port: int, data_dir: Path, webhook_url: str | None, bot: str | None) -> None:
     """A local Tencent Cloud Chat with a chat UI, and a `botkit serve` bot wired to it.
 
     BOTKIT_SDKAPPID, BOTKIT_KEY, BOTKIT_CALLBACK_TOKEN, BOTKIT_ADMIN and BOTKIT_ROBOTS pin the app;
@@ -31,7 +32,9 @@ def main(host: str, port: int, data_dir: Path, webhook_url: str | None) -> None:
     # uvicorn re-raises SIGTERM once it has shut down; as KeyboardInterrupt it reaches the cleanup
     # that stops the bot, instead of killing this process on the spot.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    options = ServerOptions(host=host, port=port, data_dir=data_dir, webhook_url=webhook_url)
+    if bot and webhook_url:
+        raise click.UsageError("give --bot or --webhook-url, not both")
+    options = ServerOptions(host=host, port=port, data_dir=data_dir, webhook_url=webhook_url, bot=bot)
     sys.exit(serve(options))
 
 

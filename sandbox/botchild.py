@@ -31,7 +31,7 @@ def model_named(health: httpx.Response) -> str | None:
 
 
 class BotChild:
-    """`python -m botkit serve --host HOST --port PORT`, with `env` added to this process's environment;
+    """`python -m botkit serve --host HOST --port PORT [BOT]`, with `env` added to this process's environment;
     each output line goes to `out` and to `log_lines()` (for the UI's bot tab).
 
     `stopping` tells whether the parent is shutting down anyway (a Ctrl-C reaches both processes),
@@ -46,6 +46,7 @@ class BotChild:
         host: str = "127.0.0.1",
         out: Callable[[str], None],
         stopping: Callable[[], bool] = lambda: False,
+        bot: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -53,7 +54,8 @@ class BotChild:
         self._stopping = stopping
         self._child = ChildProcess(
             "the bot (botkit serve)",
-            [sys.executable, "-m", "botkit", "serve", "--host", host, "--port", str(port)],
+            [sys.executable, "-m", "botkit", "serve", "--host", host, "--port", str(port)]
+            + ([bot] if bot else []),
             env=dict(env) | {"BOTKIT_CALLBACK_PATH": CALLBACK_PATH},
             on_line=lambda line: out(OUTPUT_PREFIX + line),
             on_exit=self._exited,

@@ -118,6 +118,7 @@ def _name(entry: TrafficEntry) -> str:
 
 
 TRY_SDKAPPID = 1400000000
+TRIAL_TIMEOUT = 120.0
 
 
 def trial_settings(**overrides: Any) -> Settings:
@@ -137,8 +138,8 @@ def trial_settings(**overrides: Any) -> Settings:
 class Trial(Chat):
     """A `Chat` with a bot in its own in-process sandbox; `close()` (or `async with`) stops both."""
 
-    def __init__(self, local: InProcessSandbox, stack: AsyncExitStack) -> None:
-        super().__init__(local, local.user)
+    def __init__(self, local: InProcessSandbox, stack: AsyncExitStack, *, timeout: float) -> None:
+        super().__init__(local, local.user, timeout=timeout)
         self._stack = stack
 
     async def close(self) -> None:
@@ -156,9 +157,16 @@ class Trial(Chat):
         return self.local.backend.traffic.list(newest_first=False)
 
 
-async def try_bot(bot: Bot, settings: Settings | None = None, *, provider: Provider | None = None) -> Trial:
+async def try_bot(
+    bot: Bot,
+    settings: Settings | None = None,
+    *,
+    provider: Provider | None = None,
+    timeout: float = TRIAL_TIMEOUT,
+) -> Trial:
     """Start `bot` against a fresh in-process sandbox and return a chat with it, for notebooks and
-    tests: `chat = await try_bot(bot)`, `reply = await chat.send("hi")`, `chat.traffic()`."""
+    tests: `chat = await try_bot(bot)`, `reply = await chat.send("hi")`, `chat.traffic()`. A reply
+    has `timeout` seconds to come: an embedded model on a busy laptop takes its time."""
     local = InProcessSandbox(settings or trial_settings())
     app = create_app(local.settings, transport=local.transport, provider=provider, bot=bot)
     stack = AsyncExitStack()
@@ -167,4 +175,4 @@ async def try_bot(bot: Bot, settings: Settings | None = None, *, provider: Provi
     except BaseException:
         local.close()
         raise
-    return Trial(local, stack)
+    return Trial(local, stack, timeout=timeout)

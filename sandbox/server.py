@@ -50,6 +50,8 @@ class ServerOptions:
     port: int = 8000
     data_dir: Path = Path(".sandbox")
     webhook_url: str | None = None
+    bot: str | None = None
+    """The Bot (module:attribute) the `botkit serve` child serves; None: the one BOTKIT_* configures."""
 
 
 class BotView(BaseModel):
@@ -196,6 +198,7 @@ def _run(
             host=host,
             out=out,
             stopping=lambda: server is not None and server.should_exit,
+            bot=options.bot,
         )
     server_app = create_server_app(state, bot)
     config = uvicorn.Config(

@@ -14,7 +14,7 @@ from botkit import Bot, Context, Next
 from botkit.elements import FaceContent, FaceElem, ImageContent, ImageElem, ImageInfo, text_body
 from botkit.errors import ConfigError
 from botkit.llm.echo import EchoProvider
-from sandbox.chat import Trial, trial_settings, try_bot
+from sandbox.chat import Chat, Trial, trial_settings, try_bot
 from tests.chatmodel import FakeChatModel, call_tool, last, say
 
 IMAGE = ImageElem(
@@ -263,8 +263,7 @@ async def test_each_robot_has_its_own_prompt_and_handlers() -> None:
     settings = trial_settings(robots=["@RBT#001", "@RBT#002"])
     chat = await try_bot(bot, settings, provider=model.provider())
     try:
-        sales_chat = type(chat)(chat.local, chat._stack)
-        sales_chat.robot = "@RBT#002"
+        sales_chat = Chat(chat.local, chat.user, robot="@RBT#002")
         assert (await chat.send("hi")).text == "default prompt"
         assert (await sales_chat.send("hi")).text == "sales prompt"
         assert (await sales_chat.send("/price")).text == "9.99"
