@@ -11,8 +11,9 @@ from typing import Any
 
 from botkit.callbacks import is_robot
 from botkit.config import ROBOT_PREFIX
+from botkit.errorcodes import ErrorCode
 from sandbox import fields
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 from sandbox.models import CommandContext, CommandResult
 
 MAX_USER_ID_BYTES = 32

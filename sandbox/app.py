@@ -24,13 +24,14 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from botkit.errorcodes import ErrorCode
 from botkit.errors import UserSigError
 from botkit.logmask import json_or_text
 from botkit.recording import recorded
 from botkit.usersig import verify_usersig
 from sandbox.commands import find_command
 from sandbox.control import control_router
-from sandbox.errorcodes import ErrorCode, SandboxError, fail_envelope
+from sandbox.errorcodes import SandboxError, fail_envelope
 from sandbox.faults import rest_failure
 from sandbox.models import SandboxConfig
 from sandbox.runtime import Sandbox

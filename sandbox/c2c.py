@@ -18,10 +18,11 @@ from typing import Any
 
 from botkit.callbacks import is_robot
 from botkit.elements import MsgBody, dump_body
+from botkit.errorcodes import ErrorCode
 from botkit.restapi import MAX_UINT32
 from sandbox import fields
 from sandbox.dispatch import c2c_callback
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 from sandbox.models import C2CRecord, CommandContext, CommandResult
 
 DEDUPE_SECONDS = 120

@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from botkit.errorcodes import ErrorCode
 from sandbox import accounts, c2c, groups
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 from sandbox.models import CommandContext, CommandResult
 
 Command = Callable[[CommandContext, Mapping[str, Any]], CommandResult]

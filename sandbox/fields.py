@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from botkit.elements import MsgBody, dump_body, first_problem, msg_body_adapter
+from botkit.errorcodes import ErrorCode
 from botkit.restapi import MAX_UINT32
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 
 MAX_BODY_BYTES = 12 * 1024
 

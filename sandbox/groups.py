@@ -18,9 +18,10 @@ from typing import Any
 
 from botkit.callbacks import is_robot
 from botkit.elements import MsgBody, body_text, dump_body
+from botkit.errorcodes import ErrorCode
 from sandbox import fields
 from sandbox.dispatch import group_callback
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 from sandbox.models import CommandContext, CommandResult, Group, GroupRecord
 
 GROUP_TYPES = frozenset({"Public", "Private", "Work", "ChatRoom", "Meeting", "AVChatRoom", "Community"})
