@@ -32,6 +32,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from botkit.config import Settings
 from botkit.httpclient import create_http_client
+from botkit.restmodels import Envelope
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import post as raw_post
@@ -44,7 +45,7 @@ MODEL_BODY = json.dumps(
 )
 REST_BODY = json.dumps({"To_Account": "user1", "MsgRandom": 1, "MsgBody": []})
 CHUNK = 'data: {"choices":[{"delta":{"content":"hello"}}]}\n\n'
-REST_OK = json.dumps({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "MsgTime": 1, "MsgKey": "k"})
+REST_OK = json.dumps(Envelope.ok({"MsgTime": 1, "MsgKey": "k"}).model_dump())
 
 Post = Callable[[str, str], Awaitable[int]]
 Candidate = Callable[[int], AbstractAsyncContextManager[Post]]

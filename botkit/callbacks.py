@@ -15,9 +15,17 @@ from pydantic_core import from_json
 from botkit.config import ROBOT_PREFIX
 from botkit.elements import MsgBody, WireModel, body_text, first_problem
 from botkit.errors import CallbackError
+from botkit.restmodels import Envelope
 
-ACK_BODY: dict[str, Any] = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
+ACK_BODY: dict[str, Any] = Envelope.ok().model_dump()
 """The documented success answer to every callback."""
+APP_ERROR = 1
+"""The `ErrorCode` of a callback answer that refuses the callback (protocol.md §1.3)."""
+
+
+def refusal_body(reason: str) -> dict[str, Any]:
+    """The answer to a refused callback; Tencent reads only the HTTP status, a person the reason."""
+    return Envelope.error(APP_ERROR, reason).model_dump()
 
 
 class CallbackCommand(StrEnum):

@@ -5,11 +5,14 @@ https://trtc.io/document/34620 (envelope), command pages listed in protocol.md Â
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
 
 from botkit.elements import MsgBody, WireModel
+from botkit.errorcodes import ErrorCode
 
 
 class RestCommand(StrEnum):
@@ -32,11 +35,26 @@ class RestCommand(StrEnum):
 
 
 class Envelope(WireModel):
-    """The fields every REST answer carries; `ErrorCode` 0 means success."""
+    """The fields every REST answer carries, before the command's own; `ErrorCode` 0 means success.
+
+    Callbacks are answered with the same three fields. `model_dump()` gives the JSON object.
+    """
 
     action_status: str = Field("", alias="ActionStatus")
     error_code: int = Field(alias="ErrorCode")
     error_info: str = Field("", alias="ErrorInfo")
+
+    @classmethod
+    def ok(cls, fields: Mapping[str, Any] | None = None) -> Envelope:
+        """A success answer, followed by a command's own `fields` (Tencent's names)."""
+        return cls.model_validate(
+            {"ActionStatus": "OK", "ErrorCode": ErrorCode.OK, "ErrorInfo": "", **(fields or {})}
+        )
+
+    @classmethod
+    def error(cls, code: int, info: str) -> Envelope:
+        """A failed answer with Tencent's `ErrorCode` and its `ErrorInfo`."""
+        return cls(action_status="FAIL", error_code=code, error_info=info)
 
 
 class SendResult(WireModel):

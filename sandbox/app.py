@@ -31,7 +31,7 @@ from botkit.recording import recorded
 from botkit.usersig import verify_usersig
 from sandbox.commands import find_command
 from sandbox.control import control_router
-from sandbox.errorcodes import SandboxError, fail_envelope
+from sandbox.errorcodes import SandboxError
 from sandbox.faults import rest_failure
 from sandbox.models import SandboxConfig
 from sandbox.runtime import Sandbox
@@ -153,5 +153,5 @@ def _answer(
         if failure is not None:
             raise failure
     except SandboxError as exc:
-        return fail_envelope(exc)
+        return exc.envelope()
     return sandbox.execute(name, body, client_ip=client_ip)

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from botkit.errorcodes import ErrorCode
+from botkit.restmodels import Envelope
 
 ERROR_INFO: Mapping[int, str] = MappingProxyType(
     {
@@ -68,11 +69,6 @@ class SandboxError(Exception):
         self.info = info if info is not None else error_info(code)
         super().__init__(f"ErrorCode {self.code}: {self.info}")
 
-
-def ok_envelope(fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A success answer with the command's extra fields."""
-    return {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", **(fields or {})}
-
-
-def fail_envelope(error: SandboxError) -> dict[str, Any]:
-    return {"ActionStatus": "FAIL", "ErrorCode": error.code, "ErrorInfo": error.info}
+    def envelope(self) -> dict[str, Any]:
+        """The FAIL answer that carries this error."""
+        return Envelope.error(self.code, self.info).model_dump()

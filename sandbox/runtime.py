@@ -15,9 +15,10 @@ from typing import Any
 
 from botkit.callbacks import parse_callback
 from botkit.recording import RecordedCall
+from botkit.restmodels import Envelope
 from sandbox.commands import run_command
 from sandbox.dispatch import Dispatcher
-from sandbox.errorcodes import SandboxError, fail_envelope, ok_envelope
+from sandbox.errorcodes import SandboxError
 from sandbox.faults import Faults
 from sandbox.models import CommandContext
 from sandbox.state import SandboxState
@@ -81,10 +82,10 @@ class Sandbox:
         try:
             result = run_command(command, ctx, body)
         except SandboxError as exc:
-            return fail_envelope(exc)
+            return exc.envelope()
         for callback in result.callbacks:
             self.dispatcher.schedule(callback, client_ip=client_ip, platform=platform)
-        return ok_envelope(result.fields)
+        return Envelope.ok(result.fields).model_dump()
 
     def replay(self, calls: Iterable[RecordedCall]) -> int:
         """Send the recorded callbacks again to the configured webhook, signed anew; how many."""

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from botkit.callbacks import ACK_BODY
 from botkit.usersig import generate_usersig
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.runtime import Sandbox
@@ -51,7 +52,7 @@ class Recorder:
         self.requests.append(request)
         if self.reply is not None:
             return await self.reply(request)
-        return httpx.Response(200, json={"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""})
+        return httpx.Response(200, json=ACK_BODY)
 
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(request.content) for request in self.requests]
