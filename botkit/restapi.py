@@ -21,6 +21,7 @@ from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_erro
 from botkit.logmask import install_log_scrubber, scrub
 from botkit.metrics import Metrics
 from botkit.ratelimit import RateLimiter
+from botkit.restmodels import MAX_UINT32 as MAX_UINT32  # tests/test_restapi.py imports it from here
 from botkit.restmodels import (
     AccountCheckResult,
     AccountStatus,
@@ -40,7 +41,6 @@ from botkit.usersig import UserSigCache
 
 logger = logging.getLogger("botkit.restapi")
 
-MAX_UINT32 = 2**32 - 1
 # sendmsg's documented frequency limit (protocol.md §5.1); Tencent limits each command on its own.
 DEFAULT_RATE_LIMIT = 200.0
 MAX_BACKOFF_SECONDS = 8.0

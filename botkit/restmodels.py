@@ -14,6 +14,9 @@ from pydantic import Field
 from botkit.elements import MsgBody, WireModel
 from botkit.errorcodes import ErrorCode
 
+MAX_UINT32 = 2**32 - 1
+"""The largest `MsgRandom`, `Random`, `MsgSeq` or URL `random`: Tencent's numbers are 32-bit unsigned."""
+
 
 class RestCommand(StrEnum):
     """The "service/command" paths botkit calls under `/v4/`."""

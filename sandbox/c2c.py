@@ -19,7 +19,7 @@ from typing import Any
 from botkit.callbacks import is_robot
 from botkit.elements import MsgBody, dump_body
 from botkit.errorcodes import ErrorCode
-from botkit.restapi import MAX_UINT32
+from botkit.restmodels import MAX_UINT32
 from sandbox import fields
 from sandbox.dispatch import c2c_callback
 from sandbox.errorcodes import SandboxError

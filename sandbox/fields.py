@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from botkit.elements import MsgBody, dump_body, first_problem, msg_body_adapter
 from botkit.errorcodes import ErrorCode
-from botkit.restapi import MAX_UINT32
+from botkit.restmodels import MAX_UINT32
 from sandbox.errorcodes import SandboxError
 
 MAX_BODY_BYTES = 12 * 1024

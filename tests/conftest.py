@@ -7,12 +7,12 @@ import os
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
+from botkit import callbacks
+from botkit.callbacks import CallbackQuery
 from botkit.config import Settings
-from botkit.signature import sign_callback
 
 pytest_plugins = ["tests.redisserver"]
 
@@ -53,17 +53,11 @@ def callback_url(
     request_time: int | None = None,
 ) -> str:
     """A callback URL with Tencent's query string, signed when a token is given."""
-    query: dict[str, Any] = {
-        "SdkAppid": sdkappid,
-        "CallbackCommand": command,
-        "contenttype": "json",
-        "ClientIP": "203.0.113.7",
-        "OptPlatform": "RESTAPI",
-    }
-    if token is not None:
-        now = str(request_time if request_time is not None else int(time.time()))
-        query |= {"RequestTime": now, "Sign": sign_callback(token, now)}
-    return f"{path}?{urlencode(query)}"
+    query = CallbackQuery(
+        sdkappid=sdkappid, callback_command=command, client_ip="203.0.113.7", opt_platform="RESTAPI"
+    )
+    now = request_time if request_time is not None else int(time.time())
+    return callbacks.callback_url(path, query.params(), token=token, request_time=now)
 
 
 def c2c_body(text: str = "hello", *, sender: str = "u1", robot: str = "@RBT#001", seq: int = 1) -> bytes:
