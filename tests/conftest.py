@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from botkit import callbacks
-from botkit.callbacks import CallbackQuery
+from botkit.callbacks import C2CMessage, CallbackQuery, GroupMessage, dump_callback
 from botkit.config import Settings
+from botkit.elements import text_body
 
 pytest_plugins = ["tests.redisserver"]
 
@@ -62,23 +63,18 @@ def callback_url(
 
 def c2c_body(text: str = "hello", *, sender: str = "u1", robot: str = "@RBT#001", seq: int = 1) -> bytes:
     msg_time = 1700000100 + seq
-    return json.dumps(
-        {
-            "CallbackCommand": "Bot.OnC2CMessage",
-            "From_Account": sender,
-            "To_Account": robot,
-            "MsgSeq": seq,
-            "MsgRandom": 918273645,
-            "MsgTime": msg_time,
-            "MsgKey": f"{seq}_918273645_{msg_time}",
-            "OnlineOnlyFlag": 0,
-            "SendMsgResult": 0,
-            "ErrorInfo": "send msg succeed",
-            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
-            "CloudCustomData": "",
-            "EventTime": msg_time * 1000 + 123,
-        }
-    ).encode()
+    message = C2CMessage(
+        from_account=sender,
+        to_account=robot,
+        msg_seq=seq,
+        msg_random=918273645,
+        msg_time=msg_time,
+        msg_key=f"{seq}_918273645_{msg_time}",
+        error_info="send msg succeed",
+        msg_body=text_body(text),
+        event_time=msg_time * 1000 + 123,
+    )
+    return json.dumps(dump_callback(message)).encode()
 
 
 def group_body(
@@ -89,20 +85,16 @@ def group_body(
     group: str = "@TGS#2ABCDEFGH",
     seq: int = 42,
 ) -> bytes:
-    return json.dumps(
-        {
-            "CallbackCommand": "Bot.OnGroupMessage",
-            "GroupId": group,
-            "Type": "Public",
-            "From_Account": sender,
-            "Operator_Account": sender,
-            "Random": 55667788,
-            "MsgSeq": seq,
-            "MsgTime": 1700000200,
-            "OnlineOnlyFlag": 0,
-            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
-            "AtRobots_Account": robots if robots is not None else ["@RBT#001"],
-            "CloudCustomData": "",
-            "EventTime": 1700000200456,
-        }
-    ).encode()
+    message = GroupMessage(
+        group_id=group,
+        type="Public",
+        from_account=sender,
+        operator_account=sender,
+        random=55667788,
+        msg_seq=seq,
+        msg_time=1700000200,
+        msg_body=text_body(text),
+        at_robots_account=robots if robots is not None else ["@RBT#001"],
+        event_time=1700000200456,
+    )
+    return json.dumps(dump_callback(message)).encode()

@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from botkit.callbacks import ACK_BODY
+from botkit.elements import dump_body, text_body
 from botkit.usersig import generate_usersig
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.runtime import Sandbox
@@ -112,7 +113,7 @@ class Harness:
 
 
 def text_msg(text: str) -> list[dict[str, Any]]:
-    return [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}]
+    return dump_body(text_body(text))
 
 
 def make_state(*, token: str | None = TOKEN, path: str = ":memory:") -> SandboxState:
