@@ -33,6 +33,10 @@ class WireModel(BaseModel):
         ser_json_inf_nan="constants",
     )
 
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object Tencent's side sends or reads: its field names, unset optional fields left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
 
 def first_problem(exc: ValidationError) -> str:
     """The first validation error as `field.path: message`, for a one-line reason."""
