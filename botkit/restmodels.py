@@ -19,9 +19,10 @@ MAX_UINT32 = 2**32 - 1
 
 
 class RestCommand(StrEnum):
-    """The "service/command" paths botkit calls under `/v4/`."""
+    """The "service/command" paths under `/v4/` that botkit calls and the sandbox answers."""
 
     SEND_C2C = "openim/sendmsg"
+    BATCH_SEND_C2C = "openim/batchsendmsg"
     MODIFY_C2C = "openim/modify_c2c_msg"
     MODIFY_GROUP = "openim/modify_group_msg"
     GET_ROAM_MSG = "openim/admin_getroammsg"
