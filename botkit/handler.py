@@ -7,7 +7,7 @@ import logging
 
 from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
 from botkit.config import Settings
-from botkit.elements import text_body
+from botkit.elements import mention_text, text_body
 from botkit.leases import Lease
 from botkit.metrics import Metrics
 from botkit.replies import split
@@ -102,7 +102,7 @@ class Handler:
         asker = [message.from_account] if first else []
         await self._chat.send_group(
             message.group_id,
-            text_body(f"@{message.from_account} {text}" if first else text),
+            text_body(mention_text(message.from_account, text) if first else text),
             random=msg_random,
             from_account=robot,
             at_accounts=asker,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
-from botkit.conversation import Memory, conversation_key, strip_mentions
+from botkit.conversation import Memory, conversation_key
+from botkit.elements import strip_mentions
 from botkit.errors import LLMError, LoopedAnswer
 from botkit.limits import UserLimits
 from botkit.llm.base import Provider, complete

@@ -11,9 +11,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from botkit.elements import body_text, dump_body, text_body
+from botkit.elements import WireModel, body_text, dump_body, text_body
 from botkit.errors import BotkitError
 from botkit.recording import dump_lines, load_lines
+from botkit.restmodels import RestCommand
+from botkit.restrequests import GroupAt, SendC2CRequest, SendGroupRequest
 from sandbox.faults import Faults
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
 
@@ -81,15 +83,32 @@ def updated_config(config: SandboxConfig, update: ConfigUpdate) -> SandboxConfig
 
 def send_body(request: SendRequest, rng_value: int) -> tuple[str, dict[str, Any]]:
     """The REST command and body that carry a UI message."""
-    body = request.msg_body if request.msg_body is not None else dump_body(text_body(request.text or ""))
+    text = text_body(request.text or "")
     if request.kind == "c2c":
-        c2c = {"From_Account": request.from_account, "To_Account": request.to, "MsgRandom": rng_value}
-        return "openim/sendmsg", c2c | {"MsgBody": body}
-    at_info = [{"GroupAtAllFlag": 0, "GroupAt_Account": account} for account in request.at]
+        c2c = SendC2CRequest(
+            from_account=request.from_account, to_account=request.to, msg_random=rng_value, msg_body=text
+        )
+        return RestCommand.SEND_C2C, _with_raw_body(c2c, request.msg_body)
+    at_info = [GroupAt.member(account) for account in request.at]
     if request.at_all:
-        at_info.insert(0, {"GroupAtAllFlag": 1})
-    group = {"GroupId": request.to, "From_Account": request.from_account, "Random": rng_value}
-    return "group_open_http_svc/send_group_msg", group | {"MsgBody": body, "GroupAtInfo": at_info}
+        at_info.insert(0, GroupAt.everyone())
+    group = SendGroupRequest(
+        group_id=request.to,
+        from_account=request.from_account,
+        random=rng_value,
+        msg_body=text,
+        group_at_info=at_info,
+    )
+    return RestCommand.SEND_GROUP, _with_raw_body(group, request.msg_body)
+
+
+def _with_raw_body(request: WireModel, msg_body: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The request, its `MsgBody` replaced by the one given as is (if any): a malformed body then
+    meets the fake's own checks (90002) as it would Tencent's."""
+    body = request.to_wire()
+    if msg_body is not None:
+        body["MsgBody"] = msg_body
+    return body
 
 
 def _c2c_view(record: C2CRecord) -> dict[str, Any]:

@@ -16,9 +16,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from pydantic import ValidationError
+
 from botkit.callbacks import is_robot
-from botkit.elements import MsgBody, body_text, dump_body
+from botkit.elements import MsgBody, body_text, dump_body, first_problem, leading_mentions
 from botkit.errorcodes import ErrorCode
+from botkit.restrequests import GroupAt
 from sandbox import fields
 from sandbox.dispatch import group_callback
 from sandbox.errorcodes import SandboxError
@@ -122,21 +125,23 @@ def _at_accounts(body: Mapping[str, Any]) -> list[str]:
     items = body.get("GroupAtInfo", [])
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise SandboxError(_BAD, "GroupAtInfo must be an array of objects.")
+    try:
+        mentions = [GroupAt.model_validate(item) for item in items]
+    except ValidationError as exc:
+        raise SandboxError(_BAD, f"GroupAtInfo is malformed: {first_problem(exc)}.") from None
     named = []
-    for item in items:
-        if fields.optional_integer(item, "GroupAtAllFlag", _BAD, high=1) != 1:
-            named.append(fields.text(item, "GroupAt_Account", _BAD))
+    for mention in mentions:
+        if mention.group_at_all_flag != 1:
+            if not mention.group_at_account:
+                raise SandboxError(_BAD, "GroupAt_Account is missing or is not a non-empty string.")
+            named.append(mention.group_at_account)
     return named
 
 
 def _mentioned_robots(ctx: CommandContext, group: Group, body: MsgBody, at_accounts: list[str]) -> list[str]:
     """Live robot members mentioned in `GroupAtInfo` or by the leading "@<id>" words of the text."""
     robots = {m for m in ctx.state.members(group.group_id) if is_robot(m) and ctx.state.account_exists(m)}
-    leading = []
-    for word in body_text(body).split():
-        if not word.startswith("@") or len(word) == 1:
-            break
-        leading.append(word[1:])
+    leading = leading_mentions(body_text(body))
     return [account for account in dict.fromkeys([*at_accounts, *leading]) if account in robots]
 
 

@@ -18,9 +18,10 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from botkit.config import Settings
-from botkit.elements import body_text, dump_body, msg_body_adapter, text_body
+from botkit.elements import body_text, dump_body, mention_text, msg_body_adapter, text_body
 from botkit.intake import Intake
 from botkit.recording import RecordedCall
+from botkit.restrequests import GroupAt
 from sandbox.app import create_sandbox_app, sandbox_of
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.seed import DEMO_GROUP, DEMO_USER, seed_demo
@@ -141,8 +142,8 @@ class LocalSandbox:
         body = {
             "GroupId": group_id,
             "From_Account": user,
-            "MsgBody": dump_body(text_body(f"@{robot} {text}")),
-            "GroupAtInfo": [{"GroupAtAllFlag": 0, "GroupAt_Account": robot}],
+            "MsgBody": dump_body(text_body(mention_text(robot, text))),
+            "GroupAtInfo": [GroupAt.member(robot).to_wire()],
         }
         answer = self._execute("group_open_http_svc/send_group_msg", body, user, random_field="Random")
         record = self.state.group_message(group_id, answer["MsgSeq"])

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from botkit.callbacks import is_robot
-from botkit.elements import body_text
+from botkit.elements import body_text, mention_text
 from sandbox.botchild import BotChild
 from sandbox.control import ConfigUpdate, ConfigView, SendRequest
 from sandbox.faults import Faults
@@ -117,7 +117,7 @@ def mention(text: str, robot: str) -> str:
     first, _, rest = text.partition(" ")
     if first in (robot, f"@{robot}"):
         text = rest.strip()
-    return f"@{robot} {text}".rstrip()
+    return mention_text(robot, text).rstrip()
 
 
 def send_request(state: SandboxState, user: str, target: Target, text: str) -> SendRequest:
