@@ -126,6 +126,7 @@ class RoamMessage(WireModel):
     msg_random: int = Field(alias="MsgRandom")
     msg_time_stamp: int = Field(alias="MsgTimeStamp")
     msg_flag_bits: int = Field(0, alias="MsgFlagBits")
+    is_peer_read: int = Field(0, alias="IsPeerRead")
     msg_key: str = Field("", alias="MsgKey")
     msg_body: MsgBody = Field(default_factory=list, alias="MsgBody")
     cloud_custom_data: str = Field("", alias="CloudCustomData")
@@ -142,13 +143,17 @@ class RoamMessages(WireModel):
 
 
 class GroupHistoryMessage(WireModel):
-    """One message of a group history; `is_place_msg` 1 marks a deleted or invisible one."""
+    """One message of a group history; `is_place_msg` 1 marks a deleted or invisible one.
+
+    `msg_priority` is a number here (1 high to 4 lowest), unlike the name `send_group_msg` takes.
+    """
 
     from_account: str = Field(alias="From_Account")
     msg_seq: int = Field(alias="MsgSeq")
     msg_random: int = Field(0, alias="MsgRandom")
     msg_time_stamp: int = Field(0, alias="MsgTimeStamp")
     msg_body: MsgBody = Field(default_factory=list, alias="MsgBody")
+    msg_priority: int | None = Field(None, alias="MsgPriority")
     is_place_msg: int = Field(0, alias="IsPlaceMsg")
 
 

@@ -11,11 +11,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from botkit.elements import WireModel, body_text, dump_body, text_body
+from botkit.elements import WireModel, body_text, text_body
 from botkit.errors import BotkitError
 from botkit.recording import dump_lines, load_lines
 from botkit.restmodels import RestCommand
 from botkit.restrequests import GroupAt, SendC2CRequest, SendGroupRequest
+from sandbox.dispatch import c2c_callback, group_callback
 from sandbox.faults import Faults
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
 
@@ -111,31 +112,31 @@ def _with_raw_body(request: WireModel, msg_body: list[dict[str, Any]] | None) ->
     return body
 
 
+# The history views name a stored message's fields as its robot callback does (MsgTime, Random),
+# then add its text: one vocabulary for a message, whether it came as a callback or is looked up.
+_C2C_VIEW = {
+    "from_account",
+    "to_account",
+    "msg_seq",
+    "msg_random",
+    "msg_time",
+    "msg_key",
+    "msg_body",
+    "cloud_custom_data",
+}
+_GROUP_VIEW = {"group_id", "from_account", "msg_seq", "random", "msg_time", "msg_body", "cloud_custom_data"}
+
+
 def _c2c_view(record: C2CRecord) -> dict[str, Any]:
-    return {
-        "From_Account": record.from_account,
-        "To_Account": record.to_account,
-        "MsgSeq": record.msg_seq,
-        "MsgRandom": record.msg_random,
-        "MsgTime": record.msg_time,
-        "MsgKey": record.msg_key,
-        "MsgBody": dump_body(record.body),
-        "CloudCustomData": record.cloud_custom_data,
-        "Text": body_text(record.body),
-    }
+    message = c2c_callback(record, event_time=0)
+    view = message.model_dump(mode="json", include=_C2C_VIEW, exclude_none=True)
+    return view | {"Text": body_text(record.body)}
 
 
 def _group_view(record: GroupRecord) -> dict[str, Any]:
-    return {
-        "GroupId": record.group_id,
-        "From_Account": record.from_account,
-        "MsgSeq": record.msg_seq,
-        "Random": record.random,
-        "MsgTime": record.msg_time,
-        "MsgBody": dump_body(record.body),
-        "CloudCustomData": record.cloud_custom_data,
-        "Text": body_text(record.body),
-    }
+    message = group_callback(record, group_type="", at_robots=[], operator="", event_time=0)
+    view = message.model_dump(mode="json", include=_GROUP_VIEW, exclude_none=True)
+    return view | {"Text": body_text(record.body)}
 
 
 def control_router(sandbox: Sandbox) -> APIRouter:

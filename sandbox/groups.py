@@ -19,8 +19,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from botkit.callbacks import is_robot
-from botkit.elements import MsgBody, body_text, dump_body, first_problem, leading_mentions
+from botkit.elements import MsgBody, body_text, first_problem, leading_mentions
 from botkit.errorcodes import ErrorCode
+from botkit.restmodels import (
+    AddMembersResult,
+    CreateGroupResult,
+    GroupHistory,
+    GroupHistoryMessage,
+    GroupSendResult,
+    MemberResult,
+)
 from botkit.restrequests import GroupAt
 from sandbox import fields
 from sandbox.dispatch import group_callback
@@ -104,7 +112,7 @@ def create_group(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
     custom = "GroupId" in body
     group_id = _custom_group_id(ctx, body, group_type) if custom else _new_group_id(ctx, group_type)
     ctx.state.create_group(Group(group_id, group_type, name, owner), [owner, *members] if owner else members)
-    return CommandResult({"GroupId": group_id})
+    return CommandResult(CreateGroupResult(group_id=group_id).to_wire())
 
 
 def add_group_member(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
@@ -116,8 +124,8 @@ def add_group_member(ctx: CommandContext, body: Mapping[str, Any]) -> CommandRes
             result = 0
         else:
             result = 1 if ctx.state.add_member(group.group_id, member) else 2
-        results.append({"Member_Account": member, "Result": result})
-    return CommandResult({"MemberList": results})
+        results.append(MemberResult(member_account=member, result=result))
+    return CommandResult(AddMembersResult(member_list=results).to_wire())
 
 
 def _at_accounts(body: Mapping[str, Any]) -> list[str]:
@@ -163,7 +171,7 @@ def send_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResul
     since = ctx.msg_time - DEDUPE_SECONDS
     repeat = ctx.state.find_group_duplicate(group.group_id, random, since=since)
     if repeat is not None:
-        return CommandResult({"MsgTime": repeat.msg_time, "MsgSeq": repeat.msg_seq, "MsgDropReason": ""})
+        return CommandResult(_sent(repeat))
     draft = GroupRecord(
         group.group_id,
         random,
@@ -175,7 +183,7 @@ def send_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResul
         online_only=online_only and group.type != LIVE_GROUP,
     )
     record = ctx.state.store_group(draft)
-    result = CommandResult({"MsgTime": record.msg_time, "MsgSeq": record.msg_seq, "MsgDropReason": ""})
+    result = CommandResult(_sent(record))
     robots = [] if is_robot(sender) else _mentioned_robots(ctx, group, msg_body, at_accounts)
     if robots:
         callback = group_callback(
@@ -183,6 +191,11 @@ def send_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResul
         )
         result.callbacks.append(callback)
     return result
+
+
+def _sent(record: GroupRecord) -> dict[str, Any]:
+    """The answer to a group message sent, or to a repeat of one: the first one's MsgSeq."""
+    return GroupSendResult(msg_time=record.msg_time, msg_seq=record.msg_seq, msg_drop_reason="").to_wire()
 
 
 def group_msg_get_simple(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
@@ -193,19 +206,19 @@ def group_msg_get_simple(ctx: CommandContext, body: Mapping[str, Any]) -> Comman
     up_to = fields.optional_integer(body, "ReqMsgSeq", _BAD, low=1)
     found = ctx.state.group_history(group.group_id, up_to_seq=up_to, limit=number + 1)
     items = [
-        {
-            "From_Account": record.from_account,
-            "IsPlaceMsg": 0,
-            "MsgBody": dump_body(record.body),
-            "MsgPriority": PRIORITY_NUMBERS[record.priority],
-            "MsgRandom": record.random,
-            "MsgSeq": record.msg_seq,
-            "MsgTimeStamp": record.msg_time,
-        }
+        GroupHistoryMessage(
+            from_account=record.from_account,
+            is_place_msg=0,
+            msg_body=record.body,
+            msg_priority=PRIORITY_NUMBERS[record.priority],
+            msg_random=record.random,
+            msg_seq=record.msg_seq,
+            msg_time_stamp=record.msg_time,
+        )
         for record in found[:number]
     ]
-    finished = int(len(found) <= number)
-    return CommandResult({"GroupId": group.group_id, "IsFinished": finished, "RspMsgList": items})
+    history = GroupHistory(group_id=group.group_id, is_finished=int(len(found) <= number), rsp_msg_list=items)
+    return CommandResult(history.to_wire())
 
 
 def modify_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
