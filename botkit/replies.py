@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-MAX_PART_BYTES = 11 * 1024
+from botkit.restmodels import MAX_BODY_BYTES
+
+MAX_PART_BYTES = MAX_BODY_BYTES - 1024
 """Tencent caps a whole message body at 12 KB (protocol.md §7); 11 KB of text leaves room for the rest."""
 
 # Latin sentence ends need a following space (so "example.com" and "3.14" stay whole);

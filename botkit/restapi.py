@@ -21,8 +21,8 @@ from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_erro
 from botkit.logmask import install_log_scrubber, scrub
 from botkit.metrics import Metrics
 from botkit.ratelimit import RateLimiter
-from botkit.restmodels import MAX_UINT32 as MAX_UINT32  # tests/test_restapi.py imports it from here
 from botkit.restmodels import (
+    MAX_HISTORY_PAGE,
     AccountCheckResult,
     AccountStatus,
     AddMembersResult,
@@ -37,6 +37,7 @@ from botkit.restmodels import (
     RobotList,
     SendResult,
 )
+from botkit.restmodels import MAX_UINT32 as MAX_UINT32  # tests/test_restapi.py imports it from here
 from botkit.restrequests import (
     AccountCheckRequest,
     AccountImportRequest,
@@ -359,9 +360,9 @@ class ChatClient:
         return await self._typed(RoamMessages, RestCommand.GET_ROAM_MSG, request)
 
     async def group_msg_get_simple(
-        self, group_id: str, *, req_msg_seq: int | None = None, req_msg_number: int = 20
+        self, group_id: str, *, req_msg_seq: int | None = None, req_msg_number: int = MAX_HISTORY_PAGE
     ) -> GroupHistory:
-        """Up to 20 group messages ending at `req_msg_seq` (the newest when None)."""
+        """Up to 20 group messages (`MAX_HISTORY_PAGE`) ending at `req_msg_seq` (the newest when None)."""
         request = GroupMsgGetSimpleRequest(
             group_id=group_id, req_msg_seq=req_msg_seq, req_msg_number=req_msg_number
         )

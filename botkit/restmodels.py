@@ -11,11 +11,30 @@ from typing import Any
 
 from pydantic import Field
 
-from botkit.elements import MsgBody, WireModel
+from botkit.elements import MsgBody, WireModel, dump_body
 from botkit.errorcodes import ErrorCode
 
 MAX_UINT32 = 2**32 - 1
 """The largest `MsgRandom`, `Random`, `MsgSeq` or URL `random`: Tencent's numbers are 32-bit unsigned."""
+MAX_BODY_BYTES = 12 * 1024
+"""The largest message body, as `body_size` measures it; a larger one fails with 80002 (protocol.md §7)."""
+MAX_HISTORY_PAGE = 20
+"""The most messages one `group_msg_get_simple` call returns; a larger `ReqMsgNumber` is capped."""
+
+
+def body_size(body: MsgBody) -> int:
+    """Tencent's size of a message body: the sum of the UTF-8 lengths of every content field value."""
+    return sum(_size(element.get("MsgContent", {})) for element in dump_body(body))
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_size(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_size(item) for item in value)
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    return len(str(value))
 
 
 class RestCommand(StrEnum):

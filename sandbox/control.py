@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from botkit.elements import WireModel, body_text, text_body
 from botkit.errors import BotkitError
 from botkit.recording import dump_lines, load_lines
-from botkit.restmodels import RestCommand
+from botkit.restmodels import MAX_UINT32, RestCommand
 from botkit.restrequests import GroupAt, SendC2CRequest, SendGroupRequest
 from sandbox.dispatch import c2c_callback, group_callback
 from sandbox.faults import Faults
@@ -194,7 +194,7 @@ def control_router(sandbox: Sandbox) -> APIRouter:
     @router.post("/send")
     async def send(request: SendRequest) -> dict[str, Any]:
         """Send as a user (the UI's chat box): same checks and callbacks as REST, platform "Web"."""
-        command, body = send_body(request, sandbox.rng.randrange(2**32))
+        command, body = send_body(request, sandbox.rng.randrange(MAX_UINT32 + 1))
         return sandbox.execute(command, body, operator=request.from_account, platform="Web")
 
     @router.post("/rest/{service}/{command}")

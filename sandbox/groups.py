@@ -22,6 +22,7 @@ from botkit.callbacks import is_robot
 from botkit.elements import MsgBody, body_text, first_problem, leading_mentions
 from botkit.errorcodes import ErrorCode
 from botkit.restmodels import (
+    MAX_HISTORY_PAGE,
     AddMembersResult,
     CreateGroupResult,
     GroupHistory,
@@ -41,7 +42,6 @@ GENERATED_PREFIX = "@TGS#"
 COMMUNITY = "Community"
 COMMUNITY_PREFIX = "@TGS#_"
 DEDUPE_SECONDS = 300
-MAX_HISTORY_PAGE = 20
 # send_group_msg takes a name; group_msg_get_simple answers a number, 1 high to 4 lowest
 # (https://trtc.io/document/34971). Sending names no "Lowest", so 4 never comes back here.
 PRIORITY_NUMBERS = MappingProxyType({"High": 1, "Normal": 2, "Low": 3})

@@ -1,9 +1,11 @@
-"""The REST wire vocabulary: envelopes as Tencent writes them (https://trtc.io/document/34620)."""
+"""REST wire vocabulary: envelopes as Tencent writes them (https://trtc.io/document/34620), the body limit."""
 
 from __future__ import annotations
 
+from botkit.elements import msg_body_adapter, text_body
 from botkit.errorcodes import ErrorCode
-from botkit.restmodels import Envelope
+from botkit.replies import MAX_PART_BYTES
+from botkit.restmodels import MAX_BODY_BYTES, Envelope, body_size
 
 
 def test_an_ok_envelope_leads_with_the_three_fields_then_the_commands_own() -> None:
@@ -35,3 +37,18 @@ def test_an_envelope_reads_back_what_it_wrote() -> None:
     read = Envelope.model_validate(written)
 
     assert (read.error_code, read.model_extra) == (ErrorCode.OK, {"GroupId": "@TGS#2ABC"})
+
+
+def test_body_size_counts_the_utf8_bytes_of_every_content_value() -> None:
+    body = msg_body_adapter.validate_python(
+        [
+            {"MsgType": "TIMTextElem", "MsgContent": {"Text": "你好"}},
+            {"MsgType": "TIMFaceElem", "MsgContent": {"Index": 12, "Data": "ab"}},
+        ]
+    )
+
+    assert body_size(body) == 6 + 2 + 2
+
+
+def test_replies_are_split_below_the_body_limit() -> None:
+    assert body_size(text_body("x" * MAX_PART_BYTES)) < MAX_BODY_BYTES
