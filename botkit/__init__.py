@@ -5,9 +5,18 @@ Follow one message through the package: `webhook` (check and ack) → `intake` (
 """
 
 from botkit.app import create_app
-from botkit.callbacks import C2CMessage, CallbackCommand, GroupMessage, dump_callback, parse_callback
+from botkit.callbacks import (
+    C2CMessage,
+    CallbackCommand,
+    CallbackQuery,
+    GroupMessage,
+    callback_url,
+    dump_callback,
+    parse_callback,
+)
 from botkit.config import Settings, load_settings
-from botkit.elements import MsgBody, TextElem, body_text, text_body
+from botkit.elements import MsgBody, TextElem, body_text, mention_text, text_body
+from botkit.errorcodes import ErrorCode
 from botkit.errors import (
     BotkitError,
     CallbackError,
@@ -23,6 +32,8 @@ from botkit.handler import Handler
 from botkit.llm import ChatMessage, Provider, complete, get_provider
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
+from botkit.restmodels import Envelope, RestCommand
+from botkit.restrequests import GroupAt
 from botkit.signature import sign_callback, verify_callback
 from botkit.usersig import UserSigCache, decode_usersig, generate_usersig, verify_usersig
 
@@ -31,12 +42,16 @@ __all__ = [
     "C2CMessage",
     "CallbackCommand",
     "CallbackError",
+    "CallbackQuery",
     "ChatAPIError",
     "ChatClient",
     "ChatError",
     "ChatMessage",
     "ChatTransportError",
     "ConfigError",
+    "Envelope",
+    "ErrorCode",
+    "GroupAt",
     "GroupMessage",
     "Handler",
     "LLMError",
@@ -44,11 +59,13 @@ __all__ = [
     "MsgBody",
     "Provider",
     "Responder",
+    "RestCommand",
     "Settings",
     "TextElem",
     "UserSigCache",
     "UserSigError",
     "body_text",
+    "callback_url",
     "complete",
     "create_app",
     "decode_usersig",
@@ -56,6 +73,7 @@ __all__ = [
     "generate_usersig",
     "get_provider",
     "load_settings",
+    "mention_text",
     "parse_callback",
     "sign_callback",
     "text_body",
