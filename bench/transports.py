@@ -33,6 +33,7 @@ from httpx_aiohttp import AiohttpTransport
 from botkit.config import Settings
 from botkit.httpclient import create_http_client
 from botkit.restmodels import Envelope
+from botkit.restrequests import SendC2CRequest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import post as raw_post
@@ -43,7 +44,7 @@ REST_PATH = "/v4/openim/sendmsg"
 MODEL_BODY = json.dumps(
     {"model": "stand-in", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 )
-REST_BODY = json.dumps({"To_Account": "user1", "MsgRandom": 1, "MsgBody": []})
+REST_BODY = json.dumps(SendC2CRequest(to_account="user1", msg_random=1, msg_body=[]).to_wire())
 CHUNK = 'data: {"choices":[{"delta":{"content":"hello"}}]}\n\n'
 REST_OK = json.dumps(Envelope.ok({"MsgTime": 1, "MsgKey": "k"}).model_dump())
 
