@@ -46,7 +46,7 @@ MODEL_BODY = json.dumps(
 )
 REST_BODY = json.dumps(SendC2CRequest(to_account="user1", msg_random=1, msg_body=[]).to_wire())
 CHUNK = 'data: {"choices":[{"delta":{"content":"hello"}}]}\n\n'
-REST_OK = json.dumps(Envelope.ok({"MsgTime": 1, "MsgKey": "k"}).model_dump())
+REST_OK = json.dumps(Envelope.ok({"MsgTime": 1, "MsgKey": "k"}).to_wire())
 
 Post = Callable[[str, str], Awaitable[int]]
 Candidate = Callable[[int], AbstractAsyncContextManager[Post]]

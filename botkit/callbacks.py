@@ -19,7 +19,7 @@ from botkit.errors import CallbackError
 from botkit.restmodels import Envelope
 from botkit.signature import sign_callback
 
-ACK_BODY: dict[str, Any] = Envelope.ok().model_dump()
+ACK_BODY: dict[str, Any] = Envelope.ok().to_wire()
 """The documented success answer to every callback."""
 APP_ERROR = 1
 """The `ErrorCode` of a callback answer that refuses the callback (protocol.md §1.3)."""
@@ -27,7 +27,7 @@ APP_ERROR = 1
 
 def refusal_body(reason: str) -> dict[str, Any]:
     """The answer to a refused callback; Tencent reads only the HTTP status, a person the reason."""
-    return Envelope.error(APP_ERROR, reason).model_dump()
+    return Envelope.error(APP_ERROR, reason).to_wire()
 
 
 class CallbackCommand(StrEnum):

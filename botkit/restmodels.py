@@ -60,7 +60,7 @@ class RestCommand(StrEnum):
 class Envelope(WireModel):
     """The fields every REST answer carries, before the command's own; `ErrorCode` 0 means success.
 
-    Callbacks are answered with the same three fields. `model_dump()` gives the JSON object.
+    Callbacks are answered with the same three fields. `to_wire()` gives the JSON object.
     """
 
     action_status: str = Field("", alias="ActionStatus")

@@ -71,4 +71,4 @@ class SandboxError(Exception):
 
     def envelope(self) -> dict[str, Any]:
         """The FAIL answer that carries this error."""
-        return Envelope.error(self.code, self.info).model_dump()
+        return Envelope.error(self.code, self.info).to_wire()

@@ -85,7 +85,7 @@ class Sandbox:
             return exc.envelope()
         for callback in result.callbacks:
             self.dispatcher.schedule(callback, client_ip=client_ip, platform=platform)
-        return Envelope.ok(result.fields).model_dump()
+        return Envelope.ok(result.fields).to_wire()
 
     def replay(self, calls: Iterable[RecordedCall]) -> int:
         """Send the recorded callbacks again to the configured webhook, signed anew; how many."""

@@ -9,7 +9,7 @@ from botkit.restmodels import MAX_BODY_BYTES, Envelope, body_size
 
 
 def test_an_ok_envelope_leads_with_the_three_fields_then_the_commands_own() -> None:
-    answer = Envelope.ok({"MsgTime": 1700000000, "MsgKey": "1_2_3"}).model_dump()
+    answer = Envelope.ok({"MsgTime": 1700000000, "MsgKey": "1_2_3"}).to_wire()
 
     assert list(answer.items()) == [
         ("ActionStatus", "OK"),
@@ -23,16 +23,16 @@ def test_an_ok_envelope_leads_with_the_three_fields_then_the_commands_own() -> N
 def test_an_error_envelope_carries_the_code_as_a_plain_number() -> None:
     answer = Envelope.error(ErrorCode.JSON_PARSE, "Fail to Parse json data of body, Please check it")
 
-    assert answer.model_dump() == {
+    assert answer.to_wire() == {
         "ActionStatus": "FAIL",
         "ErrorCode": 90001,
         "ErrorInfo": "Fail to Parse json data of body, Please check it",
     }
-    assert type(answer.model_dump()["ErrorCode"]) is int
+    assert type(answer.to_wire()["ErrorCode"]) is int
 
 
 def test_an_envelope_reads_back_what_it_wrote() -> None:
-    written = Envelope.ok({"GroupId": "@TGS#2ABC"}).model_dump()
+    written = Envelope.ok({"GroupId": "@TGS#2ABC"}).to_wire()
 
     read = Envelope.model_validate(written)
 

@@ -124,7 +124,7 @@ async def test_a_usersig_quoted_in_a_rest_error_is_neither_logged_nor_stored(
             return httpx.Response(200, json={"choices": [{"message": {"content": "hi"}}]})
         usersigs.append(request.url.params["usersig"])
         info = f"bad request {request.url} (quoted: {quote(str(request.url), safe='')})"
-        return httpx.Response(200, json=Envelope.error(ErrorCode.USERSIG_ILLEGAL, info).model_dump())
+        return httpx.Response(200, json=Envelope.error(ErrorCode.USERSIG_ILLEGAL, info).to_wire())
 
     caplog.set_level(logging.DEBUG)
     app, key = await _exchange(secret_settings, route)
