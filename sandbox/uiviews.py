@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from botkit.callbacks import is_robot
 from botkit.elements import body_text, mention_text
+from botkit.restrequests import CreateGroupRequest, Member
 from sandbox.botchild import BotChild
 from sandbox.control import ConfigUpdate, ConfigView, SendRequest
 from sandbox.faults import Faults
@@ -136,7 +137,10 @@ def new_group_body(owner: str, robot: str, name: str) -> dict[str, Any]:
     name = name.strip() or f"{owner} and {robot}"
     while len(name.encode("utf-8")) > GROUP_NAME_BYTES:
         name = name[:-1]
-    return {"Type": "Public", "Name": name, "Owner_Account": owner, "MemberList": [{"Member_Account": robot}]}
+    request = CreateGroupRequest(
+        type="Public", name=name, owner_account=owner, member_list=[Member(member_account=robot)]
+    )
+    return request.to_wire()
 
 
 def outcome(answer: Mapping[str, Any], done: str) -> str:
