@@ -17,11 +17,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 from apps import SDKAPPID, SLACK_SECRET, TOKEN
 
-from botkit.signature import sign_callback
+from botkit.callbacks import C2CMessage, CallbackQuery, callback_url, dump_callback
+from botkit.elements import text_body
+from botkit.restmodels import MAX_UINT32
 
 HERE = Path(__file__).resolve().parent
 WRK_CONNECTIONS = 50
@@ -29,33 +30,26 @@ WRK_CONNECTIONS = 50
 
 def signed_path(now: str) -> str:
     """The callback URL Tencent calls, signed for `now` (Sign = sha256(token + RequestTime))."""
-    query = {
-        "SdkAppid": SDKAPPID,
-        "CallbackCommand": "Bot.OnC2CMessage",
-        "contenttype": "json",
-        "ClientIP": "127.0.0.1",
-        "OptPlatform": "RESTAPI",
-        "RequestTime": now,
-        "Sign": sign_callback(TOKEN, now),
-    }
-    return f"/im?{urlencode(query)}"
+    query = CallbackQuery(
+        sdkappid=SDKAPPID, callback_command="Bot.OnC2CMessage", client_ip="127.0.0.1", opt_platform="RESTAPI"
+    )
+    return callback_url("/im", query.params(), token=TOKEN, request_time=int(now))
 
 
 def callback(user: str, seq: int) -> tuple[str, bytes]:
     """A signed callback: `user` asks "q USER", which the model stand-in answers "a USER"."""
-    now = str(int(time.time()))
-    random = seq * 7919 % 4294967295
-    body = {
-        "CallbackCommand": "Bot.OnC2CMessage",
-        "From_Account": user,
-        "To_Account": "@RBT#001",
-        "MsgSeq": seq,
-        "MsgRandom": random,
-        "MsgTime": int(now),
-        "MsgKey": f"{seq}_{random}_{now}",
-        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": f"q {user}"}}],
-    }
-    return signed_path(now), json.dumps(body).encode()
+    now = int(time.time())
+    random = seq * 7919 % MAX_UINT32
+    message = C2CMessage(
+        from_account=user,
+        to_account="@RBT#001",
+        msg_seq=seq,
+        msg_random=random,
+        msg_time=now,
+        msg_key=f"{seq}_{random}_{now}",
+        msg_body=text_body(f"q {user}"),
+    )
+    return signed_path(str(now)), json.dumps(dump_callback(message)).encode()
 
 
 def slack_events(path: Path, count: int) -> None:

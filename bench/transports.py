@@ -31,6 +31,8 @@ from httpx_aiohttp import AiohttpTransport
 
 from botkit.httpclient import create_http_client
 from botkit.processes import free_port
+from botkit.restmodels import Envelope
+from botkit.restrequests import SendC2CRequest
 from botkit.waiting import await_until
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,9 +44,9 @@ REST_PATH = "/v4/openim/sendmsg"
 MODEL_BODY = json.dumps(
     {"model": "stand-in", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 )
-REST_BODY = json.dumps({"To_Account": "user1", "MsgRandom": 1, "MsgBody": []})
+REST_BODY = json.dumps(SendC2CRequest(to_account="user1", msg_random=1, msg_body=[]).to_wire())
 CHUNK = 'data: {"choices":[{"delta":{"content":"hello"}}]}\n\n'
-REST_OK = json.dumps({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "MsgTime": 1, "MsgKey": "k"})
+REST_OK = json.dumps(Envelope.ok({"MsgTime": 1, "MsgKey": "k"}).to_wire())
 
 Post = Callable[[str, str], Awaitable[int]]
 Candidate = Callable[[int], AbstractAsyncContextManager[Post]]

@@ -35,10 +35,19 @@ reports and suites, notebook helpers, recorded sessions.
 
 from botkit.app import Wiring, create_app, wiring_of
 from botkit.bot import Bot, Next, load_bot
-from botkit.callbacks import C2CMessage, CallbackCommand, GroupMessage, dump_callback, parse_callback
+from botkit.callbacks import (
+    C2CMessage,
+    CallbackCommand,
+    CallbackQuery,
+    GroupMessage,
+    callback_url,
+    dump_callback,
+    parse_callback,
+)
 from botkit.config import Settings, load_settings
 from botkit.context import Context
-from botkit.elements import MsgBody, TextElem, body_text, text_body
+from botkit.elements import MsgBody, TextElem, body_text, mention_text, text_body
+from botkit.errorcodes import ErrorCode
 from botkit.errors import (
     BotkitError,
     CallbackError,
@@ -55,6 +64,8 @@ from botkit.llm import ChatMessage, Provider, complete, get_provider
 from botkit.logmask import scrub
 from botkit.responder import Answer, AnswerKind, Responder
 from botkit.restapi import ChatClient
+from botkit.restmodels import Envelope, RestCommand
+from botkit.restrequests import GroupAt
 from botkit.signature import sign_callback, verify_callback
 from botkit.usersig import UserSigCache, decode_usersig, generate_usersig, verify_usersig
 
@@ -66,6 +77,7 @@ __all__ = [
     "C2CMessage",
     "CallbackCommand",
     "CallbackError",
+    "CallbackQuery",
     "ChatAPIError",
     "ChatClient",
     "ChatError",
@@ -73,6 +85,9 @@ __all__ = [
     "ChatTransportError",
     "ConfigError",
     "Context",
+    "Envelope",
+    "ErrorCode",
+    "GroupAt",
     "GroupMessage",
     "Handler",
     "LLMError",
@@ -82,12 +97,14 @@ __all__ = [
     "Provider",
     "Reply",
     "Responder",
+    "RestCommand",
     "Settings",
     "TextElem",
     "UserSigCache",
     "UserSigError",
     "Wiring",
     "body_text",
+    "callback_url",
     "complete",
     "create_app",
     "decode_usersig",
@@ -96,6 +113,7 @@ __all__ = [
     "get_provider",
     "load_bot",
     "load_settings",
+    "mention_text",
     "parse_callback",
     "scrub",
     "sign_callback",

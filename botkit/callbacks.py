@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from pydantic import Discriminator, Field, PrivateAttr, Tag, TypeAdapter, ValidationError
 from pydantic_core import from_json
@@ -15,9 +16,18 @@ from pydantic_core import from_json
 from botkit.config import ROBOT_PREFIX
 from botkit.elements import MsgBody, WireModel, body_text, first_problem
 from botkit.errors import CallbackError
+from botkit.restmodels import Envelope
+from botkit.signature import sign_callback
 
-ACK_BODY: dict[str, Any] = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
+ACK_BODY: dict[str, Any] = Envelope.ok().to_wire()
 """The documented success answer to every callback."""
+APP_ERROR = 1
+"""The `ErrorCode` of a callback answer that refuses the callback (protocol.md §1.3)."""
+
+
+def refusal_body(reason: str) -> dict[str, Any]:
+    """The answer to a refused callback; Tencent reads only the HTTP status, a person the reason."""
+    return Envelope.error(APP_ERROR, reason).to_wire()
 
 
 class CallbackCommand(StrEnum):
@@ -35,6 +45,28 @@ class CallbackQuery(WireModel):
     opt_platform: str | None = Field(None, alias="OptPlatform")
     sign: str | None = Field(None, alias="Sign")
     request_time: str | None = Field(None, alias="RequestTime")
+
+    def params(self) -> dict[str, str]:
+        """The parameters under Tencent's names and casing (protocol.md §1.1), unset ones left out."""
+        return {name: str(value) for name, value in self.model_dump(exclude_none=True).items()}
+
+
+def callback_url(
+    base: str, params: Mapping[str, str], *, token: str | None = None, request_time: int | None = None
+) -> str:
+    """`base` (a webhook URL or path) with the callback query string `params`.
+
+    With a `token`, `Sign` and `RequestTime` (`request_time`, Unix seconds) are appended last, as
+    Tencent does when callback authentication is on (protocol.md §1.2).
+    """
+    query = dict(params)
+    if token is not None:
+        if request_time is None:
+            raise ValueError("a signed callback URL needs its request_time")
+        now = str(request_time)
+        query |= {"Sign": sign_callback(token, now), "RequestTime": now}
+    separator = "&" if "?" in base else "?"
+    return base + separator + urlencode(query)
 
 
 class RobotCallback(WireModel):

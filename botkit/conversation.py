@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.llm.base import ChatMessage
@@ -15,13 +14,6 @@ def conversation_key(message: C2CMessage | GroupMessage, robot: str) -> str:
     if isinstance(message, GroupMessage):
         return f"group:{message.group_id}:{robot}"
     return f"c2c:{robot}:{message.from_account}"
-
-
-def strip_mentions(text: str, robots: Iterable[str]) -> str:
-    """Remove `@<robot>` mentions (Tencent puts them at the start of group text) before prompting."""
-    for robot in sorted(robots, key=len, reverse=True):
-        text = re.sub(re.escape("@" + robot) + r"(?![\w#@.-])\s*", "", text)
-    return text.strip()
 
 
 def within_budget(turns: Sequence[Turn], max_chars: int) -> list[Turn]:

@@ -1,10 +1,13 @@
 """Message elements (`MsgBody` items), typed by `MsgType`; unknown types and fields are kept.
+Also the "@<UserID>" mention inside group text, written and read here only.
 
 https://trtc.io/document/74355
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -32,6 +35,10 @@ class WireModel(BaseModel):
         # stored callback reads back as the one that was validated.
         ser_json_inf_nan="constants",
     )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object Tencent's side sends or reads: its field names, unset optional fields left out."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 def first_problem(exc: ValidationError) -> str:
@@ -260,3 +267,28 @@ def image_urls(body: MsgBody) -> list[str]:
             largest = max(image.msg_content.image_info_array, key=lambda info: info.width * info.height)
             urls.append(largest.url)
     return urls
+
+
+def mention_text(account: str, text: str) -> str:
+    """`text` @-mentioning `account` as Tencent clients write it: "@" + the UserID first, so a robot
+    is mentioned as "@@RBT#001 hi" (https://trtc.io/document/68953). `GroupAtInfo` names it too."""
+    return f"@{account} {text}"
+
+
+def leading_mentions(text: str) -> list[str]:
+    """The accounts the leading "@<UserID>" words of `text` mention, in order: the sandbox's rule for
+    a client that names its mentions in the text only."""
+    accounts = []
+    for word in text.split():
+        if not word.startswith("@") or len(word) == 1:
+            break
+        accounts.append(word[1:])
+    return accounts
+
+
+def strip_mentions(text: str, accounts: Iterable[str]) -> str:
+    """`text` without its "@<account>" mentions of `accounts`, wherever they stand: what the model is
+    asked. A longer ID that starts with one of them ("@@RBT#10" for "@RBT#1") is not a mention of it."""
+    for account in sorted(accounts, key=len, reverse=True):
+        text = re.sub(re.escape("@" + account) + r"(?![\w#@.-])\s*", "", text)
+    return text.strip()

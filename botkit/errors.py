@@ -11,12 +11,15 @@
         ├── LLMUnavailable     the provider cannot run here (missing extra, missing key)
         └── LoopedAnswer       the model started repeating itself (.partial: the answer before that)
 
-`classify_error_code` is the single place that says which REST error codes are worth a retry.
+`classify_error_code` is the single place that says which REST error codes (named in `botkit.errorcodes`)
+are worth a retry.
 """
 
 from __future__ import annotations
 
 from enum import Enum
+
+from botkit.errorcodes import ErrorCode
 
 
 class BotkitError(Exception):
@@ -50,19 +53,34 @@ class Retry(Enum):
 
 # Codes from protocol.md §4.1. Rate limits and internal errors are transient; everything
 # else (bad request, auth, missing users, moderation) fails the same way on every attempt.
+_RATE_LIMITS = (
+    ErrorCode.REST_RATE_LIMIT,
+    ErrorCode.REST_TOO_FREQUENT,
+    ErrorCode.REQUESTS_TOO_FREQUENT,
+    ErrorCode.TOO_MANY_REQUESTS,
+    ErrorCode.GROUP_RATE_LIMIT,
+)
+_INTERNAL_ERRORS = (
+    ErrorCode.INTERNAL_TIMEOUT,
+    ErrorCode.ACCOUNT_INTERNAL_TIMEOUT,
+    ErrorCode.MESSAGE_NETWORK_ERROR,
+    ErrorCode.MESSAGE_INTERNAL_ERROR,
+    ErrorCode.GROUP_INTERNAL_ERROR,
+    ErrorCode.SERVICE_INTERNAL_ERROR,
+    ErrorCode.SERVICE_ERROR,
+)
 _RETRY_BY_CODE: dict[int, Retry] = {
-    **dict.fromkeys((60007, 60011, 60018, 60019, 10023), Retry.BACKOFF),
-    **dict.fromkeys((60008, 70169, 20004, 20005, 10002, 90994, 91000), Retry.BACKOFF),
-    70001: Retry.RENEW_USERSIG,
+    **dict.fromkeys((*_RATE_LIMITS, *_INTERNAL_ERRORS), Retry.BACKOFF),
+    ErrorCode.USERSIG_EXPIRED: Retry.RENEW_USERSIG,
 }
 
-
+_WRONG_KEY = "check BOTKIT_KEY: it must be the secret key of SDKAppID {sdkappid}"
 _SETTING_HINTS: dict[int, str] = {
-    70003: "check BOTKIT_KEY: it must be the secret key of SDKAppID {sdkappid}",
-    70009: "check BOTKIT_KEY: it must be the secret key of SDKAppID {sdkappid}",
-    70014: "check BOTKIT_SDKAPPID: the UserSig is for another app",
-    70001: "check this machine's clock: a new UserSig was refused as expired",
-    60010: "check BOTKIT_ADMIN: {admin} must be an app admin (console: Basic configuration)",
+    ErrorCode.USERSIG_ILLEGAL: _WRONG_KEY,
+    ErrorCode.USERSIG_FOREIGN_KEY: _WRONG_KEY,
+    ErrorCode.USERSIG_SDKAPPID: "check BOTKIT_SDKAPPID: the UserSig is for another app",
+    ErrorCode.USERSIG_EXPIRED: "check this machine's clock: a new UserSig was refused as expired",
+    ErrorCode.NOT_ADMIN: "check BOTKIT_ADMIN: {admin} must be an app admin (console: Basic configuration)",
 }
 
 

@@ -16,8 +16,8 @@ from botkit.bot import Bot
 from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
 from botkit.config import Settings
 from botkit.context import Context, ConversationMemory
-from botkit.conversation import Memory, conversation_key, strip_mentions
-from botkit.elements import MsgBody, body_text, text_body
+from botkit.conversation import Memory, conversation_key
+from botkit.elements import MsgBody, body_text, mention_text, strip_mentions, text_body
 from botkit.leases import Lease
 from botkit.limits import UserLimits
 from botkit.llm.base import Provider
@@ -194,7 +194,7 @@ class Handler:
         asker = [message.from_account] if mention else []
         await chat.send_group(
             message.group_id,
-            text_body(f"@{message.from_account} {part}") if mention else body,
+            text_body(mention_text(message.from_account, part)) if mention else body,
             random=msg_random,
             from_account=robot,
             at_accounts=asker,

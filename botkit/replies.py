@@ -9,8 +9,9 @@ import unicodedata
 from collections.abc import Sequence
 
 from botkit.elements import MsgBody, TextElem, body_text, dump_body, msg_body_adapter, text_body
+from botkit.restmodels import MAX_BODY_BYTES
 
-MAX_PART_BYTES = 11 * 1024
+MAX_PART_BYTES = MAX_BODY_BYTES - 1024
 """Tencent caps a whole message body at 12 KB (protocol.md §7); 11 KB of text leaves room for the rest."""
 
 # Latin sentence ends need a following space (so "example.com" and "3.14" stay whole);

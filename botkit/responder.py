@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, cast
 
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
-from botkit.conversation import Memory, conversation_key, strip_mentions
-from botkit.elements import image_urls
+from botkit.conversation import Memory, conversation_key
+from botkit.elements import image_urls, strip_mentions
 from botkit.errors import LLMError, LoopedAnswer
 from botkit.limits import UserLimits
 from botkit.llm.base import ChatMessage, Provider, ToolModel, calls_tools, complete, strip_thinking

@@ -16,12 +16,14 @@ import httpx
 from pydantic import ValidationError
 
 from botkit.config import Settings
-from botkit.elements import MsgBody, WireModel, dump_body, first_problem
+from botkit.elements import MsgBody, WireModel, first_problem
 from botkit.errors import ChatAPIError, ChatTransportError, Retry, classify_error_code, setting_hint
 from botkit.logmask import install_log_scrubber, scrub
 from botkit.metrics import Metrics
 from botkit.ratelimit import RateLimiter
 from botkit.restmodels import (
+    MAX_HISTORY_PAGE,
+    MAX_UINT32,
     AccountCheckResult,
     AccountStatus,
     AddMembersResult,
@@ -36,11 +38,28 @@ from botkit.restmodels import (
     RobotList,
     SendResult,
 )
+from botkit.restrequests import (
+    AccountCheckRequest,
+    AccountImportRequest,
+    AddGroupMemberRequest,
+    CheckItem,
+    CreateGroupRequest,
+    CreateRobotRequest,
+    DeleteRobotRequest,
+    GetRoamMsgRequest,
+    GroupAt,
+    GroupMsgGetSimpleRequest,
+    Member,
+    ModifyC2CRequest,
+    ModifyGroupRequest,
+    MultiAccountImportRequest,
+    SendC2CRequest,
+    SendGroupRequest,
+)
 from botkit.usersig import UserSigCache
 
 logger = logging.getLogger("botkit.restapi")
 
-MAX_UINT32 = 2**32 - 1
 # sendmsg's documented frequency limit (protocol.md §5.1); Tencent limits each command on its own.
 DEFAULT_RATE_LIMIT = 200.0
 MAX_BACKOFF_SECONDS = 8.0
@@ -193,7 +212,8 @@ class ChatClient:
         ceiling = min(MAX_BACKOFF_SECONDS, self._backoff * 2.0 ** (attempt - 1))
         return ceiling * self._jitter()
 
-    async def _typed(self, model: type[ResultT], command: str, payload: Mapping[str, Any]) -> ResultT:
+    async def _typed(self, model: type[ResultT], command: str, request: WireModel | None = None) -> ResultT:
+        payload = request.to_wire() if request is not None else None
         return _parse(model, command, await self.call(command, payload))
 
     async def send_c2c(
@@ -209,17 +229,17 @@ class ChatClient:
         cloud_custom_data: str | None = None,
     ) -> SendResult:
         """Send a 1:1 message; reusing `msg_seq` and `msg_random` makes a resend a no-op duplicate."""
-        payload = _given(
-            SyncOtherMachine=sync_other_machine,
-            From_Account=from_account,
-            To_Account=to_account,
-            MsgSeq=msg_seq,
-            MsgRandom=msg_random,
-            MsgLifeTime=msg_lifetime,
-            MsgBody=dump_body(body),
-            CloudCustomData=cloud_custom_data,
+        request = SendC2CRequest(
+            sync_other_machine=sync_other_machine,
+            from_account=from_account,
+            to_account=to_account,
+            msg_seq=msg_seq,
+            msg_random=msg_random,
+            msg_lifetime=msg_lifetime,
+            msg_body=body,
+            cloud_custom_data=cloud_custom_data,
         )
-        return await self._typed(SendResult, RestCommand.SEND_C2C, payload)
+        return await self._typed(SendResult, RestCommand.SEND_C2C, request)
 
     async def send_group(
         self,
@@ -232,30 +252,29 @@ class ChatClient:
         topic_id: str | None = None,
     ) -> GroupSendResult:
         """Send a group message; `at_accounts` become `GroupAtInfo`, in the order of the @s in the text."""
-        at_info = [{"GroupAtAllFlag": 0, "GroupAt_Account": account} for account in at_accounts]
-        payload = _given(
-            GroupId=group_id,
-            From_Account=from_account,
-            Random=random,
-            MsgBody=dump_body(body),
-            GroupAtInfo=at_info or None,
-            TopicId=topic_id,
+        request = SendGroupRequest(
+            group_id=group_id,
+            from_account=from_account,
+            random=random,
+            msg_body=body,
+            group_at_info=[GroupAt.member(account) for account in at_accounts] or None,
+            topic_id=topic_id,
         )
-        return await self._typed(GroupSendResult, RestCommand.SEND_GROUP, payload)
+        return await self._typed(GroupSendResult, RestCommand.SEND_GROUP, request)
 
     async def modify_c2c(self, from_account: str, to_account: str, msg_key: str, body: MsgBody) -> None:
         """Overwrite the body of a sent 1:1 message (irreversible)."""
-        payload = _given(
-            From_Account=from_account, To_Account=to_account, MsgKey=msg_key, MsgBody=dump_body(body)
+        request = ModifyC2CRequest(
+            from_account=from_account, to_account=to_account, msg_key=msg_key, msg_body=body
         )
-        await self.call(RestCommand.MODIFY_C2C, payload)
+        await self.call(RestCommand.MODIFY_C2C, request.to_wire())
 
     async def modify_group(
         self, group_id: str, msg_seq: int, body: MsgBody, topic_id: str | None = None
     ) -> None:
         """Overwrite the body of a sent group message (irreversible; not for AVChatRoom)."""
-        payload = _given(GroupId=group_id, MsgSeq=msg_seq, MsgBody=dump_body(body), TopicId=topic_id)
-        await self.call(RestCommand.MODIFY_GROUP, payload)
+        request = ModifyGroupRequest(group_id=group_id, msg_seq=msg_seq, msg_body=body, topic_id=topic_id)
+        await self.call(RestCommand.MODIFY_GROUP, request.to_wire())
 
     async def create_robot(
         self,
@@ -265,30 +284,32 @@ class ChatClient:
         self_signature: str | None = None,
     ) -> None:
         """Create a robot account (`@RBT#…`); creating an existing one again succeeds."""
-        payload = _given(UserID=user_id, Nick=nick, FaceUrl=face_url, SelfSignature=self_signature)
-        await self.call(RestCommand.CREATE_ROBOT, payload)
+        request = CreateRobotRequest(
+            user_id=user_id, nick=nick, face_url=face_url, self_signature=self_signature
+        )
+        await self.call(RestCommand.CREATE_ROBOT, request.to_wire())
 
     async def delete_robot(self, user_id: str) -> None:
         """Mark a robot invalid; its UserID stays taken."""
-        await self.call(RestCommand.DELETE_ROBOT, {"Robot_Account": user_id})
+        await self.call(RestCommand.DELETE_ROBOT, DeleteRobotRequest(robot_account=user_id).to_wire())
 
     async def get_all_robots(self) -> list[str]:
-        return (await self._typed(RobotList, RestCommand.GET_ALL_ROBOTS, {})).robot_account
+        return (await self._typed(RobotList, RestCommand.GET_ALL_ROBOTS)).robot_account
 
     async def account_import(
         self, user_id: str, nick: str | None = None, face_url: str | None = None
     ) -> None:
-        payload = _given(UserID=user_id, Nick=nick, FaceUrl=face_url)
-        await self.call(RestCommand.ACCOUNT_IMPORT, payload)
+        request = AccountImportRequest(user_id=user_id, nick=nick, face_url=face_url)
+        await self.call(RestCommand.ACCOUNT_IMPORT, request.to_wire())
 
     async def multiaccount_import(self, user_ids: Sequence[str]) -> list[str]:
         """Import up to 100 accounts; returns the ones that failed."""
-        payload = {"Accounts": list(user_ids)}
-        return (await self._typed(ImportResult, RestCommand.MULTIACCOUNT_IMPORT, payload)).fail_accounts
+        request = MultiAccountImportRequest(accounts=list(user_ids))
+        return (await self._typed(ImportResult, RestCommand.MULTIACCOUNT_IMPORT, request)).fail_accounts
 
     async def account_check(self, user_ids: Sequence[str]) -> list[AccountStatus]:
-        payload = {"CheckItem": [{"UserID": user_id} for user_id in user_ids]}
-        return (await self._typed(AccountCheckResult, RestCommand.ACCOUNT_CHECK, payload)).result_item
+        request = AccountCheckRequest(check_item=[CheckItem(user_id=user_id) for user_id in user_ids])
+        return (await self._typed(AccountCheckResult, RestCommand.ACCOUNT_CHECK, request)).result_item
 
     async def create_group(
         self,
@@ -300,16 +321,22 @@ class ChatClient:
         members: Sequence[str] = (),
     ) -> str:
         """Create a group and return its GroupId (generated as `@TGS#…` when none is given)."""
-        payload = _given(
-            Type=type, Name=name, GroupId=group_id, Owner_Account=owner, MemberList=_members(members) or None
+        request = CreateGroupRequest(
+            type=type,
+            name=name,
+            group_id=group_id,
+            owner_account=owner,
+            member_list=_members(members) or None,
         )
-        return (await self._typed(CreateGroupResult, RestCommand.CREATE_GROUP, payload)).group_id
+        return (await self._typed(CreateGroupResult, RestCommand.CREATE_GROUP, request)).group_id
 
     async def add_group_member(
         self, group_id: str, members: Sequence[str], silence: bool = True
     ) -> list[MemberResult]:
-        payload = {"GroupId": group_id, "Silence": int(silence), "MemberList": _members(members)}
-        return (await self._typed(AddMembersResult, RestCommand.ADD_GROUP_MEMBER, payload)).member_list
+        request = AddGroupMemberRequest(
+            group_id=group_id, silence=int(silence), member_list=_members(members)
+        )
+        return (await self._typed(AddMembersResult, RestCommand.ADD_GROUP_MEMBER, request)).member_list
 
     async def admin_getroammsg(
         self,
@@ -322,31 +349,28 @@ class ChatClient:
         last_msg_key: str | None = None,
     ) -> RoamMessages:
         """One page of the 1:1 history between `operator` and `peer`; page on with `last_msg_key`."""
-        payload = _given(
-            Operator_Account=operator,
-            Peer_Account=peer,
-            MaxCnt=max_cnt,
-            MinTime=min_time,
-            MaxTime=max_time,
-            LastMsgKey=last_msg_key,
+        request = GetRoamMsgRequest(
+            operator_account=operator,
+            peer_account=peer,
+            max_cnt=max_cnt,
+            min_time=min_time,
+            max_time=max_time,
+            last_msg_key=last_msg_key,
         )
-        return await self._typed(RoamMessages, RestCommand.GET_ROAM_MSG, payload)
+        return await self._typed(RoamMessages, RestCommand.GET_ROAM_MSG, request)
 
     async def group_msg_get_simple(
-        self, group_id: str, *, req_msg_seq: int | None = None, req_msg_number: int = 20
+        self, group_id: str, *, req_msg_seq: int | None = None, req_msg_number: int = MAX_HISTORY_PAGE
     ) -> GroupHistory:
-        """Up to 20 group messages ending at `req_msg_seq` (the newest when None)."""
-        payload = _given(GroupId=group_id, ReqMsgSeq=req_msg_seq, ReqMsgNumber=req_msg_number)
-        return await self._typed(GroupHistory, RestCommand.GROUP_MSG_GET_SIMPLE, payload)
+        """Up to 20 group messages (`MAX_HISTORY_PAGE`) ending at `req_msg_seq` (the newest when None)."""
+        request = GroupMsgGetSimpleRequest(
+            group_id=group_id, req_msg_seq=req_msg_seq, req_msg_number=req_msg_number
+        )
+        return await self._typed(GroupHistory, RestCommand.GROUP_MSG_GET_SIMPLE, request)
 
 
-def _given(**fields: Any) -> dict[str, Any]:
-    """A request body under Tencent's field names, leaving out optional fields that are None."""
-    return {name: value for name, value in fields.items() if value is not None}
-
-
-def _members(members: Sequence[str]) -> list[dict[str, str]]:
-    return [{"Member_Account": member} for member in members]
+def _members(members: Sequence[str]) -> list[Member]:
+    return [Member(member_account=member) for member in members]
 
 
 def _decode(command: str, response: httpx.Response) -> dict[str, Any]:

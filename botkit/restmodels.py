@@ -5,17 +5,43 @@ https://trtc.io/document/34620 (envelope), command pages listed in protocol.md ย
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
 
-from botkit.elements import MsgBody, WireModel
+from botkit.elements import MsgBody, WireModel, dump_body
+from botkit.errorcodes import ErrorCode
+
+MAX_UINT32 = 2**32 - 1
+"""The largest `MsgRandom`, `Random`, `MsgSeq` or URL `random`: Tencent's numbers are 32-bit unsigned."""
+MAX_BODY_BYTES = 12 * 1024
+"""The largest message body, as `body_size` measures it; a larger one fails with 80002 (protocol.md ยง7)."""
+MAX_HISTORY_PAGE = 20
+"""The most messages one `group_msg_get_simple` call returns; a larger `ReqMsgNumber` is capped."""
+
+
+def body_size(body: MsgBody) -> int:
+    """Tencent's size of a message body: the sum of the UTF-8 lengths of every content field value."""
+    return sum(_size(element.get("MsgContent", {})) for element in dump_body(body))
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_size(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_size(item) for item in value)
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    return len(str(value))
 
 
 class RestCommand(StrEnum):
-    """The "service/command" paths botkit calls under `/v4/`."""
+    """The "service/command" paths under `/v4/` that botkit calls and the sandbox answers."""
 
     SEND_C2C = "openim/sendmsg"
+    BATCH_SEND_C2C = "openim/batchsendmsg"
     MODIFY_C2C = "openim/modify_c2c_msg"
     MODIFY_GROUP = "openim/modify_group_msg"
     GET_ROAM_MSG = "openim/admin_getroammsg"
@@ -32,11 +58,26 @@ class RestCommand(StrEnum):
 
 
 class Envelope(WireModel):
-    """The fields every REST answer carries; `ErrorCode` 0 means success."""
+    """The fields every REST answer carries, before the command's own; `ErrorCode` 0 means success.
+
+    Callbacks are answered with the same three fields. `to_wire()` gives the JSON object.
+    """
 
     action_status: str = Field("", alias="ActionStatus")
     error_code: int = Field(alias="ErrorCode")
     error_info: str = Field("", alias="ErrorInfo")
+
+    @classmethod
+    def ok(cls, fields: Mapping[str, Any] | None = None) -> Envelope:
+        """A success answer, followed by a command's own `fields` (Tencent's names)."""
+        return cls.model_validate(
+            {"ActionStatus": "OK", "ErrorCode": ErrorCode.OK, "ErrorInfo": "", **(fields or {})}
+        )
+
+    @classmethod
+    def error(cls, code: int, info: str) -> Envelope:
+        """A failed answer with Tencent's `ErrorCode` and its `ErrorInfo`."""
+        return cls(action_status="FAIL", error_code=code, error_info=info)
 
 
 class SendResult(WireModel):
@@ -104,6 +145,7 @@ class RoamMessage(WireModel):
     msg_random: int = Field(alias="MsgRandom")
     msg_time_stamp: int = Field(alias="MsgTimeStamp")
     msg_flag_bits: int = Field(0, alias="MsgFlagBits")
+    is_peer_read: int = Field(0, alias="IsPeerRead")
     msg_key: str = Field("", alias="MsgKey")
     msg_body: MsgBody = Field(default_factory=list, alias="MsgBody")
     cloud_custom_data: str = Field("", alias="CloudCustomData")
@@ -120,13 +162,17 @@ class RoamMessages(WireModel):
 
 
 class GroupHistoryMessage(WireModel):
-    """One message of a group history; `is_place_msg` 1 marks a deleted or invisible one."""
+    """One message of a group history; `is_place_msg` 1 marks a deleted or invisible one.
+
+    `msg_priority` is a number here (1 high to 4 lowest), unlike the name `send_group_msg` takes.
+    """
 
     from_account: str = Field(alias="From_Account")
     msg_seq: int = Field(alias="MsgSeq")
     msg_random: int = Field(0, alias="MsgRandom")
     msg_time_stamp: int = Field(0, alias="MsgTimeStamp")
     msg_body: MsgBody = Field(default_factory=list, alias="MsgBody")
+    msg_priority: int | None = Field(None, alias="MsgPriority")
     is_place_msg: int = Field(0, alias="IsPlaceMsg")
 
 

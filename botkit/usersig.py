@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import TLSSigAPIv2
 from pydantic import SecretStr
 
+from botkit.errorcodes import ErrorCode
 from botkit.errors import UserSigError
 
 DEFAULT_EXPIRE_SECONDS = 7 * 86400
@@ -66,7 +67,7 @@ def _decode(usersig: str) -> tuple[UserSigClaims, str]:
         )
         return claims, str(data["TLS.sig"])
     except (ValueError, KeyError, TypeError, zlib.error, binascii.Error) as exc:
-        raise UserSigError(70003, f"malformed UserSig ({type(exc).__name__})") from None
+        raise UserSigError(ErrorCode.USERSIG_ILLEGAL, f"malformed UserSig ({type(exc).__name__})") from None
 
 
 def verify_usersig(
@@ -83,13 +84,15 @@ def verify_usersig(
     """
     claims, signature = _decode(usersig)
     if claims.sdkappid != sdkappid:
-        raise UserSigError(70014, "the UserSig was made for another SDKAppID")
+        raise UserSigError(ErrorCode.USERSIG_SDKAPPID, "the UserSig was made for another SDKAppID")
     if claims.identifier != identifier:
-        raise UserSigError(70013, "the UserSig was made for another identifier")
+        raise UserSigError(ErrorCode.USERSIG_IDENTIFIER, "the UserSig was made for another identifier")
     if not hmac.compare_digest(sig_field(claims, key).encode(), signature.encode()):
-        raise UserSigError(70009, "the UserSig was signed with another app's secret key")
+        raise UserSigError(
+            ErrorCode.USERSIG_FOREIGN_KEY, "the UserSig was signed with another app's secret key"
+        )
     if clock() >= claims.expires_at:
-        raise UserSigError(70001, "the UserSig has expired")
+        raise UserSigError(ErrorCode.USERSIG_EXPIRED, "the UserSig has expired")
     return claims
 
 

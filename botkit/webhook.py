@@ -15,7 +15,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from botkit.callbacks import ACK_BODY, MAX_CALLBACK_BYTES, CallbackQuery, parse_callback, parse_query
+from botkit.callbacks import (
+    ACK_BODY,
+    MAX_CALLBACK_BYTES,
+    CallbackQuery,
+    parse_callback,
+    parse_query,
+    refusal_body,
+)
 from botkit.config import Settings
 from botkit.errors import CallbackError
 from botkit.intake import Intake
@@ -101,7 +108,7 @@ def create_webhook_route(
 
 
 def _failure(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": reason}, status_code=status)
+    return JSONResponse(refusal_body(reason), status_code=status)
 
 
 def _client(request: Request) -> str:

@@ -11,9 +11,11 @@ from typing import Any
 
 from botkit.callbacks import is_robot
 from botkit.config import ROBOT_PREFIX
+from botkit.errorcodes import ErrorCode
+from botkit.restmodels import AccountCheckResult, AccountStatus, RobotList
 from sandbox import fields
 from sandbox.context import CommandContext, CommandResult
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 
 MAX_USER_ID_BYTES = 32
 MAX_ROBOTS = 20
@@ -53,6 +55,7 @@ def multiaccount_import(ctx: CommandContext, body: Mapping[str, Any]) -> Command
         if not isinstance(accounts, list) or not accounts or len(accounts) > MAX_IMPORT:
             raise SandboxError(ErrorCode.ACCOUNT_BAD_PARAM, f"Accounts must list 1 to {MAX_IMPORT} UserIDs.")
         items = [{"UserID": user_id} for user_id in accounts]
+    # Not an ImportResult: a UserID that is not a string comes back as it was sent.
     failed: list[Any] = []
     for item in items:
         user_id, nick, face_url = item.get("UserID"), item.get("Nick", ""), item.get("FaceUrl", "")
@@ -73,8 +76,8 @@ def account_check(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult
     for item in items:
         user_id = fields.text(item, "UserID", ErrorCode.ACCOUNT_BAD_PARAM)
         status = "Imported" if ctx.state.account_exists(user_id) else "NotImported"
-        results.append({"UserID": user_id, "ResultCode": 0, "ResultInfo": "", "AccountStatus": status})
-    return CommandResult({"ResultItem": results})
+        results.append(AccountStatus(user_id=user_id, result_code=0, result_info="", account_status=status))
+    return CommandResult(AccountCheckResult(result_item=results).to_wire())
 
 
 def create_robot(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
@@ -108,4 +111,4 @@ def delete_robot(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
 
 
 def get_all_robots(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
-    return CommandResult({"Robot_Account": [robot.user_id for robot in ctx.state.robots()]})
+    return CommandResult(RobotList(robot_account=[robot.user_id for robot in ctx.state.robots()]).to_wire())

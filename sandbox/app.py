@@ -26,6 +26,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.applications import Starlette
 
+from botkit.errorcodes import ErrorCode
 from botkit.errors import UserSigError
 from botkit.httpclient import create_http_client
 from botkit.lab.recording import json_or_text, recorded
@@ -33,7 +34,7 @@ from botkit.usersig import verify_usersig
 from sandbox.backend import Backend
 from sandbox.commands import find_command
 from sandbox.control import control_router
-from sandbox.errorcodes import ErrorCode, SandboxError, fail_envelope
+from sandbox.errorcodes import SandboxError
 from sandbox.faults import rest_failure
 from sandbox.models import SandboxConfig
 from sandbox.state import SandboxState
@@ -156,5 +157,5 @@ def _answer(
         if failure is not None:
             raise failure
     except SandboxError as exc:
-        return fail_envelope(exc)
+        return exc.envelope()
     return backend.execute(name, body, client_ip=client_ip)

@@ -16,10 +16,11 @@ from typing import Any
 
 from botkit.callbacks import parse_callback
 from botkit.lab.recording import RecordedCall
+from botkit.restmodels import Envelope
 from sandbox.commands import run_command
 from sandbox.context import CommandContext
 from sandbox.dispatch import Dispatcher
-from sandbox.errorcodes import SandboxError, fail_envelope, ok_envelope
+from sandbox.errorcodes import SandboxError
 from sandbox.faults import Faults
 from sandbox.state import SandboxState
 from sandbox.traffic import TrafficLog
@@ -84,10 +85,10 @@ class Backend:
         try:
             result = run_command(command, ctx, body)
         except SandboxError as exc:
-            return fail_envelope(exc)
+            return exc.envelope()
         for callback in result.callbacks:
             self.dispatcher.schedule(callback, client_ip=client_ip, platform=platform)
-        return ok_envelope(result.fields)
+        return Envelope.ok(result.fields).to_wire()
 
     def replay(self, calls: Iterable[RecordedCall]) -> int:
         """Send the recorded callbacks again to the configured webhook, signed anew; how many."""

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from botkit.callbacks import is_robot
-from botkit.elements import MsgBody, dump_body
-from botkit.restapi import MAX_UINT32
+from botkit.elements import MsgBody
+from botkit.errorcodes import ErrorCode
+from botkit.restmodels import MAX_UINT32, RoamMessage, RoamMessages, SendResult
 from sandbox import fields
 from sandbox.context import CommandContext, CommandResult
 from sandbox.dispatch import c2c_callback
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 from sandbox.models import C2CRecord
 
 DEDUPE_SECONDS = 120
@@ -98,10 +99,10 @@ def sendmsg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
         draft.sender, draft.msg_seq, draft.msg_random, draft.body, since=since
     )
     if repeat is not None:
-        return CommandResult({"MsgTime": repeat.msg_time, "MsgKey": repeat.msg_key})
+        return CommandResult(SendResult(msg_time=repeat.msg_time, msg_key=repeat.msg_key).to_wire())
     record = draft.record(to_account)
     ctx.state.store_c2c(record)
-    result = CommandResult({"MsgTime": record.msg_time, "MsgKey": record.msg_key})
+    result = CommandResult(SendResult(msg_time=record.msg_time, msg_key=record.msg_key).to_wire())
     if is_robot(to_account):
         result.callbacks.append(c2c_callback(record, event_time=ctx.event_time))
     return result
@@ -144,31 +145,30 @@ def admin_getroammsg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandRes
     )
     page = found[:max_cnt][::-1]
     oldest = page[0] if page else None
-    return CommandResult(
-        {
-            "Complete": int(len(found) <= max_cnt),
-            "MsgCnt": len(page),
-            "LastMsgTime": oldest.msg_time if oldest else 0,
-            "LastMsgKey": oldest.msg_key if oldest else "",
-            "MsgList": [_roam_item(record) for record in page],
-        }
+    history = RoamMessages(
+        complete=int(len(found) <= max_cnt),
+        msg_cnt=len(page),
+        last_msg_time=oldest.msg_time if oldest else 0,
+        last_msg_key=oldest.msg_key if oldest else "",
+        msg_list=[_roam_item(record) for record in page],
     )
+    return CommandResult(history.to_wire())
 
 
-def _roam_item(record: C2CRecord) -> dict[str, Any]:
-    return {
-        "From_Account": record.from_account,
-        "To_Account": record.to_account,
-        "MsgSeq": record.msg_seq,
-        "MsgRandom": record.msg_random,
-        "MsgTimeStamp": record.msg_time,
-        "MsgFlagBits": record.flag,
+def _roam_item(record: C2CRecord) -> RoamMessage:
+    return RoamMessage(
+        from_account=record.from_account,
+        to_account=record.to_account,
+        msg_seq=record.msg_seq,
+        msg_random=record.msg_random,
+        msg_time_stamp=record.msg_time,
+        msg_flag_bits=record.flag,
         # No client sends read receipts here, so nothing is ever read by the peer.
-        "IsPeerRead": 0,
-        "MsgKey": record.msg_key,
-        "MsgBody": dump_body(record.body),
-        "CloudCustomData": record.cloud_custom_data,
-    }
+        is_peer_read=0,
+        msg_key=record.msg_key,
+        msg_body=record.body,
+        cloud_custom_data=record.cloud_custom_data,
+    )
 
 
 def modify_c2c_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:

@@ -11,29 +11,31 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from botkit.errorcodes import ErrorCode
+from botkit.restmodels import RestCommand
 from sandbox import accounts, c2c, groups
 from sandbox.context import CommandContext, CommandResult
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 
 Command = Callable[[CommandContext, Mapping[str, Any]], CommandResult]
 
 COMMANDS: Mapping[str, Command] = MappingProxyType(
     {
-        "im_open_login_svc/account_import": accounts.account_import,
-        "im_open_login_svc/multiaccount_import": accounts.multiaccount_import,
-        "im_open_login_svc/account_check": accounts.account_check,
-        "openim_robot_http_svc/create_robot": accounts.create_robot,
-        "openim_robot_http_svc/delete_robot": accounts.delete_robot,
-        "openim_robot_http_svc/get_all_robots": accounts.get_all_robots,
-        "openim/sendmsg": c2c.sendmsg,
-        "openim/batchsendmsg": c2c.batchsendmsg,
-        "openim/admin_getroammsg": c2c.admin_getroammsg,
-        "openim/modify_c2c_msg": c2c.modify_c2c_msg,
-        "openim/modify_group_msg": groups.modify_group_msg,
-        "group_open_http_svc/create_group": groups.create_group,
-        "group_open_http_svc/add_group_member": groups.add_group_member,
-        "group_open_http_svc/send_group_msg": groups.send_group_msg,
-        "group_open_http_svc/group_msg_get_simple": groups.group_msg_get_simple,
+        RestCommand.ACCOUNT_IMPORT: accounts.account_import,
+        RestCommand.MULTIACCOUNT_IMPORT: accounts.multiaccount_import,
+        RestCommand.ACCOUNT_CHECK: accounts.account_check,
+        RestCommand.CREATE_ROBOT: accounts.create_robot,
+        RestCommand.DELETE_ROBOT: accounts.delete_robot,
+        RestCommand.GET_ALL_ROBOTS: accounts.get_all_robots,
+        RestCommand.SEND_C2C: c2c.sendmsg,
+        RestCommand.BATCH_SEND_C2C: c2c.batchsendmsg,
+        RestCommand.GET_ROAM_MSG: c2c.admin_getroammsg,
+        RestCommand.MODIFY_C2C: c2c.modify_c2c_msg,
+        RestCommand.MODIFY_GROUP: groups.modify_group_msg,
+        RestCommand.CREATE_GROUP: groups.create_group,
+        RestCommand.ADD_GROUP_MEMBER: groups.add_group_member,
+        RestCommand.SEND_GROUP: groups.send_group_msg,
+        RestCommand.GROUP_MSG_GET_SIMPLE: groups.group_msg_get_simple,
     }
 )
 

@@ -11,9 +11,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from botkit.elements import body_text, dump_body, text_body
+from botkit.elements import WireModel, body_text, text_body
 from botkit.errors import BotkitError
 from botkit.lab.recording import dump_lines, load_lines
+from botkit.restmodels import MAX_UINT32, RestCommand
+from botkit.restrequests import GroupAt, SendC2CRequest, SendGroupRequest
+from sandbox.dispatch import c2c_callback, group_callback
 from sandbox.faults import Faults
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
 
@@ -81,42 +84,59 @@ def updated_config(config: SandboxConfig, update: ConfigUpdate) -> SandboxConfig
 
 def send_body(request: SendRequest, rng_value: int) -> tuple[str, dict[str, Any]]:
     """The REST command and body that carry a UI message."""
-    body = request.msg_body if request.msg_body is not None else dump_body(text_body(request.text or ""))
+    text = text_body(request.text or "")
     if request.kind == "c2c":
-        c2c = {"From_Account": request.from_account, "To_Account": request.to, "MsgRandom": rng_value}
-        return "openim/sendmsg", c2c | {"MsgBody": body}
-    at_info = [{"GroupAtAllFlag": 0, "GroupAt_Account": account} for account in request.at]
+        c2c = SendC2CRequest(
+            from_account=request.from_account, to_account=request.to, msg_random=rng_value, msg_body=text
+        )
+        return RestCommand.SEND_C2C, _with_raw_body(c2c, request.msg_body)
+    at_info = [GroupAt.member(account) for account in request.at]
     if request.at_all:
-        at_info.insert(0, {"GroupAtAllFlag": 1})
-    group = {"GroupId": request.to, "From_Account": request.from_account, "Random": rng_value}
-    return "group_open_http_svc/send_group_msg", group | {"MsgBody": body, "GroupAtInfo": at_info}
+        at_info.insert(0, GroupAt.everyone())
+    group = SendGroupRequest(
+        group_id=request.to,
+        from_account=request.from_account,
+        random=rng_value,
+        msg_body=text,
+        group_at_info=at_info,
+    )
+    return RestCommand.SEND_GROUP, _with_raw_body(group, request.msg_body)
+
+
+def _with_raw_body(request: WireModel, msg_body: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The request, its `MsgBody` replaced by the one given as is (if any): a malformed body then
+    meets the fake's own checks (90002) as it would Tencent's."""
+    body = request.to_wire()
+    if msg_body is not None:
+        body["MsgBody"] = msg_body
+    return body
+
+
+# The history views name a stored message's fields as its robot callback does (MsgTime, Random),
+# then add its text: one vocabulary for a message, whether it came as a callback or is looked up.
+_C2C_VIEW = {
+    "from_account",
+    "to_account",
+    "msg_seq",
+    "msg_random",
+    "msg_time",
+    "msg_key",
+    "msg_body",
+    "cloud_custom_data",
+}
+_GROUP_VIEW = {"group_id", "from_account", "msg_seq", "random", "msg_time", "msg_body", "cloud_custom_data"}
 
 
 def _c2c_view(record: C2CRecord) -> dict[str, Any]:
-    return {
-        "From_Account": record.from_account,
-        "To_Account": record.to_account,
-        "MsgSeq": record.msg_seq,
-        "MsgRandom": record.msg_random,
-        "MsgTime": record.msg_time,
-        "MsgKey": record.msg_key,
-        "MsgBody": dump_body(record.body),
-        "CloudCustomData": record.cloud_custom_data,
-        "Text": body_text(record.body),
-    }
+    message = c2c_callback(record, event_time=0)
+    view = message.model_dump(mode="json", include=_C2C_VIEW, exclude_none=True)
+    return view | {"Text": body_text(record.body)}
 
 
 def _group_view(record: GroupRecord) -> dict[str, Any]:
-    return {
-        "GroupId": record.group_id,
-        "From_Account": record.from_account,
-        "MsgSeq": record.msg_seq,
-        "Random": record.random,
-        "MsgTime": record.msg_time,
-        "MsgBody": dump_body(record.body),
-        "CloudCustomData": record.cloud_custom_data,
-        "Text": body_text(record.body),
-    }
+    message = group_callback(record, group_type="", at_robots=[], operator="", event_time=0)
+    view = message.model_dump(mode="json", include=_GROUP_VIEW, exclude_none=True)
+    return view | {"Text": body_text(record.body)}
 
 
 def control_router(backend: Backend) -> APIRouter:
@@ -174,7 +194,7 @@ def control_router(backend: Backend) -> APIRouter:
     @router.post("/send")
     async def send(request: SendRequest) -> dict[str, Any]:
         """Send as a user (the UI's chat box): same checks and callbacks as REST, platform "Web"."""
-        command, body = send_body(request, backend.rng.randrange(2**32))
+        command, body = send_body(request, backend.rng.randrange(MAX_UINT32 + 1))
         return backend.execute(command, body, operator=request.from_account, platform="Web")
 
     @router.post("/rest/{service}/{command}")

@@ -19,13 +19,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
-from botkit.callbacks import C2CMessage, GroupMessage, dump_callback
+from botkit import callbacks
+from botkit.callbacks import C2CMessage, CallbackQuery, GroupMessage, dump_callback
 from botkit.lab.recording import RecordedCall, recorded
-from botkit.signature import sign_callback
 from sandbox.faults import Faults, happens
 from sandbox.models import C2CRecord, GroupRecord, SandboxConfig
 from sandbox.state import SandboxState
@@ -81,13 +80,10 @@ def group_callback(
 
 def callback_query(config: SandboxConfig, command: str, *, client_ip: str, platform: str) -> dict[str, str]:
     """Tencent's callback query string before signing."""
-    return {
-        "SdkAppid": str(config.sdkappid),
-        "CallbackCommand": command,
-        "contenttype": "json",
-        "ClientIP": client_ip,
-        "OptPlatform": platform,
-    }
+    query = CallbackQuery(
+        sdkappid=config.sdkappid, callback_command=command, client_ip=client_ip, opt_platform=platform
+    )
+    return query.params()
 
 
 def callback_url(
@@ -96,15 +92,9 @@ def callback_url(
     """The webhook URL with Tencent's query string; `Sign` and `RequestTime` last, when a token is set."""
     if config.webhook_url is None:
         raise ValueError("no callback URL is configured")
-    params = list(callback_query(config, command, client_ip=client_ip, platform=platform).items())
-    if config.callback_token is not None:
-        now = str(request_time)
-        params += [
-            ("Sign", sign_callback(config.callback_token.get_secret_value(), now)),
-            ("RequestTime", now),
-        ]
-    separator = "&" if "?" in config.webhook_url else "?"
-    return config.webhook_url + separator + urlencode(params)
+    token = config.callback_token.get_secret_value() if config.callback_token is not None else None
+    params = callback_query(config, command, client_ip=client_ip, platform=platform)
+    return callbacks.callback_url(config.webhook_url, params, token=token, request_time=request_time)
 
 
 class _Outcome(Enum):

@@ -1,4 +1,4 @@
-"""Every `ErrorCode` / `ErrorInfo` the fake answers, in one table, and the envelopes that carry them.
+"""The `ErrorInfo` of every `ErrorCode` the fake answers, in one table, and the envelopes that carry them.
 
 Texts for 90001, 70009 and 70003 are Tencent's own (protocol.md §4); the rest are short descriptions,
 since Tencent's wording for them is unconfirmed. https://trtc.io/document/34348
@@ -7,47 +7,11 @@ since Tencent's wording for them is unconfirmed. https://trtc.io/document/34348
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import IntEnum
 from types import MappingProxyType
 from typing import Any
 
-
-class ErrorCode(IntEnum):
-    """The codes the sandbox can answer, named for what went wrong."""
-
-    GROUP_BAD_PARAM = 10004
-    NO_PERMISSION = 10007
-    ROBOT_LIMIT = 10008
-    GROUP_NOT_FOUND = 10010
-    GROUP_ID_TAKEN = 10021
-    MESSAGE_NOT_FOUND = 20022
-    HTTP_PARSE = 60002
-    URL_ACCOUNT = 60004
-    URL_USERSIG = 60005
-    SDKAPPID_INVALID = 60006
-    INTERNAL_TIMEOUT = 60008
-    NOT_ADMIN = 60010
-    SDKAPPID_REQUIRED = 60012
-    USERSIG_EXPIRED = 70001
-    USERSIG_ILLEGAL = 70003
-    USERSIG_FOREIGN_KEY = 70009
-    USERSIG_IDENTIFIER = 70013
-    USERSIG_SDKAPPID = 70014
-    SDKAPPID_NOT_FOUND = 70020
-    ACCOUNT_NOT_IMPORTED = 70107
-    ACCOUNT_BAD_PARAM = 70402
-    BODY_TOO_LONG = 80002
-    JSON_PARSE = 90001
-    MSGBODY_MALFORMED = 90002
-    MSGRANDOM_INVALID = 90005
-    MSGBODY_NOT_ARRAY = 90007
-    FROM_ACCOUNT_INVALID = 90008
-    MSG_FIELD_INVALID = 90010
-    TOO_MANY_RECIPIENTS = 90011
-    TO_ACCOUNT_INVALID = 90012
-    LIFETIME_INVALID = 90026
-    MSGKEY_INVALID = 90054
-
+from botkit.errorcodes import ErrorCode
+from botkit.restmodels import Envelope
 
 ERROR_INFO: Mapping[int, str] = MappingProxyType(
     {
@@ -105,11 +69,6 @@ class SandboxError(Exception):
         self.info = info if info is not None else error_info(code)
         super().__init__(f"ErrorCode {self.code}: {self.info}")
 
-
-def ok_envelope(fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A success answer with the command's extra fields."""
-    return {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", **(fields or {})}
-
-
-def fail_envelope(error: SandboxError) -> dict[str, Any]:
-    return {"ActionStatus": "FAIL", "ErrorCode": error.code, "ErrorInfo": error.info}
+    def envelope(self) -> dict[str, Any]:
+        """The FAIL answer that carries this error."""
+        return Envelope.error(self.code, self.info).to_wire()

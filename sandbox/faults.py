@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sandbox.errorcodes import ErrorCode, SandboxError
+from botkit.errorcodes import ErrorCode
+from sandbox.errorcodes import SandboxError
 
 Rate = Annotated[float, Field(ge=0, le=1)]
 

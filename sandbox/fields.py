@@ -11,11 +11,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from botkit.elements import MsgBody, dump_body, first_problem, msg_body_adapter
-from botkit.restapi import MAX_UINT32
-from sandbox.errorcodes import ErrorCode, SandboxError
-
-MAX_BODY_BYTES = 12 * 1024
+from botkit.elements import MsgBody, first_problem, msg_body_adapter
+from botkit.errorcodes import ErrorCode
+from botkit.restmodels import MAX_BODY_BYTES, MAX_UINT32, body_size
+from sandbox.errorcodes import SandboxError
 
 
 def text(body: Mapping[str, Any], name: str, code: int) -> str:
@@ -79,18 +78,3 @@ def msg_body(body: Mapping[str, Any]) -> MsgBody:
 
 def optional_msg_body(body: Mapping[str, Any]) -> MsgBody | None:
     return msg_body(body) if "MsgBody" in body else None
-
-
-def body_size(body: MsgBody) -> int:
-    """Tencent's size of a message: the sum of the UTF-8 lengths of every content field value."""
-    return sum(_size(element.get("MsgContent", {})) for element in dump_body(body))
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, dict):
-        return sum(_size(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(_size(item) for item in value)
-    if isinstance(value, str):
-        return len(value.encode("utf-8"))
-    return len(str(value))

@@ -16,12 +16,25 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from pydantic import ValidationError
+
 from botkit.callbacks import is_robot
-from botkit.elements import MsgBody, body_text, dump_body
+from botkit.elements import MsgBody, body_text, first_problem, leading_mentions
+from botkit.errorcodes import ErrorCode
+from botkit.restmodels import (
+    MAX_HISTORY_PAGE,
+    AddMembersResult,
+    CreateGroupResult,
+    GroupHistory,
+    GroupHistoryMessage,
+    GroupSendResult,
+    MemberResult,
+)
+from botkit.restrequests import GroupAt
 from sandbox import fields
 from sandbox.context import CommandContext, CommandResult
 from sandbox.dispatch import group_callback
-from sandbox.errorcodes import ErrorCode, SandboxError
+from sandbox.errorcodes import SandboxError
 from sandbox.models import Group, GroupRecord
 
 GROUP_TYPES = frozenset({"Public", "Private", "Work", "ChatRoom", "Meeting", "AVChatRoom", "Community"})
@@ -30,7 +43,6 @@ GENERATED_PREFIX = "@TGS#"
 COMMUNITY = "Community"
 COMMUNITY_PREFIX = "@TGS#_"
 DEDUPE_SECONDS = 300
-MAX_HISTORY_PAGE = 20
 # send_group_msg takes a name; group_msg_get_simple answers a number, 1 high to 4 lowest
 # (https://trtc.io/document/34971). Sending names no "Lowest", so 4 never comes back here.
 PRIORITY_NUMBERS = MappingProxyType({"High": 1, "Normal": 2, "Low": 3})
@@ -101,7 +113,7 @@ def create_group(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
     custom = "GroupId" in body
     group_id = _custom_group_id(ctx, body, group_type) if custom else _new_group_id(ctx, group_type)
     ctx.state.create_group(Group(group_id, group_type, name, owner), [owner, *members] if owner else members)
-    return CommandResult({"GroupId": group_id})
+    return CommandResult(CreateGroupResult(group_id=group_id).to_wire())
 
 
 def add_group_member(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
@@ -113,8 +125,8 @@ def add_group_member(ctx: CommandContext, body: Mapping[str, Any]) -> CommandRes
             result = 0
         else:
             result = 1 if ctx.state.add_member(group.group_id, member) else 2
-        results.append({"Member_Account": member, "Result": result})
-    return CommandResult({"MemberList": results})
+        results.append(MemberResult(member_account=member, result=result))
+    return CommandResult(AddMembersResult(member_list=results).to_wire())
 
 
 def _at_accounts(body: Mapping[str, Any]) -> list[str]:
@@ -122,21 +134,23 @@ def _at_accounts(body: Mapping[str, Any]) -> list[str]:
     items = body.get("GroupAtInfo", [])
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise SandboxError(_BAD, "GroupAtInfo must be an array of objects.")
+    try:
+        mentions = [GroupAt.model_validate(item) for item in items]
+    except ValidationError as exc:
+        raise SandboxError(_BAD, f"GroupAtInfo is malformed: {first_problem(exc)}.") from None
     named = []
-    for item in items:
-        if fields.optional_integer(item, "GroupAtAllFlag", _BAD, high=1) != 1:
-            named.append(fields.text(item, "GroupAt_Account", _BAD))
+    for mention in mentions:
+        if mention.group_at_all_flag != 1:
+            if not mention.group_at_account:
+                raise SandboxError(_BAD, "GroupAt_Account is missing or is not a non-empty string.")
+            named.append(mention.group_at_account)
     return named
 
 
 def _mentioned_robots(ctx: CommandContext, group: Group, body: MsgBody, at_accounts: list[str]) -> list[str]:
     """Live robot members mentioned in `GroupAtInfo` or by the leading "@<id>" words of the text."""
     robots = {m for m in ctx.state.members(group.group_id) if is_robot(m) and ctx.state.account_exists(m)}
-    leading = []
-    for word in body_text(body).split():
-        if not word.startswith("@") or len(word) == 1:
-            break
-        leading.append(word[1:])
+    leading = leading_mentions(body_text(body))
     return [account for account in dict.fromkeys([*at_accounts, *leading]) if account in robots]
 
 
@@ -158,7 +172,7 @@ def send_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResul
     since = ctx.msg_time - DEDUPE_SECONDS
     repeat = ctx.state.find_group_duplicate(group.group_id, random, since=since)
     if repeat is not None:
-        return CommandResult({"MsgTime": repeat.msg_time, "MsgSeq": repeat.msg_seq, "MsgDropReason": ""})
+        return CommandResult(_sent(repeat))
     draft = GroupRecord(
         group.group_id,
         random,
@@ -170,7 +184,7 @@ def send_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResul
         online_only=online_only and group.type != LIVE_GROUP,
     )
     record = ctx.state.store_group(draft)
-    result = CommandResult({"MsgTime": record.msg_time, "MsgSeq": record.msg_seq, "MsgDropReason": ""})
+    result = CommandResult(_sent(record))
     robots = [] if is_robot(sender) else _mentioned_robots(ctx, group, msg_body, at_accounts)
     if robots:
         callback = group_callback(
@@ -178,6 +192,11 @@ def send_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResul
         )
         result.callbacks.append(callback)
     return result
+
+
+def _sent(record: GroupRecord) -> dict[str, Any]:
+    """The answer to a group message sent, or to a repeat of one: the first one's MsgSeq."""
+    return GroupSendResult(msg_time=record.msg_time, msg_seq=record.msg_seq, msg_drop_reason="").to_wire()
 
 
 def group_msg_get_simple(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:
@@ -188,19 +207,19 @@ def group_msg_get_simple(ctx: CommandContext, body: Mapping[str, Any]) -> Comman
     up_to = fields.optional_integer(body, "ReqMsgSeq", _BAD, low=1)
     found = ctx.state.group_history(group.group_id, up_to_seq=up_to, limit=number + 1)
     items = [
-        {
-            "From_Account": record.from_account,
-            "IsPlaceMsg": 0,
-            "MsgBody": dump_body(record.body),
-            "MsgPriority": PRIORITY_NUMBERS[record.priority],
-            "MsgRandom": record.random,
-            "MsgSeq": record.msg_seq,
-            "MsgTimeStamp": record.msg_time,
-        }
+        GroupHistoryMessage(
+            from_account=record.from_account,
+            is_place_msg=0,
+            msg_body=record.body,
+            msg_priority=PRIORITY_NUMBERS[record.priority],
+            msg_random=record.random,
+            msg_seq=record.msg_seq,
+            msg_time_stamp=record.msg_time,
+        )
         for record in found[:number]
     ]
-    finished = int(len(found) <= number)
-    return CommandResult({"GroupId": group.group_id, "IsFinished": finished, "RspMsgList": items})
+    history = GroupHistory(group_id=group.group_id, is_finished=int(len(found) <= number), rsp_msg_list=items)
+    return CommandResult(history.to_wire())
 
 
 def modify_group_msg(ctx: CommandContext, body: Mapping[str, Any]) -> CommandResult:

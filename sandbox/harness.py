@@ -19,8 +19,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from botkit.app import Wiring, wiring_of
 from botkit.config import Settings
-from botkit.elements import MsgBody, body_text, dump_body, msg_body_adapter, text_body
+from botkit.elements import MsgBody, body_text, dump_body, mention_text, msg_body_adapter, text_body
 from botkit.lab.recording import RecordedCall
+from botkit.restrequests import GroupAt
 from sandbox.app import backend_of, create_backend_app
 from sandbox.models import C2CRecord, GroupRecord, config_from_settings
 from sandbox.seed import DEMO_GROUP, DEMO_USER, seed_demo
@@ -148,8 +149,8 @@ class InProcessSandbox:
         body = {
             "GroupId": group_id,
             "From_Account": user,
-            "MsgBody": dump_body(text_body(f"@{robot} {text}")),
-            "GroupAtInfo": [{"GroupAtAllFlag": 0, "GroupAt_Account": robot}],
+            "MsgBody": dump_body(text_body(mention_text(robot, text))),
+            "GroupAtInfo": [GroupAt.member(robot).to_wire()],
         }
         answer = self._execute("group_open_http_svc/send_group_msg", body, user, random_field="Random")
         record = self.state.group_message(group_id, answer["MsgSeq"])

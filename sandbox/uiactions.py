@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import HTTPException
 from pydantic import ValidationError
 
+from botkit.restmodels import MAX_UINT32, RestCommand
+from botkit.restrequests import AccountImportRequest, CreateRobotRequest
 from sandbox import uiviews as views
 from sandbox.backend import Backend
 from sandbox.botchild import BotChild
@@ -99,7 +101,7 @@ class UiActions:
             request = views.send_request(self.state, user, target, text)
         except ValueError as exc:
             return Keep.SHOWN, f"⚠️ {exc}"
-        command, body = send_body(request, self.backend.rng.randrange(2**32))
+        command, body = send_body(request, self.backend.rng.randrange(MAX_UINT32 + 1))
         answer = self.backend.execute(command, body, operator=user, platform="Web")
         done = ""
         if request.kind == "group":
@@ -114,7 +116,9 @@ class UiActions:
         """(identity dropdown, new-user box, status); the new user becomes the identity and joins
         the demo group, so switching to them keeps a group to chat in."""
         user_id = name.strip()
-        answer = self.backend.execute("im_open_login_svc/account_import", {"UserID": user_id})
+        answer = self.backend.execute(
+            RestCommand.ACCOUNT_IMPORT, AccountImportRequest(user_id=user_id).to_wire()
+        )
         if answer["ErrorCode"] != 0:
             return Keep.SHOWN, Keep.SHOWN, views.outcome(answer, "")
         if self.state.group(DEMO_GROUP) is None:
@@ -133,7 +137,7 @@ class UiActions:
         if not user or robot is None:
             return Keep.SHOWN, Keep.SHOWN, "⚠️ A group needs a user and at least one robot."
         body = views.new_group_body(user, robot, name)
-        answer = self.backend.execute("group_open_http_svc/create_group", body)
+        answer = self.backend.execute(RestCommand.CREATE_GROUP, body)
         if answer["ErrorCode"] != 0:
             return Keep.SHOWN, Keep.SHOWN, views.outcome(answer, "")
         group = Target("group", answer["GroupId"])
@@ -204,8 +208,8 @@ class UiActions:
         return (*self.settings(), "Saved.")
 
     async def create_robot(self, robot_id: str, nick: str) -> tuple[Any, ...]:
-        body = {"UserID": robot_id.strip(), "Nick": nick.strip()}
-        answer = self.backend.execute("openim_robot_http_svc/create_robot", body)
+        request = CreateRobotRequest(user_id=robot_id.strip(), nick=nick.strip())
+        answer = self.backend.execute(RestCommand.CREATE_ROBOT, request.to_wire())
         return (*self.settings(), views.outcome(answer, f"Robot {robot_id.strip()} is ready."))
 
     def faults(self) -> tuple[float, float, float, float, float, int, float, int, str]:

@@ -16,12 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botkit.callbacks import is_robot
+from botkit.restmodels import RestCommand
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.traffic import TrafficEntry
 
 GAVE_UP_SECONDS = 30.0
 SILENT_SECONDS = 90.0
-_SEND_COMMANDS = ("openim/sendmsg", "group_open_http_svc/send_group_msg")
+_SEND_COMMANDS = (RestCommand.SEND_C2C, RestCommand.SEND_GROUP)
 
 Record = C2CRecord | GroupRecord
 

@@ -16,7 +16,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from botkit.callbacks import is_robot
-from botkit.elements import body_text
+from botkit.elements import body_text, mention_text
+from botkit.restrequests import CreateGroupRequest, Member
 from sandbox.botchild import BotChild
 from sandbox.control import ConfigUpdate, ConfigView, SendRequest
 from sandbox.faults import Faults
@@ -118,7 +119,7 @@ def mention(text: str, robot: str) -> str:
     first, _, rest = text.partition(" ")
     if first in (robot, f"@{robot}"):
         text = rest.strip()
-    return f"@{robot} {text}".rstrip()
+    return mention_text(robot, text).rstrip()
 
 
 def send_request(state: SandboxState, user: str, target: Target, text: str) -> SendRequest:
@@ -137,7 +138,10 @@ def new_group_body(owner: str, robot: str, name: str) -> dict[str, Any]:
     name = name.strip() or f"{owner} and {robot}"
     while len(name.encode("utf-8")) > GROUP_NAME_BYTES:
         name = name[:-1]
-    return {"Type": "Public", "Name": name, "Owner_Account": owner, "MemberList": [{"Member_Account": robot}]}
+    request = CreateGroupRequest(
+        type="Public", name=name, owner_account=owner, member_list=[Member(member_account=robot)]
+    )
+    return request.to_wire()
 
 
 def outcome(answer: Mapping[str, Any], done: str) -> str:

@@ -12,16 +12,16 @@ import random
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
+from botkit import callbacks
+from botkit.callbacks import C2CMessage, CallbackQuery, GroupMessage, dump_callback
 from botkit.config import Settings
-from botkit.elements import body_text, msg_body_adapter
+from botkit.elements import body_text, msg_body_adapter, text_body
 from botkit.errors import LLMError
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
-from botkit.signature import sign_callback
 from sandbox.faults import Faults
 from sandbox.harness import InProcessSandbox
 from sandbox.traffic import TrafficEntry
@@ -49,38 +49,27 @@ def callback_url(
     request_time: int | None = None,
 ) -> str:
     """A callback URL with Tencent's query string, signed when a token is given."""
-    query: dict[str, Any] = {
-        "SdkAppid": sdkappid,
-        "CallbackCommand": command,
-        "contenttype": "json",
-        "ClientIP": "203.0.113.7",
-        "OptPlatform": "RESTAPI",
-    }
-    if token is not None:
-        now = str(request_time if request_time is not None else int(time.time()))
-        query |= {"RequestTime": now, "Sign": sign_callback(token, now)}
-    return f"{path}?{urlencode(query)}"
+    query = CallbackQuery(
+        sdkappid=sdkappid, callback_command=command, client_ip="203.0.113.7", opt_platform="RESTAPI"
+    )
+    now = request_time if request_time is not None else int(time.time())
+    return callbacks.callback_url(path, query.params(), token=token, request_time=now)
 
 
 def c2c_body(text: str = "hello", *, sender: str = USER, robot: str = ROBOT, seq: int = 1) -> bytes:
     msg_time = 1700000100 + seq
-    return json.dumps(
-        {
-            "CallbackCommand": "Bot.OnC2CMessage",
-            "From_Account": sender,
-            "To_Account": robot,
-            "MsgSeq": seq,
-            "MsgRandom": 918273645,
-            "MsgTime": msg_time,
-            "MsgKey": f"{seq}_918273645_{msg_time}",
-            "OnlineOnlyFlag": 0,
-            "SendMsgResult": 0,
-            "ErrorInfo": "send msg succeed",
-            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
-            "CloudCustomData": "",
-            "EventTime": msg_time * 1000 + 123,
-        }
-    ).encode()
+    message = C2CMessage(
+        from_account=sender,
+        to_account=robot,
+        msg_seq=seq,
+        msg_random=918273645,
+        msg_time=msg_time,
+        msg_key=f"{seq}_918273645_{msg_time}",
+        error_info="send msg succeed",
+        msg_body=text_body(text),
+        event_time=msg_time * 1000 + 123,
+    )
+    return json.dumps(dump_callback(message)).encode()
 
 
 def group_body(
@@ -91,23 +80,19 @@ def group_body(
     group: str = GROUP,
     seq: int = 42,
 ) -> bytes:
-    return json.dumps(
-        {
-            "CallbackCommand": "Bot.OnGroupMessage",
-            "GroupId": group,
-            "Type": "Public",
-            "From_Account": sender,
-            "Operator_Account": sender,
-            "Random": 55667788,
-            "MsgSeq": seq,
-            "MsgTime": 1700000200,
-            "OnlineOnlyFlag": 0,
-            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
-            "AtRobots_Account": robots if robots is not None else [ROBOT],
-            "CloudCustomData": "",
-            "EventTime": 1700000200456,
-        }
-    ).encode()
+    message = GroupMessage(
+        group_id=group,
+        type="Public",
+        from_account=sender,
+        operator_account=sender,
+        random=55667788,
+        msg_seq=seq,
+        msg_time=1700000200,
+        msg_body=text_body(text),
+        at_robots_account=robots if robots is not None else [ROBOT],
+        event_time=1700000200456,
+    )
+    return json.dumps(dump_callback(message)).encode()
 
 
 # -- time ------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -13,11 +14,14 @@ from botkit.callbacks import (
     MAX_CALLBACK_BYTES,
     C2CMessage,
     CallbackCommand,
+    CallbackQuery,
     GroupMessage,
+    callback_url,
     dump_callback,
     is_robot,
     parse_callback,
     parse_query,
+    refusal_body,
 )
 from botkit.elements import TextElem, UnknownElem
 from botkit.errors import CallbackError
@@ -272,8 +276,40 @@ def test_parse_query_refusals(query: dict[str, str], reason_part: str) -> None:
     assert reason_part in caught.value.reason
 
 
+def test_callback_url_writes_tencents_query_with_sign_and_request_time_last() -> None:
+    query = CallbackQuery(
+        sdkappid=1400000000, callback_command=C2C, client_ip="203.0.113.7", opt_platform="RESTAPI"
+    )
+
+    url = callback_url("https://bot.test/im", query.params(), token="example-token", request_time=1700000000)
+
+    base, _, written = url.partition("?")
+    assert base == "https://bot.test/im"
+    assert dict(parse_qsl(written)) == FULL_QUERY
+    assert [pair.partition("=")[0] for pair in written.split("&")][-2:] == ["Sign", "RequestTime"]
+
+
+def test_a_callback_url_reads_back_as_the_query_it_was_built_from() -> None:
+    query = CallbackQuery(sdkappid=1400000000, callback_command=GROUP)
+
+    url = callback_url("/im?tenant=a", query.params())
+
+    read = parse_query(dict(parse_qsl(urlsplit(url).query)))
+    assert read.model_dump() == query.model_dump() | {"tenant": "a"}
+    assert (read.sign, read.request_time) == (None, None)
+
+
+def test_a_signed_callback_url_needs_its_request_time() -> None:
+    with pytest.raises(ValueError, match="request_time"):
+        callback_url("/im", {}, token="example-token")
+
+
 def test_ack_body_is_the_documented_success() -> None:
     assert ACK_BODY == {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
+
+
+def test_a_refusal_says_why_with_error_code_1() -> None:
+    assert refusal_body("wrong app") == {"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": "wrong app"}
 
 
 @pytest.mark.parametrize(

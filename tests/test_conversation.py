@@ -7,7 +7,8 @@ import json
 import pytest
 
 from botkit.callbacks import C2CMessage, GroupMessage, parse_callback
-from botkit.conversation import Memory, conversation_key, strip_mentions, within_budget
+from botkit.conversation import Memory, conversation_key, within_budget
+from botkit.elements import strip_mentions
 from botkit.llm.base import ChatMessage, Role
 from botkit.store import InMemoryStore
 from botkit.store.base import Turn

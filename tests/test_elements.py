@@ -25,7 +25,10 @@ from botkit.elements import (
     WireModel,
     body_text,
     dump_body,
+    leading_mentions,
+    mention_text,
     msg_body_adapter,
+    strip_mentions,
     text_body,
 )
 
@@ -300,3 +303,29 @@ def test_models_accept_snake_case_names() -> None:
     elem = TextElem(msg_content=TextContent(text="by name"))
 
     assert dump_body([elem]) == [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "by name"}}]
+
+
+def test_a_mention_is_written_as_tencent_clients_write_it() -> None:
+    assert mention_text("@RBT#001", "what is a UserSig?") == "@@RBT#001 what is a UserSig?"
+
+
+@pytest.mark.parametrize(
+    ("text", "accounts"),
+    [
+        ("@@RBT#001 hi", ["@RBT#001"]),
+        ("@alice @@RBT#001 hi @bob", ["alice", "@RBT#001"]),
+        ("@ hi", []),
+        ("hello @@RBT#001", []),
+        ("", []),
+    ],
+)
+def test_leading_mentions_are_the_first_at_words(text: str, accounts: list[str]) -> None:
+    assert leading_mentions(text) == accounts
+
+
+@pytest.mark.parametrize("account", ["@RBT#001", "alice", "@RBT#a.b"])
+def test_a_written_mention_reads_back(account: str) -> None:
+    text = mention_text(account, "hi there")
+
+    assert leading_mentions(text) == [account]
+    assert strip_mentions(text, [account]) == "hi there"

@@ -18,7 +18,9 @@ from pydantic import SecretStr
 
 from botkit.app import create_app, wiring_of
 from botkit.config import Settings
-from botkit.elements import TextElem, body_text
+from botkit.elements import TextElem, body_text, text_body
+from botkit.restmodels import RestCommand
+from botkit.restrequests import SendC2CRequest
 from botkit.store import EntryStatus
 from sandbox.chat import Chat
 from sandbox.faults import Faults
@@ -186,15 +188,17 @@ async def test_twenty_users_sending_the_same_msgseq_and_random_in_one_second_eac
     sent = []
     for user in users:
         sandbox.add_user(user)
-        body = {
-            "From_Account": user,
-            "To_Account": ROBOT,
-            "MsgSeq": 1,
-            "MsgRandom": 12345,
-            "MsgTimeStamp": 1700000000,
-            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": f"hi from {user}"}}],
-        }
-        answer = sandbox.backend.execute("openim/sendmsg", body, operator=user, platform="Web")
+        request = SendC2CRequest(
+            from_account=user,
+            to_account=ROBOT,
+            msg_seq=1,
+            msg_random=12345,
+            msg_time_stamp=1700000000,
+            msg_body=text_body(f"hi from {user}"),
+        )
+        answer = sandbox.backend.execute(
+            RestCommand.SEND_C2C, request.to_wire(), operator=user, platform="Web"
+        )
         assert answer["ErrorCode"] == 0, answer
         sent.append(sandbox.state.c2c_message(user, ROBOT, answer["MsgKey"]))
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from botkit.config import Settings
-from botkit.elements import body_text, text_body
+from botkit.elements import body_text, mention_text, text_body
 from botkit.llm.local import LocalProvider
 from botkit.notebook import (
     Connection,
@@ -62,7 +62,11 @@ async def test_wait_for_reply_returns_the_robots_answer_from_history(conn: Conne
 async def test_wait_for_group_reply_returns_the_robots_answer_after_the_question(conn: Connection) -> None:
     group_id = await conn.chat.create_group("Public", "helpers", owner=conn.user, members=[ROBOT])
     sent = await conn.chat.send_group(
-        group_id, text_body(f"@{ROBOT} hi all"), random=1, from_account=conn.user, at_accounts=[ROBOT]
+        group_id,
+        text_body(mention_text(ROBOT, "hi all")),
+        random=1,
+        from_account=conn.user,
+        at_accounts=[ROBOT],
     )
 
     reply = await wait_for_group_reply(conn.chat, group_id, ROBOT, after_seq=sent.msg_seq, timeout=30)

@@ -96,7 +96,7 @@ def test_build_a_bot_notebook_chats_evaluates_and_serves_its_module(tmp_path: Pa
     assert "bot:  We answer from 9:00 to 18:00" in shown  # the command, in the sandbox
     assert "bot:  Let's keep it friendly" in shown  # the middleware
     assert "/hours - Opening hours" in shown
-    assert "callback {\"CallbackCommand\": \"Bot.OnC2CMessage\"" in shown
+    assert 'callback {"CallbackCommand": "Bot.OnC2CMessage"' in shown
     assert "rest http://sandbox.test/v4/openim/sendmsg" in shown
     assert "commands" in shown and "manners" in shown  # the suite's conversations, evaluated
     assert "bot: We answer from 9:00 to 18:00" in shown  # served by botkit serve supportbot:bot

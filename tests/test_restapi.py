@@ -22,7 +22,8 @@ from pydantic import SecretStr
 from botkit.config import Settings
 from botkit.elements import body_text, text_body
 from botkit.errors import ChatAPIError, ChatTransportError
-from botkit.restapi import DEFAULT_RATE_LIMIT, MAX_BACKOFF_SECONDS, MAX_UINT32, ChatClient
+from botkit.restapi import DEFAULT_RATE_LIMIT, MAX_BACKOFF_SECONDS, ChatClient
+from botkit.restmodels import MAX_UINT32
 from botkit.usersig import UserSigCache, verify_usersig
 from sandbox.harness import InProcessSandbox
 from tests.support import ADMIN, KEY, ROBOT, SDKAPPID, FakeClock, rest_traffic

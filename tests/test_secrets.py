@@ -12,9 +12,11 @@ from pydantic import SecretStr
 
 from botkit.app import create_app, wiring_of
 from botkit.config import Settings, load_settings
+from botkit.errorcodes import ErrorCode
 from botkit.errors import ChatAPIError, ConfigError
 from botkit.logmask import escape_controls, install_log_scrubber, register_secrets, scrub
 from botkit.restapi import ChatClient
+from botkit.restmodels import Envelope
 from sandbox.harness import InProcessSandbox
 from tests.support import KEY, TOKEN, ByHost, KeepsUserSigs, c2c_body, callback_url, error_codes
 
@@ -116,7 +118,7 @@ async def test_a_usersig_quoted_in_a_rest_error_is_neither_logged_nor_stored(
             return httpx.Response(200, json={"choices": [{"message": {"content": "hi"}}]})
         usersigs.append(request.url.params["usersig"])
         info = f"bad request {request.url} (quoted: {quote(str(request.url), safe='')})"
-        return httpx.Response(200, json={"ActionStatus": "FAIL", "ErrorCode": 70003, "ErrorInfo": info})
+        return httpx.Response(200, json=Envelope.error(ErrorCode.USERSIG_ILLEGAL, info).to_wire())
 
     caplog.set_level(logging.DEBUG)
     app, key = await _exchange(secret_settings, httpx.MockTransport(route))

@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from botkit.callbacks import callback_url
 from botkit.errors import ConfigError
-from botkit.signature import sign_callback
 
 SECRET_NAMES = frozenset({"sign", "requesttime", "usersig", "token", "callback_token", "key", "secret"})
 """Query parameters and body keys dropped from a recording (compared in lower case)."""
@@ -130,7 +129,10 @@ async def replay_callbacks(
     for call in calls:
         if call.kind != "callback":
             continue
-        target = url + ("&" if "?" in url else "?") + urlencode(_signed_query(call, token, sdkappid, clock))
+        query = call.query | {"CallbackCommand": call.command}
+        if sdkappid is not None:
+            query["SdkAppid"] = str(sdkappid)
+        target = callback_url(url, query, token=token or None, request_time=int(clock()))
         content = json.dumps(call.body, ensure_ascii=False).encode("utf-8")
         try:
             reply = await client.post(target, content=content, headers={"Content-Type": "application/json"})
@@ -143,15 +145,3 @@ async def replay_callbacks(
             answer = reply.text
         results.append(Replayed(call, reply.status_code, answer))
     return results
-
-
-def _signed_query(
-    call: RecordedCall, token: str | None, sdkappid: int | None, clock: Callable[[], float]
-) -> dict[str, str]:
-    query = call.query | {"CallbackCommand": call.command}
-    if sdkappid is not None:
-        query["SdkAppid"] = str(sdkappid)
-    if token:
-        now = str(int(clock()))
-        query |= {"Sign": sign_callback(token, now), "RequestTime": now}
-    return query

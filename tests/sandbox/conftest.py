@@ -12,6 +12,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from botkit.callbacks import ACK_BODY
+from botkit.elements import dump_body, text_body
 from botkit.usersig import generate_usersig
 from sandbox.app import backend_of, create_backend_app
 from sandbox.backend import Backend
@@ -36,7 +38,7 @@ class Recorder:
         self.requests.append(request)
         if self.reply is not None:
             return await self.reply(request)
-        return httpx.Response(200, json={"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""})
+        return httpx.Response(200, json=ACK_BODY)
 
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(request.content) for request in self.requests]
@@ -96,7 +98,7 @@ class Harness:
 
 
 def text_msg(text: str) -> list[dict[str, Any]]:
-    return [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}]
+    return dump_body(text_body(text))
 
 
 def make_state(*, token: str | None = TOKEN, path: str = ":memory:") -> SandboxState:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from botkit.elements import body_text, msg_body_adapter
+from botkit.elements import body_text, msg_body_adapter, text_body
+from botkit.restrequests import SendC2CRequest
 from tests.support import ADMIN, ROBOT
 
 from .conftest import Harness, text_msg
@@ -18,7 +19,8 @@ MODIFY = "openim/modify_c2c_msg"
 
 
 def message(text: str = "hi", **fields: Any) -> dict[str, Any]:
-    return {"From_Account": "alice", "To_Account": "bob", "MsgRandom": 42, "MsgBody": text_msg(text)} | fields
+    request = SendC2CRequest(from_account="alice", to_account="bob", msg_random=42, msg_body=text_body(text))
+    return request.to_wire() | fields
 
 
 def texts(harness: Harness, a: str = "alice", b: str = "bob") -> list[str]:

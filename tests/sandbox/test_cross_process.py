@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
-from botkit.elements import body_text
+from botkit.elements import body_text, mention_text
 from botkit.processes import ChildExited, ChildProcess, free_port
 from botkit.restapi import ChatClient
 from botkit.sandboxprocess import SandboxProcess
@@ -116,7 +116,7 @@ async def test_a_group_mention_is_answered_and_readable_with_group_msg_get_simpl
             "kind": "group",
             "from_account": running.demo_user,
             "to": running.demo_group,
-            "text": f"@{robot} hello group",
+            "text": mention_text(robot, "hello group"),
             "at": [robot],
         }
         assert (await http.post("/sandbox/api/send", json=message)).json()["ErrorCode"] == 0

@@ -14,6 +14,9 @@ from fastapi import FastAPI, Request
 from pydantic import SecretStr
 
 from botkit.callbacks import ACK_BODY, C2CMessage, GroupMessage, parse_callback, parse_query
+from botkit.elements import mention_text, text_body
+from botkit.restmodels import RestCommand
+from botkit.restrequests import CreateGroupRequest, GroupAt, Member, SendC2CRequest, SendGroupRequest
 from botkit.signature import verify_callback
 from botkit.usersig import generate_usersig
 from sandbox.app import backend_of, create_backend_app
@@ -40,27 +43,28 @@ def documented(name: str) -> dict[str, Any]:
 async def send_c2c(
     harness: Harness, sender: str = "alice", to: str = ROBOT, text: str = "hi"
 ) -> dict[str, Any]:
-    body = {
-        "From_Account": sender,
-        "To_Account": to,
-        "MsgRandom": 918273645,
-        "MsgSeq": 2001,
-        "MsgBody": text_msg(text),
-    }
-    return await harness.ok("openim/sendmsg", body)
+    request = SendC2CRequest(
+        from_account=sender, to_account=to, msg_random=918273645, msg_seq=2001, msg_body=text_body(text)
+    )
+    return await harness.ok(RestCommand.SEND_C2C, request.to_wire())
 
 
 async def group_with(harness: Harness, *members: str, group_type: str = "Public") -> str:
-    body = {"Type": group_type, "Name": "team", "MemberList": [{"Member_Account": m} for m in members]}
-    group_id: str = (await harness.ok("group_open_http_svc/create_group", body))["GroupId"]
+    request = CreateGroupRequest(
+        type=group_type, name="team", member_list=[Member(member_account=m) for m in members]
+    )
+    group_id: str = (await harness.ok(RestCommand.CREATE_GROUP, request.to_wire()))["GroupId"]
     return group_id
 
 
 async def send_group(
     harness: Harness, group_id: str, text: str, *, sender: str = "bob", at: Any = None
 ) -> None:
-    body = {"GroupId": group_id, "From_Account": sender, "Random": 55667788, "MsgBody": text_msg(text)}
-    await harness.ok("group_open_http_svc/send_group_msg", body | ({"GroupAtInfo": at} if at else {}))
+    request = SendGroupRequest(
+        group_id=group_id, from_account=sender, random=55667788, msg_body=text_body(text)
+    )
+    # `at` goes as given: some cases are GroupAtInfo items a client might send, not ones botkit would.
+    await harness.ok(RestCommand.SEND_GROUP, request.to_wire() | ({"GroupAtInfo": at} if at else {}))
 
 
 async def test_c2c_to_a_robot_fires_a_signed_callback(harness: Harness) -> None:
@@ -103,7 +107,7 @@ async def test_no_token_means_no_sign_and_no_request_time(harness: Harness) -> N
 async def test_group_mention_fires_a_group_callback(harness: Harness) -> None:
     group_id = await group_with(harness, "alice", "bob", ROBOT)
     await send_group(
-        harness, group_id, f"@{ROBOT} summarise", at=[{"GroupAtAllFlag": 0, "GroupAt_Account": ROBOT}]
+        harness, group_id, mention_text(ROBOT, "summarise"), at=[GroupAt.member(ROBOT).to_wire()]
     )
     [body] = await harness.sent_callbacks()
     query = dict(harness.recorder.requests[0].url.params)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from botkit.callbacks import ACK_BODY
 from botkit.config import Settings
 from sandbox.faults import Faults, rest_failure
 from sandbox.harness import InProcessSandbox
@@ -73,7 +74,7 @@ async def test_a_retry_after_a_timeout_can_succeed(harness: Harness) -> None:
     async def hang_once(request: httpx.Request) -> httpx.Response:
         if len(harness.recorder.requests) == 1:
             await asyncio.Event().wait()
-        return httpx.Response(200, json={"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""})
+        return httpx.Response(200, json=ACK_BODY)
 
     harness.recorder.reply = hang_once
     await message_robot(harness)

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from botkit.elements import body_text
+from botkit.elements import body_text, text_body
+from botkit.restrequests import SendGroupRequest
 from tests.support import ADMIN, ROBOT
 
 from .conftest import Harness, text_msg
@@ -29,12 +30,10 @@ async def make_group(harness: Harness, group_type: str = "Public", **extra: Any)
 
 
 def group_msg(group_id: str, text: str = "hello", random: int = 77, **fields: Any) -> dict[str, Any]:
-    return {
-        "GroupId": group_id,
-        "From_Account": "alice",
-        "Random": random,
-        "MsgBody": text_msg(text),
-    } | fields
+    request = SendGroupRequest(
+        group_id=group_id, from_account="alice", random=random, msg_body=text_body(text)
+    )
+    return request.to_wire() | fields
 
 
 def stored_texts(harness: Harness, group_id: str) -> list[str]:

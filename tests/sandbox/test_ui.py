@@ -11,7 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from botkit.callbacks import ACK_BODY
 from botkit.elements import text_body
+from botkit.errorcodes import ErrorCode
+from botkit.restmodels import Envelope
 from sandbox.app import backend_of, create_backend_app
 from sandbox.faults import Faults
 from sandbox.models import Group, GroupRecord
@@ -146,7 +149,7 @@ def _log() -> TrafficLog:
         method="POST",
         url="http://bot/im?CallbackCommand=Bot.OnC2CMessage",
         request={"CallbackCommand": "Bot.OnC2CMessage"},
-        response={"ErrorCode": 0},
+        response=ACK_BODY,
         status=200,
         latency_ms=12.345,
     )
@@ -155,7 +158,7 @@ def _log() -> TrafficLog:
         method="POST",
         url="http://chat/v4/openim/sendmsg?usersig=secret&random=1",
         request={},
-        response={"ActionStatus": "FAIL", "ErrorCode": 60008},
+        response=Envelope.error(ErrorCode.INTERNAL_TIMEOUT, "timeout").to_wire(),
         status=200,
         latency_ms=3.0,
         error="ErrorCode 60008: timeout",
