@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +27,7 @@ from botkit.ops import create_ops_router
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
+from botkit.streaming import StreamReplies
 from botkit.webhook import create_webhook_route
 
 log = logging.getLogger("botkit.app")
@@ -38,8 +40,10 @@ def create_app(
     provider: Provider | None = None,
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> FastAPI:
-    """The webhook service. Tests pass a transport (the sandbox or a MockTransport), a provider or a store."""
+    """The webhook service. Tests pass a transport (the sandbox or a MockTransport), a provider or a store,
+    and `clock` with `sleep` (the pace of streamed replies)."""
     install_log_scrubber(settings.secrets())
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.store)
@@ -49,18 +53,19 @@ def create_app(
     model = provider if provider is not None else get_provider(settings, http)
     metrics = Metrics(in_flight=lambda: intake.in_flight, backlog=the_store.backlog)
     memory = Memory(the_store, max_turns=settings.history_turns, max_chars=settings.history_chars)
-    handler = Handler(
+    responder = Responder(
         settings=settings,
-        responder=Responder(
-            settings=settings,
-            provider=Limited(model, settings.llm_concurrency or settings.max_in_flight),
-            memory=memory,
-            limits=UserLimits.from_settings(settings, clock=clock),
-            metrics=metrics,
-        ),
-        store=the_store,
-        chat=ChatClient.from_settings(settings, http, metrics=metrics),
+        provider=Limited(model, settings.llm_concurrency or settings.max_in_flight),
+        memory=memory,
+        limits=UserLimits.from_settings(settings, clock=clock),
         metrics=metrics,
+    )
+    chat = ChatClient.from_settings(settings, http, metrics=metrics)
+    streams = StreamReplies(
+        settings=settings, responder=responder, store=the_store, chat=chat, clock=clock, sleep=sleep
+    )
+    handler = Handler(
+        settings=settings, responder=responder, store=the_store, chat=chat, metrics=metrics, streams=streams
     )
     if settings.callback_token is None:
         log.warning(

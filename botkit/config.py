@@ -19,6 +19,7 @@ from botkit.errors import ConfigError
 ROBOT_PREFIX = "@RBT#"
 
 LLMName = Literal["echo", "local", "openai", "minimax"]
+StreamMode = Literal["off", "robot", "native", "edit"]
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a chat app. Answer briefly and plainly, "
@@ -133,6 +134,9 @@ class Settings(BaseSettings):
     )
     log_format: Literal["text", "json"] = "text"
     api_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json.")
+    stream: StreamMode = Field(
+        "off", description="Show answers as the model writes them: off, robot, native or edit (README)."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from botkit.replies import split
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store.base import JournalEntry, Store
+from botkit.streaming import StreamReplies
 
 log = logging.getLogger("botkit.handler")
 
@@ -39,8 +40,12 @@ class Handler:
         store: Store,
         chat: ChatClient,
         metrics: Metrics | None = None,
+        streams: StreamReplies | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self._streams = streams or StreamReplies(
+            settings=settings, responder=responder, store=store, chat=chat
+        )
         self._settings = settings
         self._responder = responder
         self._store = store
@@ -72,7 +77,8 @@ class Handler:
             return
         parts = entry.reply_parts
         if parts is None:
-            answer = await self._responder.answer(message, robot)
+            # Streamed (BOTKIT_STREAM) as far as it can be; what is left is sent whole, as before.
+            answer = await self._streams.answer(entry, lease, message, robot)
             parts = split(answer.text)
             await self._store.save_reply(entry.key, parts, token=entry.token)
             await self._responder.remember(message, robot, answer)

@@ -18,6 +18,7 @@ from botkit.limits import UserLimits
 from botkit.llm.base import Provider, complete
 from botkit.metrics import Metrics
 from botkit.replies import clean
+from botkit.streamtext import Tap
 
 log = logging.getLogger("botkit.responder")
 
@@ -53,9 +54,12 @@ class Responder:
     def provider_name(self) -> str:
         return self._provider.name
 
-    async def answer(self, message: C2CMessage | GroupMessage, robot: str) -> Answer:
+    async def answer(
+        self, message: C2CMessage | GroupMessage, robot: str, *, tap: Tap | None = None
+    ) -> Answer:
         """The model's cleaned answer, the fallback text when the model fails, or the non-text
-        notice, without asking the model, when the message has no text (an image, a sticker, "")."""
+        notice, without asking the model, when the message has no text (an image, a sticker, "").
+        `tap` wraps the provider for this answer (a stream watching the chunks)."""
         key = conversation_key(message, robot)
         question = self._question(message, robot)
         if not question:
@@ -68,7 +72,8 @@ class Responder:
         try:
             # The one bound on a whole answer, whatever the provider does; the intake lease counts on it.
             async with asyncio.timeout(self._settings.llm_timeout):
-                answer = await self._metrics.time_model(self._provider.name, complete(self._provider, prompt))
+                provider = tap(self._provider) if tap is not None else self._provider
+                answer = await self._metrics.time_model(self._provider.name, complete(provider, prompt))
         except LoopedAnswer as exc:
             log.warning(
                 "%s looped for %s: %s; sending the part before, not remembering it",

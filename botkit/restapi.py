@@ -34,7 +34,9 @@ from botkit.restmodels import (
     RestCommand,
     RoamMessages,
     RobotList,
+    RobotStreamResult,
     SendResult,
+    StreamResult,
 )
 from botkit.usersig import UserSigCache
 
@@ -338,6 +340,69 @@ class ChatClient:
         """Up to 20 group messages ending at `req_msg_seq` (the newest when None)."""
         payload = _given(GroupId=group_id, ReqMsgSeq=req_msg_seq, ReqMsgNumber=req_msg_number)
         return await self._typed(GroupHistory, RestCommand.GROUP_MSG_GET_SIMPLE, payload)
+
+    async def send_stream_msg(
+        self,
+        from_account: str,
+        to_account: str,
+        chunk: str,
+        *,
+        msg_key: str | None = None,
+        finish: bool = False,
+    ) -> RobotStreamResult:
+        """One call of a robot's 1:1 stream: the first (no `msg_key`) opens it, `finish` ends it."""
+        payload = _given(
+            From_Account=from_account,
+            To_Account=to_account,
+            Chunk=chunk,
+            MsgKey=msg_key,
+            Finish=1 if finish else None,
+        )
+        return await self._typed(RobotStreamResult, RestCommand.SEND_ROBOT_STREAM, payload)
+
+    async def send_c2c_stream_msg(
+        self,
+        from_account: str,
+        to_account: str,
+        body: MsgBody,
+        *,
+        msg_random: int,
+        msg_seq: int | None = None,
+        sync_other_machine: int = 2,
+    ) -> StreamResult:
+        """One call of a native 1:1 stream (`body` holds one `TIMStreamElem`); reusing `msg_seq` and
+        `msg_random` on the first call makes a resend find the stream it opened."""
+        payload = _given(
+            SyncOtherMachine=sync_other_machine,
+            From_Account=from_account,
+            To_Account=to_account,
+            MsgSeq=msg_seq,
+            MsgRandom=msg_random,
+            MsgBody=dump_body(body),
+        )
+        return await self._typed(StreamResult, RestCommand.SEND_C2C_STREAM, payload)
+
+    async def send_group_stream_msg(
+        self,
+        group_id: str,
+        body: MsgBody,
+        *,
+        msg_random: int,
+        from_account: str | None = None,
+        at_accounts: Sequence[str] = (),
+        topic_id: str | None = None,
+    ) -> StreamResult:
+        """One call of a native group stream; `MsgRandom` as in Tencent's sample (protocol.md §6)."""
+        at_info = [{"GroupAtAllFlag": 0, "GroupAt_Account": account} for account in at_accounts]
+        payload = _given(
+            GroupId=group_id,
+            From_Account=from_account,
+            MsgRandom=msg_random,
+            MsgBody=dump_body(body),
+            GroupAtInfo=at_info or None,
+            TopicId=topic_id,
+        )
+        return await self._typed(StreamResult, RestCommand.SEND_GROUP_STREAM, payload)
 
 
 def _given(**fields: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from sandbox import accounts, c2c, groups
+from sandbox import accounts, c2c, groups, streams
 from sandbox.errorcodes import ErrorCode, SandboxError
 from sandbox.models import CommandContext, CommandResult
 
@@ -34,6 +34,9 @@ COMMANDS: Mapping[str, Command] = MappingProxyType(
         "group_open_http_svc/add_group_member": groups.add_group_member,
         "group_open_http_svc/send_group_msg": groups.send_group_msg,
         "group_open_http_svc/group_msg_get_simple": groups.group_msg_get_simple,
+        "openim_robot_http_svc/send_stream_msg": streams.send_stream_msg,
+        "stream_msg/send_c2c_stream_msg": streams.send_c2c_stream_msg,
+        "stream_msg/send_group_stream_msg": streams.send_group_stream_msg,
     }
 )
 

@@ -28,6 +28,7 @@ class ErrorCode(IntEnum):
     INTERNAL_TIMEOUT = 60008
     NOT_ADMIN = 60010
     SDKAPPID_REQUIRED = 60012
+    TOO_FREQUENT = 60018
     USERSIG_EXPIRED = 70001
     USERSIG_ILLEGAL = 70003
     USERSIG_FOREIGN_KEY = 70009
@@ -64,6 +65,7 @@ ERROR_INFO: Mapping[int, str] = MappingProxyType(
         ErrorCode.INTERNAL_TIMEOUT: "Service request timed out. Please try again later.",
         ErrorCode.NOT_ADMIN: "The identifier in the URL must be an app admin.",
         ErrorCode.SDKAPPID_REQUIRED: "The REST API needs an SDKAppID in the URL.",
+        ErrorCode.TOO_FREQUENT: "Requests are too frequent. Please try again later.",
         ErrorCode.USERSIG_EXPIRED: "The UserSig has expired. Please generate a new one.",
         ErrorCode.USERSIG_ILLEGAL: (
             "The UserSig in use is illegal. Please regenerate UserSig through official API."
