@@ -312,6 +312,9 @@ class _Run:
         idle = self.owner.clock() - state.written_at
         if state.handle is not None and state.mode != "edit" and idle > SERVER_END_SECONDS:
             state.closed = True  # Tencent has ended it (or is about to): it must not be written again
+        # The call after the last journalled one may have reached Tencent: skip its Index, so the
+        # end is not taken for a retry of it.
+        state.index += 1
         final = state.final if state.final is not None else f"{state.shown}\n\n{CUT_NOTE}"
         log.info("%s: closing a stream an earlier attempt left open", self.entry.key)
         return await self.close(final)
