@@ -142,6 +142,7 @@ class StreamReplies:
             pump.cancel()
         if leftover is None:
             return answer  # finished before anything could be shown: sent whole, as without streaming
+        log.info("streamed the answer to %s in %d message(s)", run.entry.key, run.state.segment + 1)
         await self.responder.remember(message, robot, answer)
         return Answer(leftover, remember=False)
 
