@@ -73,8 +73,9 @@ def sendmsg(record: Record, body: dict[str, Any]) -> dict[str, Any]:
     user = str(body.get("To_Account", ""))
     text = json.dumps(body.get("MsgBody"), sort_keys=True)
     seq, random = int(body.get("MsgSeq", 0)), int(body.get("MsgRandom", 0))
-    record.first_reply.setdefault(user, time.monotonic())
-    record.replies.setdefault(user, set()).add((str(body.get("From_Account")), seq, random, text))
+    if not body.get("OnlineOnlyFlag"):  # an online-only signal ("typing…") is no reply
+        record.first_reply.setdefault(user, time.monotonic())
+        record.replies.setdefault(user, set()).add((str(body.get("From_Account")), seq, random, text))
     now = int(time.time())
     return {
         "ActionStatus": "OK",

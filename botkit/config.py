@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     api_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json.")
     stream: StreamMode = Field(
-        "off", description="Show answers as the model writes them: off, robot, native or edit (README)."
+        "edit", description="Show answers as the model writes them: off, robot, native or edit (README)."
     )
 
     @field_validator("log_level", mode="before")

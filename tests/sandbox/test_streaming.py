@@ -226,3 +226,22 @@ async def test_typing_is_sent_while_the_model_thinks_and_never_stored() -> None:
         assert all(entry.request["OnlineOnlyFlag"] == 1 for entry in typing)
         assert typing[0].request["MsgBody"][0]["MsgType"] == "TIMCustomElem"
         assert "user_typing_status" in typing[0].request["MsgBody"][0]["MsgContent"]["Data"]
+
+
+@pytest.mark.parametrize("mode", ["robot", "native", "edit"])
+async def test_one_conversation_is_answered_in_order_each_message_once(mode: StreamMode) -> None:
+    clock = new_clock()
+    model = ScriptedModel(words(ANSWER, every=0.05), clock)
+    async with streaming(mode, model, clock) as local:
+        first = local.send_c2c(local.user, local.robot, "first question")
+        second = local.send_c2c(local.user, local.robot, "second question")
+        await local.sandbox.dispatcher.drain()
+        local.sandbox.replay([call for call in local.sandbox.recording if call.kind == "callback"])
+        await local.settle()  # both delivered twice: each answered once
+        replies = local.c2c_replies(first)
+        assert [visible_text(reply.body) for reply in replies] == [model.answer, model.answer]
+        assert all(stream_ended(reply.body) for reply in replies)
+        assert len(local.c2c_replies(second)) == 2  # both answers came after both questions
+        # The second answer's message opened only once the first one's had been ended.
+        first_message, second_message = _by_message(calls(local, mode)).values()
+        assert second_message[0].time >= first_message[-1].time
