@@ -17,10 +17,9 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from botkit.callbacks import C2CMessage, GroupMessage
-from botkit.config import StreamMode
 from botkit.elements import (
     CustomContent,
     CustomElem,
@@ -35,6 +34,8 @@ from botkit.restapi import ChatClient
 from botkit.restmodels import RestCommand
 
 log = logging.getLogger("botkit.streaming")
+
+SinkMode = Literal["robot", "native", "edit"]
 
 # TUIKit's typing indicator is an online-only custom message (its "user_typing_status" business ID,
 # https://trtc.io/document/58663 and TUIKit's MessageTyping); Tencent has no REST call of its own for it.
@@ -184,7 +185,7 @@ class EditSink:
         await self.grow(handle, index, text, delta)
 
 
-def make_sink(mode: StreamMode, chat: ChatClient, where: Where, *, key: str, segment: int) -> Sink:
+def make_sink(mode: SinkMode, chat: ChatClient, where: Where, *, key: str, segment: int) -> Sink:
     """The sink of `mode` for message `segment` of the answer to journal entry `key`; the first one
     @-mentions the asker in a group, as whole replies do."""
     mention = f"@{where.asker} " if segment == 0 and where.group_id is not None else ""

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from botkit.config import Settings
 from botkit.restapi import ChatClient
 from botkit.restmodels import RoamMessage
-from botkit.streaming import CUT_NOTE
+from botkit.streamrun import CUT_NOTE
 from sandbox.app import create_sandbox_app
 from sandbox.botchild import free_port
 from sandbox.state import SandboxConfig, SandboxState

@@ -14,7 +14,7 @@ import pytest
 from botkit.app import create_app
 from botkit.config import StreamMode
 from botkit.store.inmemory import InMemoryStore
-from botkit.streaming import CUT_NOTE, StreamState
+from botkit.streamrun import CUT_NOTE, StreamState
 from sandbox.harness import LocalSandbox
 from sandbox.models import C2CRecord
 from sandbox.streams import stream_ended, visible_text

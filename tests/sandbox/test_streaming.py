@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from botkit.app import create_app
 from botkit.config import Settings, StreamMode
 from botkit.elements import msg_body_adapter
-from botkit.streaming import CUT_NOTE, KEEPALIVE_SECONDS
+from botkit.streamrun import CUT_NOTE, KEEPALIVE_SECONDS
 from sandbox import fields
 from sandbox.harness import SANDBOX_BASE_URL, LocalSandbox
 from sandbox.models import C2CRecord, GroupRecord
