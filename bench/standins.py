@@ -31,9 +31,10 @@ from urllib.parse import parse_qs, parse_qsl
 from apps import KEY, SDKAPPID
 from pydantic import SecretStr
 
+from botkit.errorcodes import ErrorCode
 from sandbox import fields
 from sandbox.app import check_url, parse_body
-from sandbox.errorcodes import ErrorCode, SandboxError, fail_envelope
+from sandbox.errorcodes import SandboxError
 from sandbox.models import SandboxConfig
 
 Scope = dict[str, Any]
@@ -104,12 +105,13 @@ def sendmsg(record: Record, query: Mapping[str, str], raw: bytes) -> dict[str, A
         body = check_sendmsg(query, raw)
     except SandboxError as refusal:
         record.refused += 1
-        return fail_envelope(refusal)
+        return refusal.envelope()
     user = str(body["To_Account"])
     text = json.dumps(body["MsgBody"], sort_keys=True)
     seq, random = int(body.get("MsgSeq", 0)), int(body["MsgRandom"])
-    record.first_reply.setdefault(user, time.monotonic())
-    record.replies.setdefault(user, set()).add((str(body.get("From_Account")), seq, random, text))
+    if not body.get("OnlineOnlyFlag"):  # an online-only signal ("typing…") is no reply
+        record.first_reply.setdefault(user, time.monotonic())
+        record.replies.setdefault(user, set()).add((str(body.get("From_Account")), seq, random, text))
     now = int(time.time())
     return {
         "ActionStatus": "OK",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -57,10 +58,11 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
     bot: Bot | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> FastAPI:
     """The webhook service answering as `bot` (default: prompt, memory and model, as configured).
-    Tests pass a transport (the sandbox or a MockTransport), a provider or a store; `wiring_of(app)`
-    gives back what was built."""
+    Tests pass a transport (the sandbox or a MockTransport), a provider, a store, and `clock` with
+    `sleep` (the pace of streamed replies); `wiring_of(app)` gives back what was built."""
     install_log_scrubber(settings.secrets())
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.store)
@@ -77,6 +79,8 @@ def create_app(
         limits=UserLimits.from_settings(settings, clock=clock),
         metrics=metrics,
         bot=bot,
+        clock=clock,
+        sleep=sleep,
     )
     if bot is not None:
         check_bot(bot, settings, model)

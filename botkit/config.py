@@ -33,6 +33,7 @@ DEFAULT_ENV_FILE = ".env"
 EnvFile = str | Path
 
 LLMName = Literal["echo", "local", "openai", "minimax"]
+StreamMode = Literal["off", "robot", "native", "edit"]
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a chat app. Answer briefly and plainly, "
@@ -150,6 +151,9 @@ class Settings(BaseSettings):
     )
     log_format: Literal["text", "json"] = "text"
     api_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json.")
+    stream: StreamMode = Field(
+        "edit", description="Show answers as the model writes them: off, robot, native or edit (README)."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

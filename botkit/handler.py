@@ -8,9 +8,13 @@ same way, so a bot tried in a notebook or with `botkit eval` behaves the same de
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from botkit.bot import Bot
 from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
@@ -26,6 +30,8 @@ from botkit.replies import ELEMENTS_MARK, journal_parts, part_body
 from botkit.responder import Answer, Asking, Responder
 from botkit.restapi import ChatClient
 from botkit.store.base import JournalEntry, Store
+from botkit.streaming import StreamReplies
+from botkit.streamtext import Tap
 
 log = logging.getLogger("botkit.handler")
 
@@ -61,7 +67,8 @@ class Reply:
 class Handler:
     """Answers messages as the robots this service serves, remembering each conversation in `store`.
 
-    `chat` sends the answers; a Handler built without it can only `reply` (evaluation).
+    `chat` sends the answers; a Handler built without it can only `reply` (evaluation). `clock`
+    (wall time) and `sleep` pace streamed replies (`BOTKIT_STREAM`).
     """
 
     def __init__(
@@ -74,17 +81,23 @@ class Handler:
         limits: UserLimits | None = None,
         metrics: Metrics | None = None,
         bot: Bot | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._metrics = metrics or Metrics()
         self._settings = settings
         self._bot = bot or Bot()
         self._memory = Memory(store, max_turns=settings.history_turns, max_chars=settings.history_chars)
-        memory = self._memory
         self._responder = Responder(
-            settings=settings, provider=provider, memory=memory, limits=limits, metrics=self._metrics
+            settings=settings, provider=provider, memory=self._memory, limits=limits, metrics=self._metrics
         )
         self._store = store
         self._chat = chat
+        self._streams = (
+            StreamReplies(settings=settings, store=store, chat=chat, clock=clock, sleep=sleep)
+            if chat is not None
+            else None
+        )
 
     def robot_for(self, message: C2CMessage | GroupMessage) -> str | None:
         """The robot that should answer, or None when the message is not for us (or from a robot)."""
@@ -120,7 +133,13 @@ class Handler:
             return
         parts = entry.reply_parts
         if parts is None:
-            parts = (await self._answer(message, robot, entry))[1]
+            if entry.stream is not None and self._streams is not None:
+                # A stream cut off by a crash: finish it with what the journal holds, do not ask again.
+                leftover = await self._streams.resume(entry, lease, message, robot)
+                parts = journal_parts([text_body(leftover)])
+                await self._store.save_reply(entry.key, parts, token=entry.token)
+            else:
+                parts = (await self._answer(message, robot, (entry, lease)))[1]
         for index in range(entry.sent_parts, len(parts)):
             await lease.ensure()
             await self._send(
@@ -131,15 +150,20 @@ class Handler:
         log.info("answered %s as %s in %d part(s)", entry.key, robot, len(parts))
 
     async def _answer(
-        self, message: C2CMessage | GroupMessage, robot: str, entry: JournalEntry | None = None
+        self,
+        message: C2CMessage | GroupMessage,
+        robot: str,
+        leased: tuple[JournalEntry, Lease] | None = None,
     ) -> tuple[Reply, list[str]]:
-        """Run the bot as `robot` and remember the exchanges; with `entry`, the reply's parts are
-        saved in the journal first, so a crash in between asks again instead of remembering twice."""
+        """Run the bot as `robot` and remember the exchanges; with a `leased` entry, the default
+        answer streams (`BOTKIT_STREAM`) and the reply's parts are saved in the journal first, so a
+        crash in between asks again instead of remembering twice."""
         ctx = self._context(message, robot)
-        await self._bot.run(ctx, self._default_answer)
+        default = self._default_answer if leased is None else partial(self._streamed_answer, *leased)
+        await self._bot.run(ctx, default)
         parts = journal_parts(ctx.replies)
-        if entry is not None:
-            await self._store.save_reply(entry.key, parts, token=entry.token)
+        if leased is not None:
+            await self._store.save_reply(leased[0].key, parts, token=leased[0].token)
         for answer in ctx.answers:
             await self._responder.remember(answer)
         return Reply(ctx.replies, ctx.answers), parts
@@ -156,16 +180,18 @@ class Handler:
             chat=self._chat,
         )
 
-    async def _ask(self, ctx: Context, question: str | None, *, remember: bool) -> str:
-        part = self._bot.for_robot(ctx.robot)
-        asking = Asking(
+    def _asking(self, ctx: Context, question: str | None = None, tap: Tap | None = None) -> Asking:
+        return Asking(
             prompt=self._bot.prompt_for(ctx.robot),
             tools=self._bot.tools_for(ctx.robot),
-            max_tool_rounds=part.max_tool_rounds,
+            max_tool_rounds=self._bot.for_robot(ctx.robot).max_tool_rounds,
             question=question,
             context=ctx,
+            tap=tap,
         )
-        answer = await self._responder.answer(ctx.message, ctx.robot, asking)
+
+    async def _ask(self, ctx: Context, question: str | None, *, remember: bool) -> str:
+        answer = await self._responder.answer(ctx.message, ctx.robot, self._asking(ctx, question))
         if remember:
             ctx.answers.append(answer)
         return answer.text
@@ -173,6 +199,19 @@ class Handler:
     async def _default_answer(self, ctx: Context) -> None:
         """What a bot with no handler for a message does: ask the model, as configured."""
         await ctx.reply(await ctx.ask_model())
+
+    async def _streamed_answer(self, entry: JournalEntry, lease: Lease, ctx: Context) -> None:
+        """The default answer of a leased entry: streamed into the chat as the model writes it
+        (where `BOTKIT_STREAM` and the chat allow), with what the stream did not show sent whole."""
+        assert self._streams is not None, "a leased entry is answered by a Handler with a ChatClient"
+
+        async def ask(tap: Tap | None) -> Answer:
+            return await self._responder.answer(ctx.message, ctx.robot, self._asking(ctx, tap=tap))
+
+        answer, leftover = await self._streams.answer(entry, lease, ctx.message, ctx.robot, ask)
+        ctx.answers.append(answer)
+        if leftover:
+            await ctx.reply(leftover)
 
     async def _send(
         self,

@@ -20,6 +20,7 @@ from botkit.limits import UserLimits
 from botkit.llm.base import ChatMessage, Provider, ToolModel, calls_tools, complete, strip_thinking
 from botkit.metrics import Metrics
 from botkit.replies import clean, split
+from botkit.streamtext import Tap
 from botkit.tools import Tool, run_tools
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ class Asking:
     question: str | None = None
     context: Context | None = None
     """Given to tools that take a `Context` parameter."""
+    tap: Tap | None = None
+    """Wraps the provider for this answer: a stream watching the chunks as they come."""
 
 
 class Responder:
@@ -158,7 +161,8 @@ class Responder:
     async def _ask(self, prompt: list[ChatMessage], asking: Asking) -> str:
         # A provider that cannot call tools answers without them (`create_app` warned at start).
         if not asking.tools or not calls_tools(self._provider):
-            return await complete(self._provider, prompt)
+            provider = asking.tap(self._provider) if asking.tap is not None else self._provider
+            return await complete(provider, prompt)
         answer = await run_tools(
             cast(ToolModel, self._provider),
             prompt,

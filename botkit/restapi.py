@@ -36,7 +36,9 @@ from botkit.restmodels import (
     RestCommand,
     RoamMessages,
     RobotList,
+    RobotStreamResult,
     SendResult,
+    StreamResult,
 )
 from botkit.restrequests import (
     AccountCheckRequest,
@@ -53,8 +55,10 @@ from botkit.restrequests import (
     ModifyC2CRequest,
     ModifyGroupRequest,
     MultiAccountImportRequest,
+    RobotStreamRequest,
     SendC2CRequest,
     SendGroupRequest,
+    SendGroupStreamRequest,
 )
 from botkit.usersig import UserSigCache
 
@@ -367,6 +371,68 @@ class ChatClient:
             group_id=group_id, req_msg_seq=req_msg_seq, req_msg_number=req_msg_number
         )
         return await self._typed(GroupHistory, RestCommand.GROUP_MSG_GET_SIMPLE, request)
+
+    async def send_stream_msg(
+        self,
+        from_account: str,
+        to_account: str,
+        chunk: str,
+        *,
+        msg_key: str | None = None,
+        finish: bool = False,
+    ) -> RobotStreamResult:
+        """One call of a robot's 1:1 stream: the first (no `msg_key`) opens it, `finish` ends it."""
+        request = RobotStreamRequest(
+            from_account=from_account,
+            to_account=to_account,
+            chunk=chunk,
+            msg_key=msg_key,
+            finish=1 if finish else None,
+        )
+        return await self._typed(RobotStreamResult, RestCommand.SEND_ROBOT_STREAM, request)
+
+    async def send_c2c_stream_msg(
+        self,
+        from_account: str,
+        to_account: str,
+        body: MsgBody,
+        *,
+        msg_random: int,
+        msg_seq: int | None = None,
+        sync_other_machine: int = 2,
+    ) -> StreamResult:
+        """One call of a native 1:1 stream (`body` holds one `TIMStreamElem`); reusing `msg_seq` and
+        `msg_random` on the first call makes a resend find the stream it opened."""
+        request = SendC2CRequest(
+            sync_other_machine=sync_other_machine,
+            from_account=from_account,
+            to_account=to_account,
+            msg_seq=msg_seq,
+            msg_random=msg_random,
+            msg_body=body,
+        )
+        return await self._typed(StreamResult, RestCommand.SEND_C2C_STREAM, request)
+
+    async def send_group_stream_msg(
+        self,
+        group_id: str,
+        body: MsgBody,
+        *,
+        msg_random: int,
+        from_account: str | None = None,
+        at_accounts: Sequence[str] = (),
+        topic_id: str | None = None,
+    ) -> StreamResult:
+        """One call of a native group stream; `MsgRandom` as in Tencent's sample (protocol.md §6)."""
+        request = SendGroupStreamRequest(
+            group_id=group_id,
+            from_account=from_account,
+            msg_random=msg_random,
+            msg_body=body,
+            group_at_info=[GroupAt.member(account) for account in at_accounts] or None,
+            topic_id=topic_id,
+        )
+        return await self._typed(StreamResult, RestCommand.SEND_GROUP_STREAM, request)
 
 
 def _members(members: Sequence[str]) -> list[Member]:

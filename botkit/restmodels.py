@@ -55,6 +55,9 @@ class RestCommand(StrEnum):
     ACCOUNT_IMPORT = "im_open_login_svc/account_import"
     MULTIACCOUNT_IMPORT = "im_open_login_svc/multiaccount_import"
     ACCOUNT_CHECK = "im_open_login_svc/account_check"
+    SEND_ROBOT_STREAM = "openim_robot_http_svc/send_stream_msg"
+    SEND_C2C_STREAM = "stream_msg/send_c2c_stream_msg"
+    SEND_GROUP_STREAM = "stream_msg/send_group_stream_msg"
 
 
 class Envelope(WireModel):
@@ -182,3 +185,21 @@ class GroupHistory(WireModel):
     group_id: str = Field("", alias="GroupId")
     is_finished: int = Field(alias="IsFinished")
     rsp_msg_list: list[GroupHistoryMessage] = Field(default_factory=list, alias="RspMsgList")
+
+
+class RobotStreamResult(WireModel):
+    """`send_stream_msg`: the `MsgKey` every later call of the stream passes back.
+    https://trtc.io/document/71131"""
+
+    msg_key: str = Field("", alias="MsgKey")
+
+
+class StreamResult(WireModel):
+    """`send_c2c_stream_msg` / `send_group_stream_msg`: the `StreamMsgID` every later call carries in
+    its `TIMStreamElem` [code: Tencent's TIMBot plugin]; the other fields are unconfirmed.
+    https://cloud.tencent.com/document/product/269/128596, /128597"""
+
+    stream_msg_id: str = Field("", alias="StreamMsgID")
+    msg_key: str | None = Field(None, alias="MsgKey")
+    msg_seq: int | None = Field(None, alias="MsgSeq")
+    msg_time: int | None = Field(None, alias="MsgTime")

@@ -148,3 +148,26 @@ class GroupMsgGetSimpleRequest(WireModel):
     group_id: str = Field(alias="GroupId")
     req_msg_seq: int | None = Field(None, alias="ReqMsgSeq")
     req_msg_number: int = Field(alias="ReqMsgNumber")
+
+
+class RobotStreamRequest(WireModel):
+    """`openim_robot_http_svc/send_stream_msg`: one chunk of a robot's 1:1 stream; the first call has
+    no `MsgKey`, the last has `Finish` 1."""
+
+    from_account: str = Field(alias="From_Account")
+    to_account: str = Field(alias="To_Account")
+    chunk: str = Field(alias="Chunk")
+    msg_key: str | None = Field(None, alias="MsgKey")
+    finish: int | None = Field(None, alias="Finish")
+
+
+class SendGroupStreamRequest(WireModel):
+    """`stream_msg/send_group_stream_msg`: like `send_group_msg`, with `MsgRandom` as Tencent's sample
+    names it (protocol.md §6)."""
+
+    group_id: str = Field(alias="GroupId")
+    from_account: str | None = Field(None, alias="From_Account")
+    msg_random: int = Field(alias="MsgRandom")
+    msg_body: MsgBody = Field(alias="MsgBody")
+    group_at_info: list[GroupAt] | None = Field(None, alias="GroupAtInfo")
+    topic_id: str | None = Field(None, alias="TopicId")

@@ -13,7 +13,7 @@ from typing import Any
 
 from botkit.errorcodes import ErrorCode
 from botkit.restmodels import RestCommand
-from sandbox import accounts, c2c, groups
+from sandbox import accounts, c2c, groups, streams
 from sandbox.context import CommandContext, CommandResult
 from sandbox.errorcodes import SandboxError
 
@@ -36,6 +36,9 @@ COMMANDS: Mapping[str, Command] = MappingProxyType(
         RestCommand.ADD_GROUP_MEMBER: groups.add_group_member,
         RestCommand.SEND_GROUP: groups.send_group_msg,
         RestCommand.GROUP_MSG_GET_SIMPLE: groups.group_msg_get_simple,
+        RestCommand.SEND_ROBOT_STREAM: streams.send_stream_msg,
+        RestCommand.SEND_C2C_STREAM: streams.send_c2c_stream_msg,
+        RestCommand.SEND_GROUP_STREAM: streams.send_group_stream_msg,
     }
 )
 

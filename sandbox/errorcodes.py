@@ -28,6 +28,7 @@ ERROR_INFO: Mapping[int, str] = MappingProxyType(
         ErrorCode.INTERNAL_TIMEOUT: "Service request timed out. Please try again later.",
         ErrorCode.NOT_ADMIN: "The identifier in the URL must be an app admin.",
         ErrorCode.SDKAPPID_REQUIRED: "The REST API needs an SDKAppID in the URL.",
+        ErrorCode.REQUESTS_TOO_FREQUENT: "Requests are too frequent. Please try again later.",
         ErrorCode.USERSIG_EXPIRED: "The UserSig has expired. Please generate a new one.",
         ErrorCode.USERSIG_ILLEGAL: (
             "The UserSig in use is illegal. Please regenerate UserSig through official API."

@@ -7,6 +7,7 @@ the bot app, so a whole exchange can be awaited and checked in a test.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -77,7 +78,8 @@ def _texts(calls: list[RecordedCall]) -> list[str]:
 class InProcessSandbox:
     """A sandbox for the app in `settings`: its robots, `user`, and a Public `group` holding both.
 
-    Give the bot `transport` (as its REST transport), then run both with `running(bot_app)`.
+    Give the bot `transport` (as its REST transport), then run both with `running(bot_app)`;
+    `clock` is the sandbox's time (message times, the stream rules, the traffic log).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class InProcessSandbox:
         user: str = DEMO_USER,
         group: str = DEMO_GROUP,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.user = user
@@ -98,7 +101,9 @@ class InProcessSandbox:
         )
         seed_demo(self.state, settings.robots, user=user, group=group)
         self._slot = _BotSlot()
-        self.app = create_backend_app(self.state, transport=httpx.ASGITransport(app=self._slot), rng=rng)
+        self.app = create_backend_app(
+            self.state, transport=httpx.ASGITransport(app=self._slot), rng=rng, clock=clock
+        )
         self.backend = backend_of(self.app)
         self.transport = httpx.ASGITransport(app=self.app)
         self.bot: Starlette | None = None

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS group_messages (
     from_account TEXT NOT NULL, msg_time INTEGER NOT NULL, body TEXT NOT NULL,
     cloud_custom_data TEXT NOT NULL, priority TEXT NOT NULL, online_only INTEGER NOT NULL,
     crc INTEGER NOT NULL, PRIMARY KEY (group_id, msg_seq));
+CREATE TABLE IF NOT EXISTS streams (stream_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 # Columns added after the first release, for data dirs made before them: (table, column, definition).
 _ADDED_COLUMNS = (("c2c_messages", "sender_synced", "INTEGER NOT NULL DEFAULT 1"),)
@@ -338,6 +339,16 @@ class SandboxState:
             "UPDATE group_messages SET body = ?, cloud_custom_data = ? WHERE group_id = ? AND msg_seq = ?",
             (_dump(new_body), new_data, record.group_id, record.msg_seq),
         )
+
+    # -- streaming replies (sandbox/streams.py owns the data's format) ---------------------------
+
+    def save_stream(self, stream_id: str, data: str) -> None:
+        """Store (or replace) the bookkeeping of one streamed message."""
+        self._write("INSERT OR REPLACE INTO streams (stream_id, data) VALUES (?, ?)", (stream_id, data))
+
+    def stream_data(self, stream_id: str) -> str | None:
+        rows = self._rows("SELECT data FROM streams WHERE stream_id = ?", (stream_id,))
+        return str(rows[0]["data"]) if rows else None
 
     # -- views for the UI -----------------------------------------------------------------------
 

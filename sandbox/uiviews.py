@@ -16,13 +16,14 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from botkit.callbacks import is_robot
-from botkit.elements import body_text, mention_text
+from botkit.elements import mention_text
 from botkit.restrequests import CreateGroupRequest, Member
 from sandbox.botchild import BotChild
 from sandbox.control import ConfigUpdate, ConfigView, SendRequest
 from sandbox.faults import Faults
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.state import SandboxState
+from sandbox.streams import visible_text
 from sandbox.traffic import TrafficEntry
 from sandbox.uifates import Fate
 
@@ -96,7 +97,7 @@ def chat_messages(
     fates = fates if fates is not None else [Fate()] * len(records)
     turns = []
     for record, fate in zip(records, fates, strict=True):
-        content = f"**{record.from_account}** · {clock_time(record.msg_time)}\n{body_text(record.body)}"
+        content = f"**{record.from_account}** · {clock_time(record.msg_time)}\n{visible_text(record.body)}"
         if fate.notice:
             content += f"\n\n*{fate.notice}*"
         turns.append({"role": "user" if record.from_account == me else "assistant", "content": content})

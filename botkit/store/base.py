@@ -69,6 +69,8 @@ class JournalEntry:
     lane: str = ""
     token: int = 0
     leased_until: float = field(default=0.0, repr=False)
+    stream: str | None = field(default=None, repr=False)
+    """How far a streamed reply got (`botkit.streaming` owns the format); None for whole replies."""
 
 
 class Store(Protocol):
@@ -98,6 +100,11 @@ class Store(Protocol):
 
     async def mark_sent(self, key: str, sent_parts: int, *, token: int) -> None:
         """Count the reply parts already delivered."""
+        ...
+
+    async def save_stream(self, key: str, stream: str, *, token: int) -> None:
+        """Record a streamed reply's progress (before a message opens, after each call), so whoever
+        resumes the entry closes the stream instead of leaving it open."""
         ...
 
     async def retry_later(self, key: str, *, token: int, not_before: float, error: str) -> None:

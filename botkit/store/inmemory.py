@@ -70,6 +70,9 @@ class InMemoryStore:
     async def mark_sent(self, key: str, sent_parts: int, *, token: int) -> None:
         self._held(key, token).sent_parts = sent_parts
 
+    async def save_stream(self, key: str, stream: str, *, token: int) -> None:
+        self._held(key, token).stream = stream
+
     async def retry_later(self, key: str, *, token: int, not_before: float, error: str) -> None:
         entry = self._held(key, token)
         entry.attempts += 1

@@ -241,6 +241,9 @@ class RedisStore:
     async def mark_sent(self, key: str, sent_parts: int, *, token: int) -> None:
         await self._update(key, token, "sent_parts", sent_parts)
 
+    async def save_stream(self, key: str, stream: str, *, token: int) -> None:
+        await self._update(key, token, "stream", stream)
+
     async def retry_later(self, key: str, *, token: int, not_before: float, error: str) -> None:
         if not await self._script("reschedule", key, token, not_before, json.dumps(error), 1):
             raise LeaseLost(key)
@@ -317,4 +320,5 @@ def _entry(key: str, fields: dict[str, str]) -> JournalEntry:
         created_at=float(fields["created_at"]),
         lane=fields.get("lane", ""),
         token=int(fields.get("token", 0)),
+        stream=fields.get("stream"),
     )

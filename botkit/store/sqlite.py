@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS journal (
     error TEXT,
     created_at REAL NOT NULL,
     lane TEXT NOT NULL DEFAULT '',
-    token INTEGER NOT NULL DEFAULT 0
+    token INTEGER NOT NULL DEFAULT 0,
+    stream TEXT
 );
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -163,6 +164,9 @@ class SQLiteStore:
     async def mark_sent(self, key: str, sent_parts: int, *, token: int) -> None:
         await self._fenced(key, token, "sent_parts = ?", sent_parts)
 
+    async def save_stream(self, key: str, stream: str, *, token: int) -> None:
+        await self._fenced(key, token, "stream = ?", stream)
+
     async def retry_later(self, key: str, *, token: int, not_before: float, error: str) -> None:
         def reschedule(db: sqlite3.Connection) -> None:
             lane = _update(
@@ -273,6 +277,8 @@ def _upgrade(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE journal ADD COLUMN lane TEXT NOT NULL DEFAULT ''")
     if "token" not in columns:
         db.execute("ALTER TABLE journal ADD COLUMN token INTEGER NOT NULL DEFAULT 0")
+    if "stream" not in columns:
+        db.execute("ALTER TABLE journal ADD COLUMN stream TEXT")
     had_lanes = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lanes'").fetchone() is not None
     for statement in _INDEXES.split(";"):  # not executescript(), which would commit midway
         if statement.strip():
@@ -300,4 +306,5 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         created_at=row["created_at"],
         lane=row["lane"],
         token=row["token"],
+        stream=row["stream"],
     )
