@@ -73,11 +73,12 @@ def serve(host: str, port: int, bot_spec: str | None, **limits: Any) -> None:
     from botkit.serving import ServerLimits
     from botkit.serving import serve as run_server
 
+    bot = load_bot(bot_spec) if bot_spec else None  # a typo in BOT fails before anything starts
     settings = load_settings(**{name: value for name, value in limits.items() if value is not None})
     _check_port_free(host, port)
     configure_logging(settings.log_level, settings.log_format)
     limit_log_rate()
-    app = create_app(settings, bot=load_bot(bot_spec) if bot_spec else None)
+    app = create_app(settings, bot=bot)
     run_server(
         app, host=host, port=port, limits=ServerLimits.from_settings(settings), log_level=settings.log_level
     )
