@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from botkit.waiting import wait_until
+from botkit.lab.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

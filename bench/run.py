@@ -47,7 +47,7 @@ from procs import Child, child_env, cores, uvicorn  # noqa: E402
 from report import table  # noqa: E402
 
 from botkit.httpclient import create_http_client  # noqa: E402
-from botkit.processes import free_port  # noqa: E402
+from botkit.lab.processes import free_port  # noqa: E402
 
 T = TypeVar("T")
 

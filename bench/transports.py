@@ -30,10 +30,10 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from botkit.httpclient import create_http_client
-from botkit.processes import free_port
+from botkit.lab.processes import free_port
+from botkit.lab.waiting import await_until
 from botkit.restmodels import Envelope
 from botkit.restrequests import SendC2CRequest
-from botkit.waiting import await_until
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import post as raw_post

@@ -30,7 +30,9 @@ The path of one message, in order (`app.create_app` wires it; `botkit serve` run
 Beside the path: `errors` (the exception tree), `logmask` (secrets out of every log line),
 `logsetup` (log format), `metrics` and `ops` (`/metrics`, `/readyz`), `cli` (the commands).
 Off the path, in `botkit.lab`: evaluation (`Handler.reply`: the same answer, not sent), its
-reports and suites, notebook helpers, recorded sessions.
+reports and suites, notebook helpers, recorded sessions, and the child processes and waits the
+notebooks, sandbox and tests share (`processes`, `waiting`, `sandboxprocess`). ARCHITECTURE.md
+draws the whole map.
 """
 
 from botkit.app import Wiring, create_app, wiring_of

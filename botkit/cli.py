@@ -130,7 +130,7 @@ def robot_delete(user_id: str) -> None:
 @click.option("--bot", "bot_spec", metavar="MODULE:ATTR", help="Chat with this Bot (e.g. mybot:bot).")
 def sandbox(port: int, webhook_url: str | None, data_dir: str, bot_spec: str | None) -> None:
     """Start the local Tencent Chat sandbox with its chat UI (and a botkit bot wired to it)."""
-    from botkit.sandboxprocess import sandbox_command
+    from botkit.lab.sandboxprocess import sandbox_command
 
     if importlib.util.find_spec("gradio") is None:
         raise click.ClickException("the sandbox needs its extra: pip install 'botkit[sandbox]'")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from botkit.processes import ChildExited, ChildProcess
+from botkit.lab.processes import ChildExited, ChildProcess
 
 OUTPUT_PREFIX = "bot | "
 CALLBACK_PATH = "/im"

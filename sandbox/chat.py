@@ -21,8 +21,8 @@ from botkit.app import create_app
 from botkit.bot import Bot
 from botkit.config import Settings
 from botkit.elements import MsgBody, body_text
+from botkit.lab.waiting import await_until
 from botkit.llm.base import Provider
-from botkit.waiting import await_until
 from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.traffic import TrafficEntry

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from botkit.errors import ConfigError
-from botkit.processes import free_port
+from botkit.lab.processes import free_port
 from sandbox.app import backend_of, create_backend_app
 from sandbox.botchild import CALLBACK_PATH, BotChild
 from sandbox.seed import (

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from botkit.processes import ChildProcess, free_port
+from botkit.lab.processes import ChildProcess, free_port
 
 START_DEADLINE_SECONDS = 10.0
 

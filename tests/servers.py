@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
-from botkit.waiting import wait_until
+from botkit.lab.waiting import wait_until
 
 START_SECONDS = 30.0
 

@@ -20,10 +20,10 @@ from botkit.app import create_app, wiring_of
 from botkit.callbacks import parse_callback
 from botkit.config import Settings
 from botkit.handler import reply_random
+from botkit.lab.waiting import await_until
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, InMemoryStore, JournalEntry, SQLiteStore, Store
-from botkit.waiting import await_until
 from sandbox.harness import InProcessSandbox
 from tests.support import Hanging, c2c_body, fail_rest_calls, sent, sent_texts
 

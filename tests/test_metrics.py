@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 
 from botkit.app import create_app
 from botkit.config import Settings
+from botkit.lab.processes import free_port
 from botkit.metrics import Metrics
-from botkit.processes import free_port
 from botkit.store import open_store
 from sandbox.chat import Chat
 from sandbox.faults import Faults

@@ -14,8 +14,7 @@ from pydantic import SecretStr
 
 from botkit.config import Settings
 from botkit.elements import body_text, mention_text, text_body
-from botkit.llm.local import LocalProvider
-from botkit.notebook import (
+from botkit.lab.notebook import (
     Connection,
     connect,
     open_connection,
@@ -23,6 +22,7 @@ from botkit.notebook import (
     wait_for_group_reply,
     wait_for_reply,
 )
+from botkit.llm.local import LocalProvider
 from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
 from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, FakeClock
 
@@ -226,7 +226,7 @@ def test_pick_provider_without_a_key_prefers_the_embedded_model_and_explains_ech
 
 
 def test_importing_the_helpers_loads_no_sandbox_until_connect_starts_one() -> None:
-    code = "import sys, botkit.notebook; print('sandbox' in sys.modules)"
+    code = "import sys, botkit.lab.notebook; print('sandbox' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert result.stdout.strip() == "False"

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from botkit.processes import ChildExited, ChildProcess, free_port
-from botkit.waiting import wait_until
+from botkit.lab.processes import ChildExited, ChildProcess, free_port
+from botkit.lab.waiting import wait_until
 
 
 def python(code: str) -> list[str]:

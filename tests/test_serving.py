@@ -28,9 +28,9 @@ from starlette.routing import Route
 
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
-from botkit.processes import free_port
+from botkit.lab.processes import free_port
+from botkit.lab.waiting import wait_until
 from botkit.serving import ConnectionGuard, GuardedConfig, connection_cap
-from botkit.waiting import wait_until
 from sandbox.state import SandboxState
 from tests.sandbox.test_cross_process import QueryRecorder, rest_api  # noqa: F401  # rest_api: a fixture
 from tests.support import KEY, SDKAPPID, TOKEN, c2c_body, callback_url

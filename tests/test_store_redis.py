@@ -18,11 +18,11 @@ from botkit.app import create_app
 from botkit.callbacks import ACK_BODY, parse_callback
 from botkit.config import Settings
 from botkit.errors import ConfigError
+from botkit.lab.waiting import await_until
 from botkit.llm.echo import EchoProvider
 from botkit.store import EntryStatus, Store, Turn, open_store
 from botkit.store.base import DONE_TTL_SECONDS, LeaseLost
 from botkit.store.redis import RedisStore
-from botkit.waiting import await_until
 from sandbox.harness import InProcessSandbox
 from tests.support import c2c_body, callback_url, rest_traffic, sent_texts
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from botkit.waiting import await_until, wait_until
+from botkit.lab.waiting import await_until, wait_until
 
 
 class FakeTime:

@@ -30,9 +30,9 @@ from starlette.routing import Route
 
 from botkit.config import Settings
 from botkit.elements import body_text
-from botkit.processes import free_port
+from botkit.lab.processes import free_port
+from botkit.lab.waiting import await_until
 from botkit.restapi import ChatClient
-from botkit.waiting import await_until
 from sandbox.app import create_backend_app
 from sandbox.botchild import BotChild
 from sandbox.models import SandboxConfig

@@ -25,11 +25,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from botkit.callbacks import ACK_BODY
 from botkit.cli import cli
 from botkit.elements import body_text, mention_text
-from botkit.processes import ChildExited, ChildProcess, free_port
+from botkit.lab.processes import ChildExited, ChildProcess, free_port
+from botkit.lab.sandboxprocess import SandboxProcess
+from botkit.lab.waiting import await_until
 from botkit.restapi import ChatClient
-from botkit.sandboxprocess import SandboxProcess
 from botkit.usersig import verify_usersig
-from botkit.waiting import await_until
 from sandbox.app import create_backend_app
 from sandbox.botchild import BotChild
 from sandbox.models import SandboxConfig

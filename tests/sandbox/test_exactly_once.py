@@ -9,7 +9,7 @@ from collections import Counter
 from botkit.app import create_app
 from botkit.config import Settings
 from botkit.elements import body_text
-from botkit.waiting import await_until
+from botkit.lab.waiting import await_until
 from sandbox.faults import Faults
 from sandbox.harness import InProcessSandbox
 

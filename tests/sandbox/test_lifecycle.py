@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from botkit.processes import free_port
-from botkit.sandboxprocess import SandboxProcess
+from botkit.lab.processes import free_port
+from botkit.lab.sandboxprocess import SandboxProcess
 from sandbox.botchild import BotChild, model_named
 from sandbox.uiviews import bot_state
 

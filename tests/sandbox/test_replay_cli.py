@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from botkit.cli import cli
-from botkit.sandboxprocess import SandboxProcess
-from botkit.waiting import wait_until
+from botkit.lab.sandboxprocess import SandboxProcess
+from botkit.lab.waiting import wait_until
 
 SESSION = Path(__file__).parent / "sessions" / "hello.jsonl"
 DEADLINE_SECONDS = 30.0

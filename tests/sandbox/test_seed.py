@@ -12,7 +12,7 @@ import pytest
 from dotenv import dotenv_values
 
 from botkit.errors import ConfigError
-from botkit.sandboxprocess import BOT_ENV_FILE
+from botkit.lab.sandboxprocess import BOT_ENV_FILE
 from sandbox import seed
 from sandbox.seed import DEMO_GROUP, DEMO_USER, bot_env, pinned_values, seed_app, write_env_file
 from sandbox.server import ServerOptions, create_server_app, serve

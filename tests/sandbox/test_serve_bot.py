@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from botkit.cli import cli
+from botkit.lab.sandboxprocess import SandboxProcess
+from botkit.lab.waiting import await_until
 from botkit.restapi import ChatClient
-from botkit.sandboxprocess import SandboxProcess
-from botkit.waiting import await_until
 from tests.chatmodel import FakeChatModel, call_tool, last, say
 from tests.servers import serve_in_thread
 

@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from botkit.config import Settings
-from botkit.processes import free_port
+from botkit.lab.processes import free_port
 from botkit.restapi import ChatClient
 from botkit.restmodels import RoamMessage
 from botkit.streamrun import CUT_NOTE

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from botkit.sandboxprocess import SandboxProcess
+from botkit.lab.sandboxprocess import SandboxProcess
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from botkit.sandboxprocess import SandboxProcess
+from botkit.lab.sandboxprocess import SandboxProcess
 from tests.sandbox.test_ui_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _missing, _send
 from tests.servers import serve_in_thread
 from tests.streammodel import streaming_model

@@ -1,7 +1,7 @@
 """What the notebooks call, so their cells hold no logic: a connection, raw exchanges, replies from history.
 
 `connect()` uses the real Chat app when `BOTKIT_API_BASE` is set (environment or `.env`) and starts a
-local sandbox otherwise, as a child process (`botkit.sandboxprocess`): botkit never imports the sandbox.
+local sandbox otherwise, as a child process (`botkit.lab.sandboxprocess`): botkit never imports the sandbox.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import httpx
 from botkit.config import LLMName, Settings, configured_values, load_settings
 from botkit.httpclient import create_http_client
 from botkit.lab.recording import json_or_text
+from botkit.lab.sandboxprocess import SandboxProcess
+from botkit.lab.waiting import await_until
 from botkit.llm import default_provider_name
 from botkit.logmask import scrub
 from botkit.restapi import ChatClient
 from botkit.restmodels import GroupHistoryMessage, RoamMessage
-from botkit.sandboxprocess import SandboxProcess
-from botkit.waiting import await_until
 
-logger = logging.getLogger("botkit.notebook")
+logger = logging.getLogger("botkit.lab.notebook")
 
 NOTEBOOK_USER = "notebook-user"
 """The user the notebooks import and message the robot as on a real app."""

@@ -24,7 +24,7 @@ from typing import Any, Self
 import httpx
 
 from botkit.config import Settings, configured_values, load_settings
-from botkit.processes import ChildExited, ChildProcess, free_port
+from botkit.lab.processes import ChildExited, ChildProcess, free_port
 
 BOT_ENV_FILE = "bot.env"
 """Where in its data dir the sandbox describes its app to a bot, as BOTKIT_* lines."""

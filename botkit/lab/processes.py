@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from botkit.waiting import wait_until
+from botkit.lab.waiting import wait_until
 
 T = TypeVar("T")
 
