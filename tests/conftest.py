@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from botkit.config import Settings
-from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
-from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, sandbox_chat_api
+from sandbox.harness import InProcessSandbox
+from tests.support import sandbox_chat_api, suite_settings
 
 pytest_plugins = ["sandbox.testkit", "tests.redisserver"]
 
@@ -31,15 +31,7 @@ def _scrub_botkit_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterato
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(
-        sdkappid=SDKAPPID,
-        key=KEY,
-        callback_token=TOKEN,
-        api_base=SANDBOX_BASE_URL,
-        robots=[ROBOT],
-        llm="echo",
-        store="memory://",
-    )
+    return suite_settings()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from botkit.errors import LLMError
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
 from sandbox.faults import Faults
-from sandbox.harness import InProcessSandbox
+from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
 from sandbox.traffic import TrafficEntry
 
 SDKAPPID = 1400000000
@@ -35,6 +35,20 @@ USER = "u1"
 GROUP = "@TGS#2ABCDEFGH"
 SENDMSG = "openim/sendmsg"
 SEND_GROUP_MSG = "group_open_http_svc/send_group_msg"
+
+
+def suite_settings(**overrides: Any) -> Settings:
+    """The suite's app: the constants above, the in-process sandbox as the REST API, echo, memory."""
+    fields: dict[str, Any] = {
+        "sdkappid": SDKAPPID,
+        "key": KEY,
+        "callback_token": TOKEN,
+        "api_base": SANDBOX_BASE_URL,
+        "robots": [ROBOT],
+        "llm": "echo",
+        "store": "memory://",
+    }
+    return Settings(**fields | overrides)
 
 
 # -- Tencent's callbacks ---------------------------------------------------------------------------

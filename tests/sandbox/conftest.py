@@ -19,6 +19,7 @@ from sandbox.app import backend_of, create_backend_app
 from sandbox.backend import Backend
 from sandbox.models import SandboxConfig
 from sandbox.state import SandboxState
+from tests.servers import serve_in_thread
 from tests.support import ADMIN, KEY, ROBOT, SDKAPPID, TOKEN, FakeClock, real_time_clock
 
 WEBHOOK = "http://bot.test/im"
@@ -146,3 +147,23 @@ async def harness(state: SandboxState, clock: FakeClock, recorder: Recorder) -> 
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://chat.test") as client,
     ):
         yield Harness(client, backend_of(app), clock, recorder, usersig)
+
+
+USERS = [f"u{n}" for n in range(1, 9)]
+"""The users of the cross-process tests' sandbox (`rest_api`)."""
+
+
+@pytest.fixture
+def rest_api() -> Iterator[str]:
+    """The sandbox's REST API on a loopback port, with `USERS` and the robot, for bots in other
+    processes (the crash tests)."""
+    state = SandboxState()
+    state.set_config(SandboxConfig(sdkappid=SDKAPPID, key=SecretStr(KEY)))
+    for user in USERS:
+        state.import_account(user)
+    state.create_robot(ROBOT)
+    try:
+        with serve_in_thread(create_backend_app(state)) as url:
+            yield url
+    finally:
+        state.close()

@@ -33,14 +33,11 @@ from botkit.elements import body_text
 from botkit.lab.processes import free_port
 from botkit.lab.waiting import await_until
 from botkit.restapi import ChatClient
-from sandbox.app import create_backend_app
 from sandbox.botchild import BotChild
-from sandbox.models import SandboxConfig
-from sandbox.state import SandboxState
+from tests.sandbox.conftest import USERS
 from tests.servers import serve_in_thread
 from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, c2c_body, callback_url
 
-USERS = [f"u{n}" for n in range(1, 9)]
 RECOVERY_SECONDS = 30.0
 START_SECONDS = 30.0
 
@@ -56,21 +53,6 @@ def slow_model(seed: int) -> Starlette:
         return JSONResponse({"choices": [{"index": 0, "message": answer, "finish_reason": "stop"}]})
 
     return Starlette(routes=[Route("/v1/chat/completions", complete, methods=["POST"])])
-
-
-@pytest.fixture
-def rest_api() -> Iterator[str]:
-    """The sandbox's REST API on a loopback port, with the users and the robot."""
-    state = SandboxState()
-    state.set_config(SandboxConfig(sdkappid=SDKAPPID, key=SecretStr(KEY)))
-    for user in USERS:
-        state.import_account(user)
-    state.create_robot(ROBOT)
-    try:
-        with serve_in_thread(create_backend_app(state)) as url:
-            yield url
-    finally:
-        state.close()
 
 
 @pytest.fixture

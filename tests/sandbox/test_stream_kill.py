@@ -20,31 +20,15 @@ from botkit.lab.processes import free_port
 from botkit.restapi import ChatClient
 from botkit.restmodels import RoamMessage
 from botkit.streamrun import CUT_NOTE
-from sandbox.app import create_backend_app
-from sandbox.models import SandboxConfig
-from sandbox.state import SandboxState
 from sandbox.streams import stream_ended, visible_text
-from tests.sandbox.test_crash_recovery import USERS, Bots, bot_env, deliver
+from tests.sandbox.conftest import USERS
+from tests.sandbox.test_crash_recovery import Bots, bot_env, deliver
 from tests.servers import serve_in_thread
 from tests.streammodel import streaming_model
 from tests.support import KEY, ROBOT, SDKAPPID
 
 ANSWER = " ".join(f"word{n}" for n in range(200))  # ten seconds at 20 words a second
 DEADLINE = 60.0
-
-
-@pytest.fixture
-def rest_api() -> Iterator[str]:
-    state = SandboxState()
-    state.set_config(SandboxConfig(sdkappid=SDKAPPID, key=SecretStr(KEY)))
-    for user in USERS:
-        state.import_account(user)
-    state.create_robot(ROBOT)
-    try:
-        with serve_in_thread(create_backend_app(state)) as url:
-            yield url
-    finally:
-        state.close()
 
 
 @pytest.fixture

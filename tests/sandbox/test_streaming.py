@@ -11,18 +11,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pydantic import SecretStr
 
 from botkit.app import create_app
 from botkit.config import Settings, StreamMode
 from botkit.elements import msg_body_adapter
 from botkit.restmodels import body_size
 from botkit.streamrun import CUT_NOTE, KEEPALIVE_SECONDS
-from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
+from sandbox.harness import InProcessSandbox
 from sandbox.models import C2CRecord, GroupRecord
 from sandbox.streams import stream_ended, visible_text
-from sandbox.testkit import CALLBACK_TOKEN, KEY, ROBOT, SDKAPPID
 from sandbox.traffic import TrafficEntry
+from tests.support import suite_settings
 from tests.virtualtime import ScriptedModel, VirtualClock, words
 
 ANSWER = (
@@ -40,14 +39,7 @@ EPSILON = 1e-6  # virtual times near 1.7e9 are exact to about 2e-7 s
 
 
 def settings(mode: StreamMode) -> Settings:
-    return Settings(
-        sdkappid=SDKAPPID,
-        key=SecretStr(KEY),
-        callback_token=SecretStr(CALLBACK_TOKEN),
-        api_base=SANDBOX_BASE_URL,
-        robots=[ROBOT],
-        llm="echo",
-        store="memory://",
+    return suite_settings(
         stream=mode,
         lease_seconds=600,  # leases run on the virtual clock too; a stall must not look like a crash
         rest_rate_limit=0,  # its pacing sleeps in real time, which the virtual clock would run past

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from botkit.lab.sandboxprocess import SandboxProcess
-from tests.sandbox.test_ui_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _missing, _send
+from tests.sandbox.test_ui_browser import ARTIFACTS, TIMEOUT_MS, _missing, _send, ui_page
 from tests.servers import serve_in_thread
 from tests.streammodel import streaming_model
 
@@ -48,33 +48,26 @@ def sandbox(request: pytest.FixtureRequest, model_url: str, tmp_path: Path) -> I
 
 
 def test_the_chat_shows_the_answer_growing(sandbox: SandboxProcess) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     robot = sandbox.app.robots[0]
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 960})
-            page.goto(sandbox.base_url + "/")
-            chat = page.locator("#chat")
-            expect(page.get_by_label("Chat with")).to_have_value(f"{robot} (1:1)", timeout=TIMEOUT_MS)
-            expect(page.locator("#banner")).to_contain_text("Bot: ready", timeout=TIMEOUT_MS)
-            _send(page, "tell me a long story")
-            seen: list[int] = []  # the last word shown, at each change
-            deadline = time.monotonic() + 60
-            while not seen or seen[-1] < WORDS - 1:
-                assert time.monotonic() < deadline, f"the answer never finished; seen {seen}"
-                numbers = [int(n) for n in _WORD.findall(chat.inner_text())]
-                if numbers and (not seen or max(numbers) != seen[-1]):
-                    seen.append(max(numbers))
-                    if len(seen) == 3:
-                        page.screenshot(path=str(ARTIFACTS / "ui-stream-growing.png"), full_page=True)
-                page.wait_for_timeout(100)
-            expect(chat).to_contain_text(ANSWER, timeout=TIMEOUT_MS)
-            page.screenshot(path=str(ARTIFACTS / "ui-stream-done.png"), full_page=True)
-        finally:
-            browser.close()
+    with ui_page(sandbox) as page:
+        chat = page.locator("#chat")
+        expect(page.get_by_label("Chat with")).to_have_value(f"{robot} (1:1)", timeout=TIMEOUT_MS)
+        expect(page.locator("#banner")).to_contain_text("Bot: ready", timeout=TIMEOUT_MS)
+        _send(page, "tell me a long story")
+        seen: list[int] = []  # the last word shown, at each change
+        deadline = time.monotonic() + 60
+        while not seen or seen[-1] < WORDS - 1:
+            assert time.monotonic() < deadline, f"the answer never finished; seen {seen}"
+            numbers = [int(n) for n in _WORD.findall(chat.inner_text())]
+            if numbers and (not seen or max(numbers) != seen[-1]):
+                seen.append(max(numbers))
+                if len(seen) == 3:
+                    page.screenshot(path=str(ARTIFACTS / "ui-stream-growing.png"), full_page=True)
+            page.wait_for_timeout(100)
+        expect(chat).to_contain_text(ANSWER, timeout=TIMEOUT_MS)
+        page.screenshot(path=str(ARTIFACTS / "ui-stream-done.png"), full_page=True)
     intermediate = seen[:-1]
     assert len(intermediate) >= 3, f"saw only {seen}"
     assert intermediate == sorted(intermediate)
