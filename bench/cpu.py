@@ -1,7 +1,8 @@
 """CPU time of the botkit process per acked callback and per answered message: a measure that
 other load on the machine does not bend the way it bends requests per second.
 
-    python bench/cpu.py [--runs 3] [--acks 10000] [--answers 1000] [--quick] [--out FILE]
+    python bench/cpu.py [--runs 3] [--acks 10000] [--answers 1000] [--only PHASE] [--quick]
+                        [--out FILE] [--profile DIR]
 
 Each run starts the stand-ins (standins.py) and `botkit serve` afresh, pinned as in run.py, and
 reads the bot's utime + stime from /proc/PID/stat around a fixed amount of work, after a warm-up:
@@ -13,7 +14,9 @@ reads the bot's utime + stime from /proc/PID/stat around a fixed amount of work,
            1.5 s: bot CPU from the first callback sent to the last reply's arrival, per message
            (its ack included)
 
-Prints each run and the median as a Markdown table; compare two commits by running it on each.
+Prints each run, the median and the main thread's (the event loop's) share of it as a Markdown
+table; compare two commits by running it on each. `--profile DIR` runs the bot under cProfile
+(main thread only, and slower: read it for where the time goes, not for the numbers).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -45,13 +49,44 @@ ANSWER_MODEL_SECONDS = 1.5
 CONNECTIONS = 50
 WARMUP_MESSAGES = 200
 WAIT_SECONDS = 120.0
+PROFILED_STOP_SECONDS = 60.0
 TICKS = os.sysconf("SC_CLK_TCK")
+PROFILED = """
+import cProfile, runpy, sys, time
+out, sys.argv = sys.argv[1], sys.argv[2:]
+profile = cProfile.Profile(time.thread_time)  # CPU time: the event loop's waits do not count
+profile.enable()
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+except (SystemExit, KeyboardInterrupt):
+    pass
+finally:
+    profile.disable()
+    profile.dump_stats(out)
+"""
+""" `python -c PROFILED FILE MODULE ARGS...`: run a module under cProfile, counting CPU time."""
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all its threads, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(stat: Path) -> float:
+    """utime + stime from a /proc stat file, in seconds: a process's (all threads) or one thread's."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds of the bot, in all and on its main thread (the event loop)."""
+
+    total: float
+    main: float
+
+    @classmethod
+    def of(cls, pid: int) -> Cpu:
+        proc = Path(f"/proc/{pid}")
+        return cls(cpu_seconds(proc / "stat"), cpu_seconds(proc / "task" / str(pid) / "stat"))
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(self.total - other.total, self.main - other.main)
 
 
 @dataclass(frozen=True)
@@ -62,9 +97,9 @@ class Phase:
 
 
 class Run:
-    """One stand-ins process and one bot, for one phase."""
+    """One stand-ins process and one bot, for one phase; the bot under cProfile with `profile`."""
 
-    def __init__(self, work: Path, model_seconds: float, **settings: str) -> None:
+    def __init__(self, work: Path, model_seconds: float, profile: Path | None, **settings: str) -> None:
         server_core, load_core = cores()
         port = free_port()
         env = child_env({"BENCH_MODEL_DELAY": str(model_seconds)})
@@ -81,16 +116,35 @@ class Run:
                 "BOTKIT_API_BASE": base,
                 "BOTKIT_LLM": "openai",
                 "BOTKIT_LLM_BASE_URL": f"{base}/v1",
-                "BOTKIT_STORE": f"sqlite:///{work / f'cpu-{bot_port}.db'}",
+                "BOTKIT_STORE": f"sqlite:///{work / 'cpu.db'}",
             }
             | settings
         )
-        args = [*server_core, sys.executable, "-m", "botkit", "serve", "--host", "127.0.0.1"]
-        self.bot = Child("botkit", [*args, "--port", str(bot_port)], bot_port, env, work)
+        python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
+        args = [
+            *server_core,
+            *python,
+            "-m",
+            "botkit",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(bot_port),
+        ]
+        self.bot = Child("botkit", args, bot_port, env, work)
+        self.profiled = profile is not None
 
     async def close(self) -> None:
         await self.http.aclose()
-        self.bot.kill()
+        if self.profiled:
+            # uvicorn re-raises the signal it stopped on: SIGTERM would end the process before
+            # the profile is written, SIGINT raises KeyboardInterrupt. A clean stop waits for the
+            # answers in hand.
+            self.bot.process.send_signal(signal.SIGINT)
+            self.bot.process.wait(PROFILED_STOP_SECONDS)
+        else:
+            self.bot.kill()
         self.standins.kill()  # it may hold thousands of model calls: no point in a clean stop
 
     async def replies(self, prefix: str) -> int:
@@ -104,32 +158,27 @@ class Run:
                 raise RuntimeError(f"only {await self.replies(prefix)} of {count} {prefix} messages answered")
             await asyncio.sleep(0.05)
 
-    async def measure(self, work: Callable[[], Awaitable[None]]) -> float:
-        pid = self.bot.process.pid
-        before = cpu_seconds(pid)
-        await work()
-        return cpu_seconds(pid) - before
+    async def measure(self, work: Awaitable[None]) -> Cpu:
+        before = Cpu.of(self.bot.process.pid)
+        await work
+        return Cpu.of(self.bot.process.pid) - before
 
 
 def users(prefix: str, count: int) -> list[str]:
     return [f"{prefix}{n}" for n in range(count)]
 
 
-async def ack_phase(work: Path, count: int) -> float:
-    run = Run(work, HOLD_SECONDS, BOTKIT_MAX_IN_FLIGHT=str(ACK_PHASE_IN_FLIGHT))
+async def ack_phase(work: Path, count: int, profile: Path | None) -> Cpu:
+    run = Run(work, HOLD_SECONDS, profile, BOTKIT_MAX_IN_FLIGHT=str(ACK_PHASE_IN_FLIGHT))
     try:
         await send_messages(run.bot.port, users("warm", WARMUP_MESSAGES), connections=CONNECTIONS)
-
-        async def acks() -> None:
-            await send_messages(run.bot.port, users("ack", count), connections=CONNECTIONS)
-
-        return await run.measure(acks) / count
+        return await run.measure(send_messages(run.bot.port, users("ack", count), connections=CONNECTIONS))
     finally:
         await run.close()
 
 
-async def answer_phase(work: Path, count: int) -> float:
-    run = Run(work, ANSWER_MODEL_SECONDS)
+async def answer_phase(work: Path, count: int, profile: Path | None) -> Cpu:
+    run = Run(work, ANSWER_MODEL_SECONDS, profile)
     try:
         await send_messages(run.bot.port, users("warm", WARMUP_MESSAGES), connections=CONNECTIONS)
         await run.until_answered("warm", WARMUP_MESSAGES)
@@ -138,33 +187,43 @@ async def answer_phase(work: Path, count: int) -> float:
             await send_messages(run.bot.port, users("ans", count), connections=CONNECTIONS)
             await run.until_answered("ans", count)
 
-        return await run.measure(answers) / count
+        return await run.measure(answers())
     finally:
         await run.close()
 
 
-async def measure(phases: list[Phase], runs: int) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {phase.name: [] for phase in phases}
+PHASES: dict[str, Callable[[Path, int, Path | None], Awaitable[Cpu]]] = {
+    "ack": ack_phase,
+    "answer": answer_phase,
+}
+
+
+async def measure(phases: list[Phase], runs: int, profiles: Path | None) -> dict[str, list[Cpu]]:
+    """Per phase, each run's bot CPU milliseconds per unit of work."""
+    results: dict[str, list[Cpu]] = {phase.name: [] for phase in phases}
     for number in range(runs):
         for phase in phases:
+            profile = profiles / f"{phase.name}-{number + 1}.prof" if profiles else None
             with tempfile.TemporaryDirectory(prefix="botkit-cpu-") as folder:
                 started = time.monotonic()
-                do = ack_phase if phase.name == "ack" else answer_phase
-                results[phase.name].append(await do(Path(folder), phase.count) * 1000)
+                cpu = await PHASES[phase.name](Path(folder), phase.count, profile)
+                per = Cpu(cpu.total * 1000 / phase.count, cpu.main * 1000 / phase.count)
+                results[phase.name].append(per)
                 elapsed = time.monotonic() - started
-                line = f"run {number + 1} {phase.name}: {results[phase.name][-1]:.3f} ms ({elapsed:.0f} s)"
-                print(line, file=sys.stderr, flush=True)
+                line = f"run {number + 1} {phase.name}: {per.total:.3f} ms, main thread {per.main:.3f} ms"
+                print(f"{line} ({elapsed:.0f} s)", file=sys.stderr, flush=True)
     return results
 
 
-def table(phases: list[Phase], results: dict[str, list[float]]) -> str:
+def table(phases: list[Phase], results: dict[str, list[Cpu]]) -> str:
     runs = len(next(iter(results.values())))
-    head = "| phase | bot CPU ms | " + " | ".join(f"run {n + 1}" for n in range(runs)) + " | median |"
-    lines = [head, "|---" * (runs + 3) + "|"]
+    head = "| phase | bot CPU ms | " + " | ".join(f"run {n + 1}" for n in range(runs))
+    lines = [head + " | median | main thread |", "|---" * (runs + 4) + "|"]
     for phase in phases:
         values = results[phase.name]
-        cells = " | ".join(f"{value:.3f}" for value in values)
-        lines.append(f"| {phase.name} | per {phase.unit} | {cells} | {statistics.median(values):.3f} |")
+        cells = " | ".join(f"{value.total:.3f}" for value in values)
+        median, main = (statistics.median(getattr(v, part) for v in values) for part in ("total", "main"))
+        lines.append(f"| {phase.name} | per {phase.unit} | {cells} | {median:.3f} | {main:.3f} |")
     return "\n".join(lines)
 
 
@@ -177,6 +236,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["ack", "answer"], help="run one phase only")
     parser.add_argument("--quick", action="store_true", help="one short run of each, a smoke test")
     parser.add_argument("--out", type=Path, help="also write the numbers as JSON here")
+    parser.add_argument("--profile", type=Path, help="run the bot under cProfile, one file per run here")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.acks, args.answers = 1, 500, 100
@@ -185,10 +245,18 @@ def main() -> None:
     _, load_core = cores()
     if load_core:  # the load client is this process: keep it off the bot's core
         os.sched_setaffinity(0, {int(load_core[-1])})
-    results = asyncio.run(measure(phases, args.runs))
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(measure(phases, args.runs, args.profile))
     if args.out:
-        medians = {name: statistics.median(values) for name, values in results.items()}
-        summary: dict[str, Any] = {"runs_ms": results, "median_ms": medians}
+        summary: dict[str, Any] = {
+            name: {
+                "runs_ms": [cpu.total for cpu in values],
+                "median_ms": statistics.median(cpu.total for cpu in values),
+                "main_thread_median_ms": statistics.median(cpu.main for cpu in values),
+            }
+            for name, values in results.items()
+        }
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print(table(phases, results))
 
