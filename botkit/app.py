@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from botkit.config import Settings
 from botkit.conversation import Memory
@@ -26,9 +27,24 @@ from botkit.ops import create_ops_router
 from botkit.responder import Responder
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
-from botkit.webhook import create_webhook_route
+from botkit.webhook import Webhook
 
 log = logging.getLogger("botkit.app")
+
+
+class BotkitApp(FastAPI):
+    """FastAPI with the webhook in front: a callback goes straight to the bare ASGI `Webhook`,
+    every other request (health, metrics, docs) and the lifespan through FastAPI."""
+
+    def __init__(self, webhook: Webhook, **options: Any) -> None:
+        super().__init__(**options)
+        self.webhook = webhook
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.webhook.serves(scope):
+            await self.webhook(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -94,7 +110,8 @@ def create_app(
         clock=clock,
     )
     docs = settings.api_docs  # off by default: the webhook port need not describe itself to strangers
-    app = FastAPI(
+    app = BotkitApp(
+        Webhook(settings, intake, clock=clock, metrics=metrics),
         title="botkit",
         lifespan=lifespan,
         docs_url="/docs" if docs else None,
@@ -105,8 +122,6 @@ def create_app(
     app.state.handler = handler
     app.state.store = the_store
     app.state.metrics = metrics
-    # First in the list, so a callback is matched before FastAPI's own routes are tried.
-    app.router.routes.insert(0, create_webhook_route(settings, intake, clock=clock, metrics=metrics))
     app.include_router(create_ops_router(metrics, the_store))
 
     @app.get("/healthz")
