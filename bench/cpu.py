@@ -15,8 +15,8 @@ reads the bot's utime + stime from /proc/PID/stat around a fixed amount of work,
            (its ack included)
 
 Prints each run, the median and the main thread's (the event loop's) share of it as a Markdown
-table; compare two commits by running it on each. `--profile DIR` runs the bot under cProfile
-(main thread only, and slower: read it for where the time goes, not for the numbers).
+table; compare two commits by running it on each. `--profile DIR` runs the bot under sample.py,
+which writes where its event loop spends its time (read it for that, not for the numbers).
 """
 
 from __future__ import annotations
@@ -51,20 +51,6 @@ WARMUP_MESSAGES = 200
 WAIT_SECONDS = 120.0
 PROFILED_STOP_SECONDS = 60.0
 TICKS = os.sysconf("SC_CLK_TCK")
-PROFILED = """
-import cProfile, runpy, sys, time
-out, sys.argv = sys.argv[1], sys.argv[2:]
-profile = cProfile.Profile(time.thread_time)  # CPU time: the event loop's waits do not count
-profile.enable()
-try:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-except (SystemExit, KeyboardInterrupt):
-    pass
-finally:
-    profile.disable()
-    profile.dump_stats(out)
-"""
-""" `python -c PROFILED FILE MODULE ARGS...`: run a module under cProfile, counting CPU time."""
 
 
 def cpu_seconds(stat: Path) -> float:
@@ -97,7 +83,7 @@ class Phase:
 
 
 class Run:
-    """One stand-ins process and one bot, for one phase; the bot under cProfile with `profile`."""
+    """One stand-ins process and one bot, for one phase; the bot under sample.py with `profile`."""
 
     def __init__(self, work: Path, model_seconds: float, profile: Path | None, **settings: str) -> None:
         server_core, load_core = cores()
@@ -120,18 +106,11 @@ class Run:
             }
             | settings
         )
-        python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
-        args = [
-            *server_core,
-            *python,
-            "-m",
-            "botkit",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(bot_port),
-        ]
+        serve = ["botkit", "serve", "--host", "127.0.0.1", "--port", str(bot_port)]
+        python = (
+            [sys.executable, str(HERE / "sample.py"), str(profile)] if profile else [sys.executable, "-m"]
+        )
+        args = [*server_core, *python, *serve]
         self.bot = Child("botkit", args, bot_port, env, work)
         self.profiled = profile is not None
 
@@ -140,7 +119,7 @@ class Run:
         if self.profiled:
             # uvicorn re-raises the signal it stopped on: SIGTERM would end the process before
             # the profile is written, SIGINT raises KeyboardInterrupt. A clean stop waits for the
-            # answers in hand.
+            # answers in hand. The profile covers the warm-up too.
             self.bot.process.send_signal(signal.SIGINT)
             self.bot.process.wait(PROFILED_STOP_SECONDS)
         else:
@@ -203,7 +182,7 @@ async def measure(phases: list[Phase], runs: int, profiles: Path | None) -> dict
     results: dict[str, list[Cpu]] = {phase.name: [] for phase in phases}
     for number in range(runs):
         for phase in phases:
-            profile = profiles / f"{phase.name}-{number + 1}.prof" if profiles else None
+            profile = profiles / f"{phase.name}-{number + 1}" if profiles else None
             with tempfile.TemporaryDirectory(prefix="botkit-cpu-") as folder:
                 started = time.monotonic()
                 cpu = await PHASES[phase.name](Path(folder), phase.count, profile)
@@ -236,7 +215,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["ack", "answer"], help="run one phase only")
     parser.add_argument("--quick", action="store_true", help="one short run of each, a smoke test")
     parser.add_argument("--out", type=Path, help="also write the numbers as JSON here")
-    parser.add_argument("--profile", type=Path, help="run the bot under cProfile, one file per run here")
+    parser.add_argument(
+        "--profile", type=Path, help="sample the bot's stacks (sample.py), files per run here"
+    )
     args = parser.parse_args()
     if args.quick:
         args.runs, args.acks, args.answers = 1, 500, 100
