@@ -66,19 +66,27 @@ class GroupCommitter:
 
 
 def _commit(db: sqlite3.Connection, operations: list[Operation]) -> list[Any]:
-    """One write transaction; each operation in a savepoint, so a failure rolls back only itself."""
+    """One write transaction; each operation in a savepoint, so a failure rolls back only itself.
+
+    A lone operation (the usual case unless callbacks crowd in) needs no savepoint: its failure
+    rolls back the whole transaction, which holds nothing else.
+    """
+    alone = len(operations) == 1
     outcomes: list[Any] = []
     db.execute("BEGIN IMMEDIATE")
     try:
         for operation in operations:
-            db.execute("SAVEPOINT operation")
+            if not alone:
+                db.execute("SAVEPOINT operation")
             try:
                 outcomes.append(operation(db))
             except Exception as exc:
-                db.execute("ROLLBACK TO operation")
+                db.execute("ROLLBACK" if alone else "ROLLBACK TO operation")
                 outcomes.append(exc)
-            db.execute("RELEASE operation")
-        db.execute("COMMIT")
+            if not alone:
+                db.execute("RELEASE operation")
+        if db.in_transaction:  # not after a lone operation failed and rolled back
+            db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
