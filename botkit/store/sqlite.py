@@ -61,6 +61,23 @@ _HEAD = "SELECT key, not_before FROM journal WHERE lane = ? AND status = 'pendin
 _LEASE = (
     "UPDATE journal SET token = token + 1, leased_until = ? WHERE key = ? AND status = 'pending' RETURNING *"
 )
+# One statement: the entry is pending, the head of its lane, and its lane is due.
+_LEASE_IF_HEAD = """
+UPDATE journal SET token = token + 1, leased_until = :until
+WHERE key = :key AND status = 'pending'
+  AND rowid = (SELECT rowid FROM journal AS head WHERE head.lane = journal.lane
+               AND head.status = 'pending' ORDER BY rowid LIMIT 1)
+  AND EXISTS (SELECT 1 FROM lanes WHERE lanes.lane = journal.lane AND lanes.due <= :now)
+RETURNING *
+"""
+# A whole batch of (key, token) leases, passed as one JSON array, in one statement.
+_RENEW = """
+UPDATE journal SET leased_until = ?
+FROM (SELECT json_extract(value, '$[0]') AS key, json_extract(value, '$[1]') AS token
+      FROM json_each(?)) AS held
+WHERE journal.key = held.key AND journal.token = held.token AND journal.status = 'pending'
+RETURNING journal.key, journal.lane
+"""
 _FENCED = "WHERE key = ? AND token = ? AND status = 'pending' RETURNING lane"
 
 
@@ -103,15 +120,14 @@ class SQLiteStore:
         return await self._db.run(insert)
 
     async def lease(self, key: str, *, now: float, lease_seconds: float) -> JournalEntry | None:
+        until = now + lease_seconds
+
         def lease_one(db: sqlite3.Connection) -> JournalEntry | None:
-            row = db.execute(
-                "SELECT journal.lane FROM journal JOIN lanes ON lanes.lane = journal.lane "
-                "WHERE key = ? AND status = 'pending' AND lanes.due <= ?",
-                (key, now),
-            ).fetchone()
-            if row is None or db.execute(_HEAD, (row["lane"],)).fetchone()["key"] != key:
+            row = db.execute(_LEASE_IF_HEAD, {"until": until, "key": key, "now": now}).fetchone()
+            if row is None:
                 return None
-            return _lease(db, key, row["lane"], now + lease_seconds)
+            _set_due(db, row["lane"], until)
+            return _entry(row)
 
         return await self._db.run(lease_one)
 
@@ -143,17 +159,17 @@ class SQLiteStore:
     async def renew(
         self, leases: Sequence[tuple[str, int]], *, now: float, lease_seconds: float
     ) -> list[str]:
+        until = now + lease_seconds
+        held = json.dumps(list(leases))
+
         def extend(db: sqlite3.Connection) -> list[str]:
-            lost = []
-            for key, token in leases:
-                row = db.execute(
-                    f"UPDATE journal SET leased_until = ? {_FENCED}", (now + lease_seconds, key, token)
-                ).fetchone()
-                if row is None:
-                    lost.append(key)
-                else:
-                    _set_due(db, row["lane"], now + lease_seconds)
-            return lost
+            renewed = db.execute(_RENEW, (until, held)).fetchall()
+            lanes = json.dumps([row["lane"] for row in renewed])
+            db.execute(
+                "UPDATE lanes SET due = ? WHERE lane IN (SELECT value FROM json_each(?))", (until, lanes)
+            )
+            kept = {row["key"] for row in renewed}
+            return [key for key, _ in leases if key not in kept]
 
         return await self._db.run(extend)
 
