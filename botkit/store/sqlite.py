@@ -1,9 +1,14 @@
 """The default Store: one SQLite file in WAL mode; survives restarts, shared by processes on one host.
 
 Writes from concurrent callbacks and answers are group-committed (`groupcommit`): one transaction,
-one fsync, for everything queued meanwhile. `synchronous=FULL`, so an acked callback survives a
-power cut, not just a crash of the process. The `lanes` table holds each lane with a pending head
-and when that head is next due, indexed by that time, so claiming never scans the backlog.
+one fsync, for everything queued meanwhile. What the exactly-once promise rests on commits with
+`synchronous=FULL`, so it survives a power cut, not just a crash of the process: a recorded
+callback (before its ack), a reply's text (before its first part is sent) and each part counted
+as sent. The rest does not wait for the disk (`synchronous=NORMAL`): leases, renewals and hand-
+backs (lost, an entry is only free sooner), retry times, finished marks (an entry found pending
+with every part counted is finished again, nothing resent) and conversation turns (the memory
+misses that exchange). The `lanes` table holds each lane with a pending head and when that head
+is next due, indexed by that time, so claiming never scans the backlog.
 """
 
 from __future__ import annotations
@@ -129,7 +134,7 @@ class SQLiteStore:
             _set_due(db, row["lane"], until)
             return _entry(row)
 
-        return await self._db.run(lease_one)
+        return await self._db.run(lease_one, durable=False)
 
     async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
         prune = now >= self._pruned_at + PRUNE_EVERY_SECONDS
@@ -154,7 +159,7 @@ class SQLiteStore:
                 claimed.append(_lease(db, head["key"], lane, now + lease_seconds))
             return claimed
 
-        return await self._db.run(lease_heads)
+        return await self._db.run(lease_heads, durable=False)
 
     async def renew(
         self, leases: Sequence[tuple[str, int]], *, now: float, lease_seconds: float
@@ -171,7 +176,7 @@ class SQLiteStore:
             kept = {row["key"] for row in renewed}
             return [key for key, _ in leases if key not in kept]
 
-        return await self._db.run(extend)
+        return await self._db.run(extend, durable=False)
 
     async def save_reply(self, key: str, parts: Sequence[str], *, token: int) -> None:
         await self._fenced(key, token, "reply_parts = ?", json.dumps(list(parts)))
@@ -187,13 +192,13 @@ class SQLiteStore:
             )  # fmt: skip
             _set_due(db, lane, not_before)
 
-        await self._db.run(reschedule)
+        await self._db.run(reschedule, durable=False)
 
     async def release(self, key: str, *, token: int, now: float) -> None:
         def hand_back(db: sqlite3.Connection) -> None:
             _set_due(db, _update(db, key, token, "leased_until = 0"), now)
 
-        await self._db.run(hand_back)
+        await self._db.run(hand_back, durable=False)
 
     async def finish(
         self, key: str, status: EntryStatus, error: str | None = None, *, token: int
@@ -207,20 +212,20 @@ class SQLiteStore:
             _set_due(db, lane, head["not_before"])
             return str(head["key"])
 
-        return await self._db.run(close)
+        return await self._db.run(close, durable=False)
 
     async def get(self, key: str) -> JournalEntry | None:
         def select(db: sqlite3.Connection) -> JournalEntry | None:
             row = db.execute("SELECT * FROM journal WHERE key = ?", (key,)).fetchone()
             return _entry(row) if row else None
 
-        return await self._db.run(select)
+        return await self._db.run(select, durable=False)
 
     async def backlog(self) -> int:
         def count(db: sqlite3.Connection) -> int:
             return int(db.execute("SELECT count(*) FROM journal WHERE status = 'pending'").fetchone()[0])
 
-        return await self._db.run(count)
+        return await self._db.run(count, durable=False)
 
     async def load_turns(self, conversation: str, limit: int) -> list[Turn]:
         def select(db: sqlite3.Connection) -> list[Turn]:
@@ -230,7 +235,7 @@ class SQLiteStore:
             ).fetchall()
             return [Turn(role=row["role"], content=row["content"]) for row in reversed(rows)]
 
-        return await self._db.run(select)
+        return await self._db.run(select, durable=False)
 
     async def append_turns(self, conversation: str, turns: Sequence[Turn]) -> None:
         def insert(db: sqlite3.Connection) -> None:
@@ -244,7 +249,7 @@ class SQLiteStore:
                 (conversation, conversation, TURNS_CAP),
             )
 
-        await self._db.run(insert)
+        await self._db.run(insert, durable=False)
 
     async def close(self) -> None:
         await self._db.run_alone(lambda db: db.close())
