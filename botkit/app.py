@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from botkit.bot import Bot, check_bot
 from botkit.config import Settings
@@ -28,7 +29,7 @@ from botkit.metrics import Metrics
 from botkit.ops import create_ops_router
 from botkit.restapi import ChatClient
 from botkit.store import Store, open_store
-from botkit.webhook import create_webhook_route
+from botkit.webhook import Webhook
 
 log = logging.getLogger("botkit.app")
 
@@ -48,6 +49,21 @@ def wiring_of(app: Starlette) -> Wiring:
     if not isinstance(wiring, Wiring):
         raise TypeError("this app was not made by botkit.create_app")
     return wiring
+
+
+class BotkitApp(FastAPI):
+    """FastAPI with the webhook in front: a callback goes straight to the bare ASGI `Webhook`,
+    every other request (health, metrics, docs) and the lifespan through FastAPI."""
+
+    def __init__(self, webhook: Webhook, **options: Any) -> None:
+        super().__init__(**options)
+        self.webhook = webhook
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.webhook.serves(scope):
+            await self.webhook(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -116,7 +132,8 @@ def create_app(
         clock=clock,
     )
     docs = settings.api_docs  # off by default: the webhook port need not describe itself to strangers
-    app = FastAPI(
+    app = BotkitApp(
+        Webhook(settings, intake, clock=clock, metrics=metrics),
         title="botkit",
         lifespan=lifespan,
         docs_url="/docs" if docs else None,
@@ -124,8 +141,6 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.botkit = Wiring(settings=settings, intake=intake, store=the_store)
-    # First in the list, so a callback is matched before FastAPI's own routes are tried.
-    app.router.routes.insert(0, create_webhook_route(settings, intake, clock=clock, metrics=metrics))
     app.include_router(create_ops_router(metrics, the_store))
 
     @app.get("/healthz")

@@ -53,12 +53,13 @@ class Intake:
         self._store = store
         self._handler: Handler | None = None
         self._max_in_flight = max_in_flight
-        self._slots = asyncio.Semaphore(max_in_flight)
         self._max_attempts = max_attempts
         self._lease_seconds = lease_seconds
         self._poll_seconds = poll_seconds
         self._clock = clock
         self._lanes: dict[str, deque[str | JournalEntry]] = {}
+        # Lanes with work and no task yet, waiting for one of the `max_in_flight` lane tasks.
+        self._waiting: deque[str] = deque()
         # Keys waiting in a lane, with the callback when it was recorded here (not parsed again).
         self._queued_messages: dict[str, C2CMessage | GroupMessage | None] = {}
         self._queued = 0  # items in lanes, plus the ones being answered
@@ -131,33 +132,56 @@ class Intake:
             queue.append(item)
             return
         self._lanes[lane] = deque([item])
-        task = asyncio.create_task(self._run_lane(lane), name=f"botkit-lane-{lane}")
-        self._lane_tasks.add(task)
-        task.add_done_callback(self._lane_tasks.discard)
+        self._waiting.append(lane)
+        self._start_lanes()
+
+    def _start_lanes(self) -> None:
+        """Give waiting lanes a task each, up to `max_in_flight` tasks: a lane answers one message
+        at a time, so that many tasks are that many answers in flight. Lanes beyond wait as names
+        in a queue, not as tasks waiting on a semaphore."""
+        while self._waiting and len(self._lane_tasks) < self._max_in_flight and not self._stopping:
+            lane = self._waiting.popleft()
+            task = asyncio.create_task(self._run_lane(lane), name=f"botkit-lane-{lane}")
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_done)
+
+    def _lane_done(self, task: asyncio.Task[None]) -> None:
+        self._lane_tasks.discard(task)
+        self._start_lanes()
 
     async def _run_lane(self, lane: str) -> None:
-        """Answer a lane's messages one at a time, following the journal to the lane's next head."""
+        """Answer a lane's messages one at a time, following the journal to the lane's next head;
+        after each, a lane waiting for a task goes first, and this one queues up behind it."""
         queue = self._lanes[lane]
+        queued_again = False
         try:
             while queue and not self._stopping:
-                item = queue.popleft()
-                message = self._queued_messages.pop(item, None) if isinstance(item, str) else None
-                try:
-                    async with self._slots:
-                        entry = item if isinstance(item, JournalEntry) else await self._lease(item)
-                        next_key = await self._answer(entry, message) if entry is not None else None
-                finally:
-                    self._queued -= 1
-                if next_key is not None and next_key not in self._queued_messages and not self._stopping:
-                    self._dispatch(lane, next_key)
+                await self._answer_next(lane, queue.popleft())
+                if queue and self._waiting and not self._stopping:
+                    self._waiting.append(lane)
+                    queued_again = True
+                    return
         finally:
-            for item in queue:  # left for the journal: a later sweep, or the next start
-                self._queued -= 1
-                if isinstance(item, str):
-                    self._queued_messages.pop(item, None)
-            del self._lanes[lane]
-            if self._queued == 0:
-                self._wake.set()  # let the sweeper look for due work, and notice idleness
+            if not queued_again:
+                self._close_lane(lane)
+
+    async def _answer_next(self, lane: str, item: str | JournalEntry) -> None:
+        message = self._queued_messages.pop(item, None) if isinstance(item, str) else None
+        try:
+            entry = item if isinstance(item, JournalEntry) else await self._lease(item)
+            next_key = await self._answer(entry, message) if entry is not None else None
+        finally:
+            self._queued -= 1
+        if next_key is not None and next_key not in self._queued_messages and not self._stopping:
+            self._dispatch(lane, next_key)
+
+    def _close_lane(self, lane: str) -> None:
+        for item in self._lanes.pop(lane):  # left for the journal: a later sweep, or the next start
+            self._queued -= 1
+            if isinstance(item, str):
+                self._queued_messages.pop(item, None)
+        if self._queued == 0:
+            self._wake.set()  # let the sweeper look for due work, and notice idleness
 
     async def _lease(self, key: str) -> JournalEntry | None:
         """Lease a freshly recorded entry; None when it is not its lane's head yet, or already taken."""

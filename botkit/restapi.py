@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import ValidationError
@@ -125,6 +126,7 @@ class ChatClient:
         self._jitter = jitter
         self._sleep = sleep
         self._limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
+        self._signed_query: tuple[str, str] | None = None  # (UserSig, its part of the query string)
 
     @classmethod
     def from_settings(
@@ -181,19 +183,21 @@ class ChatClient:
             logger.warning("%s: %s, retry %d/%d in %.2f s", command, reason, attempt, self._retries, delay)
             await self._sleep(delay)
 
+    def _url(self, command: str) -> str:
+        """The signed URL of one call. The query string is built as text: handed `params`, httpx
+        parses the whole URL twice per request, the UserSig character by character."""
+        usersig = self._usersigs.get()
+        if self._signed_query is None or self._signed_query[0] != usersig:
+            fixed = urlencode({"sdkappid": self.sdkappid, "identifier": self.admin, "usersig": usersig})
+            self._signed_query = (usersig, fixed)
+        return (
+            f"{self.api_base}/v4/{command}?{self._signed_query[1]}&random={self._random()}&contenttype=json"
+        )
+
     async def _attempt(self, command: str, body: dict[str, Any]) -> dict[str, Any]:
-        params = {
-            "sdkappid": str(self.sdkappid),
-            "identifier": self.admin,
-            "usersig": self._usersigs.get(),
-            "random": str(self._random()),
-            "contenttype": "json",
-        }
         started = time.perf_counter()
         try:
-            response = await self._http.post(
-                f"{self.api_base}/v4/{command}", params=params, json=body, timeout=self._timeout
-            )
+            response = await self._http.post(self._url(command), json=body, timeout=self._timeout)
         except httpx.TimeoutException as exc:
             raise _Transient(f"{self.api_base} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:

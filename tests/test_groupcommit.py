@@ -61,3 +61,30 @@ async def test_a_failing_operation_fails_alone_and_its_writes_roll_back(committe
     assert isinstance(outcomes[1], ValueError)
     rows = await committer.run(lambda db: [row[0] for row in db.execute("SELECT n FROM t ORDER BY n")])
     assert rows == [1, 2]
+
+
+async def test_a_lone_failing_operation_rolls_back_its_writes(committer: GroupCommitter) -> None:
+    def insert_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO t (n) VALUES (100)")
+        raise ValueError("this operation fails")
+
+    with pytest.raises(ValueError, match="this operation fails"):
+        await committer.run(insert_then_fail)
+
+    assert await committer.run(insert(1)) == 1
+    rows = await committer.run(lambda db: [row[0] for row in db.execute("SELECT n FROM t ORDER BY n")])
+    assert rows == [1]
+
+
+async def test_only_transactions_holding_a_durable_operation_wait_for_the_disk(
+    committer: GroupCommitter,
+) -> None:
+    levels: list[str] = []
+    await committer.run_alone(lambda db: db.set_trace_callback(levels.append))
+
+    await committer.run(insert(1))
+    await committer.run(insert(2), durable=False)
+    await asyncio.gather(committer.run(insert(3), durable=False), committer.run(insert(4)))
+
+    pragmas = [statement for statement in levels if statement.startswith("PRAGMA synchronous")]
+    assert pragmas == ["PRAGMA synchronous=FULL", "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]

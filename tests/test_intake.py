@@ -215,6 +215,42 @@ async def test_one_users_messages_are_answered_in_order_while_others_are_answere
     assert prompts["second"] == [("user", "first"), ("assistant", "echo: first"), ("user", "second")]
 
 
+async def test_at_most_max_in_flight_answers_run_and_waiting_conversations_take_turns(
+    settings: Settings, chat_api: InProcessSandbox
+) -> None:
+    running: list[str] = []
+    most = 0
+    order: list[str] = []
+
+    class Counting(EchoProvider):
+        async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+            nonlocal most
+            running.append(messages[-1].content)
+            most = max(most, len(running))
+            order.append(messages[-1].content)
+            await asyncio.sleep(0.01)
+            running.remove(messages[-1].content)
+            async for chunk in super().stream(messages):
+                yield chunk
+
+    for user in ("u2", "u3", "u4"):
+        chat_api.add_user(user)
+    two = settings.model_copy(update={"max_in_flight": 2})
+    app = create_app(two, transport=chat_api.transport, provider=Counting(), store=InMemoryStore())
+    intake = wiring_of(app).intake
+    async with chat_api.running(app):
+        # u1 sends three in a row; u2..u4 one each, after u1's first two.
+        messages = [("u1", "a1"), ("u1", "a2"), ("u2", "b"), ("u3", "c"), ("u1", "a3"), ("u4", "d")]
+        for seq, (sender, text) in enumerate(messages, start=1):
+            await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body(text, sender=sender, seq=seq)))
+        await _wait_for_replies(chat_api, len(messages))
+
+    assert most == 2
+    assert [text for text in order if text.startswith("a")] == ["a1", "a2", "a3"]
+    # u1's conversation answers one message, then lets the conversations waiting behind it go first.
+    assert order.index("c") < order.index("a2")
+
+
 async def test_an_answer_cut_off_by_shutdown_resumes_at_once_on_the_next_start(
     settings: Settings, chat_api: InProcessSandbox, tmp_path: Path
 ) -> None:

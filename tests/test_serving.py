@@ -66,6 +66,16 @@ def test_serve_raises_the_soft_open_file_limit_to_the_hard_one() -> None:
     assert result.stdout.strip() == "1024 (1024, 1024)"
 
 
+def test_tune_gc_freezes_what_start_up_made_and_collects_the_young_less_often() -> None:
+    code = (
+        "import gc; from botkit.serving import tune_gc; "
+        "tune_gc(); print(gc.get_freeze_count() > 0, gc.get_threshold())"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert result.stdout.strip() == "True (10000, 10, 10)"
+
+
 # -- the guards, on a small app in this process ------------------------------------------------
 
 

@@ -375,6 +375,17 @@ async def test_renew_extends_held_leases_and_names_the_lost_ones(store: Store) -
     assert await _claim_keys(store, now=T0 + 2 * LEASE + 1) == ["kept"]
 
 
+async def test_renew_takes_keys_of_any_text_and_many_at_once(store: Store) -> None:
+    keys = ["c2c:u😀:@RBT#001:1_2_3", 'c2c:a"b\\c:@RBT#001:4', "group:中文:5", *(f"k{n}" for n in range(300))]
+    for key in keys:
+        await store.record(key, "p", now=T0, lane=key)
+    held = [(entry.key, entry.token) for entry in await store.claim(now=T0, lease_seconds=LEASE, limit=400)]
+
+    assert await store.renew(held, now=T0 + LEASE - 1, lease_seconds=LEASE) == []
+    assert await _claim_keys(store, now=T0 + LEASE + 1) == []
+    assert len(await store.claim(now=T0 + 2 * LEASE, lease_seconds=LEASE, limit=400)) == len(keys)
+
+
 async def test_release_hands_the_entry_back_at_once_without_counting_an_attempt(store: Store) -> None:
     await store.record("k", "p", now=T0, lane="k")
     [entry] = await store.claim(now=T0, lease_seconds=LEASE, limit=1)

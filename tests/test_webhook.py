@@ -190,6 +190,27 @@ async def test_get_is_not_allowed(bot: Bot) -> None:
     response = await bot.http.get(callback_url("Bot.OnC2CMessage"))
 
     assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json() == {"detail": "Method Not Allowed"}
+
+
+async def test_other_paths_still_reach_fastapi(bot: Bot) -> None:
+    assert (await bot.http.get("/healthz")).json()["status"] == "ok"
+    assert (await bot.http.post("/im/other", content=c2c_body())).status_code == 404
+
+
+async def test_a_body_in_many_small_chunks_is_read_whole(bot: Bot) -> None:
+    body = c2c_body("hello")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 7):
+            yield body[start : start + 7]
+
+    response = await bot.http.post(callback_url("Bot.OnC2CMessage"), content=chunks())
+    await bot.chat.settle()
+
+    assert response.json() == ACK_BODY
+    assert len(sent(bot.chat)) == 1
 
 
 async def test_without_a_token_unsigned_callbacks_are_accepted(

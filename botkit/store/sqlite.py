@@ -1,9 +1,14 @@
 """The default Store: one SQLite file in WAL mode; survives restarts, shared by processes on one host.
 
 Writes from concurrent callbacks and answers are group-committed (`groupcommit`): one transaction,
-one fsync, for everything queued meanwhile. `synchronous=FULL`, so an acked callback survives a
-power cut, not just a crash of the process. The `lanes` table holds each lane with a pending head
-and when that head is next due, indexed by that time, so claiming never scans the backlog.
+one fsync, for everything queued meanwhile. What the exactly-once promise rests on commits with
+`synchronous=FULL`, so it survives a power cut, not just a crash of the process: a recorded
+callback (before its ack), a reply's text (before its first part is sent) and each part counted
+as sent. The rest does not wait for the disk (`synchronous=NORMAL`): leases, renewals and hand-
+backs (lost, an entry is only free sooner), retry times, finished marks (an entry found pending
+with every part counted is finished again, nothing resent) and conversation turns (the memory
+misses that exchange). The `lanes` table holds each lane with a pending head and when that head
+is next due, indexed by that time, so claiming never scans the backlog.
 """
 
 from __future__ import annotations
@@ -62,6 +67,23 @@ _HEAD = "SELECT key, not_before FROM journal WHERE lane = ? AND status = 'pendin
 _LEASE = (
     "UPDATE journal SET token = token + 1, leased_until = ? WHERE key = ? AND status = 'pending' RETURNING *"
 )
+# One statement: the entry is pending, the head of its lane, and its lane is due.
+_LEASE_IF_HEAD = """
+UPDATE journal SET token = token + 1, leased_until = :until
+WHERE key = :key AND status = 'pending'
+  AND rowid = (SELECT rowid FROM journal AS head WHERE head.lane = journal.lane
+               AND head.status = 'pending' ORDER BY rowid LIMIT 1)
+  AND EXISTS (SELECT 1 FROM lanes WHERE lanes.lane = journal.lane AND lanes.due <= :now)
+RETURNING *
+"""
+# A whole batch of (key, token) leases, passed as one JSON array, in one statement.
+_RENEW = """
+UPDATE journal SET leased_until = ?
+FROM (SELECT json_extract(value, '$[0]') AS key, json_extract(value, '$[1]') AS token
+      FROM json_each(?)) AS held
+WHERE journal.key = held.key AND journal.token = held.token AND journal.status = 'pending'
+RETURNING journal.key, journal.lane
+"""
 _FENCED = "WHERE key = ? AND token = ? AND status = 'pending' RETURNING lane"
 
 
@@ -104,17 +126,16 @@ class SQLiteStore:
         return await self._db.run(insert)
 
     async def lease(self, key: str, *, now: float, lease_seconds: float) -> JournalEntry | None:
-        def lease_one(db: sqlite3.Connection) -> JournalEntry | None:
-            row = db.execute(
-                "SELECT journal.lane FROM journal JOIN lanes ON lanes.lane = journal.lane "
-                "WHERE key = ? AND status = 'pending' AND lanes.due <= ?",
-                (key, now),
-            ).fetchone()
-            if row is None or db.execute(_HEAD, (row["lane"],)).fetchone()["key"] != key:
-                return None
-            return _lease(db, key, row["lane"], now + lease_seconds)
+        until = now + lease_seconds
 
-        return await self._db.run(lease_one)
+        def lease_one(db: sqlite3.Connection) -> JournalEntry | None:
+            row = db.execute(_LEASE_IF_HEAD, {"until": until, "key": key, "now": now}).fetchone()
+            if row is None:
+                return None
+            _set_due(db, row["lane"], until)
+            return _entry(row)
+
+        return await self._db.run(lease_one, durable=False)
 
     async def claim(self, *, now: float, lease_seconds: float, limit: int) -> list[JournalEntry]:
         prune = now >= self._pruned_at + PRUNE_EVERY_SECONDS
@@ -139,24 +160,24 @@ class SQLiteStore:
                 claimed.append(_lease(db, head["key"], lane, now + lease_seconds))
             return claimed
 
-        return await self._db.run(lease_heads)
+        return await self._db.run(lease_heads, durable=False)
 
     async def renew(
         self, leases: Sequence[tuple[str, int]], *, now: float, lease_seconds: float
     ) -> list[str]:
-        def extend(db: sqlite3.Connection) -> list[str]:
-            lost = []
-            for key, token in leases:
-                row = db.execute(
-                    f"UPDATE journal SET leased_until = ? {_FENCED}", (now + lease_seconds, key, token)
-                ).fetchone()
-                if row is None:
-                    lost.append(key)
-                else:
-                    _set_due(db, row["lane"], now + lease_seconds)
-            return lost
+        until = now + lease_seconds
+        held = json.dumps(list(leases))
 
-        return await self._db.run(extend)
+        def extend(db: sqlite3.Connection) -> list[str]:
+            renewed = db.execute(_RENEW, (until, held)).fetchall()
+            lanes = json.dumps([row["lane"] for row in renewed])
+            db.execute(
+                "UPDATE lanes SET due = ? WHERE lane IN (SELECT value FROM json_each(?))", (until, lanes)
+            )
+            kept = {row["key"] for row in renewed}
+            return [key for key, _ in leases if key not in kept]
+
+        return await self._db.run(extend, durable=False)
 
     async def save_reply(self, key: str, parts: Sequence[str], *, token: int) -> None:
         await self._fenced(key, token, "reply_parts = ?", json.dumps(list(parts)))
@@ -175,13 +196,13 @@ class SQLiteStore:
             )  # fmt: skip
             _set_due(db, lane, not_before)
 
-        await self._db.run(reschedule)
+        await self._db.run(reschedule, durable=False)
 
     async def release(self, key: str, *, token: int, now: float) -> None:
         def hand_back(db: sqlite3.Connection) -> None:
             _set_due(db, _update(db, key, token, "leased_until = 0"), now)
 
-        await self._db.run(hand_back)
+        await self._db.run(hand_back, durable=False)
 
     async def finish(
         self, key: str, status: EntryStatus, error: str | None = None, *, token: int
@@ -195,20 +216,20 @@ class SQLiteStore:
             _set_due(db, lane, head["not_before"])
             return str(head["key"])
 
-        return await self._db.run(close)
+        return await self._db.run(close, durable=False)
 
     async def get(self, key: str) -> JournalEntry | None:
         def select(db: sqlite3.Connection) -> JournalEntry | None:
             row = db.execute("SELECT * FROM journal WHERE key = ?", (key,)).fetchone()
             return _entry(row) if row else None
 
-        return await self._db.run(select)
+        return await self._db.run(select, durable=False)
 
     async def backlog(self) -> int:
         def count(db: sqlite3.Connection) -> int:
             return int(db.execute("SELECT count(*) FROM journal WHERE status = 'pending'").fetchone()[0])
 
-        return await self._db.run(count)
+        return await self._db.run(count, durable=False)
 
     async def load_turns(self, conversation: str, limit: int) -> list[Turn]:
         def select(db: sqlite3.Connection) -> list[Turn]:
@@ -218,7 +239,7 @@ class SQLiteStore:
             ).fetchall()
             return [Turn(role=row["role"], content=row["content"]) for row in reversed(rows)]
 
-        return await self._db.run(select)
+        return await self._db.run(select, durable=False)
 
     async def append_turns(self, conversation: str, turns: Sequence[Turn]) -> None:
         def insert(db: sqlite3.Connection) -> None:
@@ -232,7 +253,7 @@ class SQLiteStore:
                 (conversation, conversation, TURNS_CAP),
             )
 
-        await self._db.run(insert)
+        await self._db.run(insert, durable=False)
 
     async def clear_turns(self, conversation: str) -> None:
         def delete(db: sqlite3.Connection) -> None:
