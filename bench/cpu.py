@@ -40,8 +40,10 @@ sys.path.insert(0, str(HERE.parent))  # measure this checkout's botkit
 
 import httpx  # noqa: E402
 from apps import KEY, SDKAPPID, TOKEN  # noqa: E402
-from load import free_port, send_messages  # noqa: E402
+from load import send_messages  # noqa: E402
 from procs import Child, child_env, cores, uvicorn  # noqa: E402
+
+from botkit.lab.processes import free_port  # noqa: E402
 
 HOLD_SECONDS = 3600.0  # the model of the ack phase: longer than any run
 ACK_PHASE_IN_FLIGHT = 2500  # as run.py's ack phase

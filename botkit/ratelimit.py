@@ -43,6 +43,17 @@ class RateLimiter:
         self._next_free[key] = slot + self._interval
         return slot - now
 
+    def try_acquire(self, key: str) -> bool:
+        """Take `key`'s slot if it is free now, for a call that may be skipped instead of waiting
+        (a "typing…" signal must never delay a reply); False, reserving nothing, when calls queue."""
+        if not self._interval:
+            return True
+        now = self._clock()
+        if self._next_free.get(key, now) > now:
+            return False
+        self._next_free[key] = now + self._interval
+        return True
+
     async def acquire(self, key: str) -> None:
         """Wait for `key`'s next slot."""
         wait = self.delay(key)

@@ -249,6 +249,25 @@ class ChatClient:
         )
         return await self._typed(SendResult, RestCommand.SEND_C2C, request)
 
+    async def send_signal(self, from_account: str, to_account: str, body: MsgBody) -> bool:
+        """Send an online-only 1:1 message that is never stored or counted unread (a "typing…"
+        signal), only when the `sendmsg` pace has a free slot now, and never retried: replies
+        come first. False when skipped; a refusal raises as any call does."""
+        if not self._limiter.try_acquire(RestCommand.SEND_C2C):
+            return False
+        request = SendC2CRequest(
+            sync_other_machine=2,
+            from_account=from_account,
+            to_account=to_account,
+            msg_random=random.getrandbits(32),  # each signal is new: a repeat must not be de-duplicated
+            msg_body=body,
+            online_only_flag=1,
+            send_msg_control=["NoUnread", "NoLastMsg"],
+        )
+        command = RestCommand.SEND_C2C
+        await self._metrics.time_rest(command, self._attempt(command, request.to_wire()))
+        return True
+
     async def send_group(
         self,
         group_id: str,

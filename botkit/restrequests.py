@@ -54,6 +54,9 @@ class SendC2CRequest(WireModel):
     msg_lifetime: int | None = Field(None, alias="MsgLifeTime")
     msg_body: MsgBody = Field(alias="MsgBody")
     cloud_custom_data: str | None = Field(None, alias="CloudCustomData")
+    online_only_flag: int | None = Field(None, alias="OnlineOnlyFlag")
+    """1: delivered to online clients only, never stored (a "typing…" signal)."""
+    send_msg_control: list[str] | None = Field(None, alias="SendMsgControl")
 
 
 class SendGroupRequest(WireModel):

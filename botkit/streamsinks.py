@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -26,12 +25,10 @@ from botkit.elements import (
     MsgBody,
     StreamContent,
     StreamElem,
-    dump_body,
     text_body,
 )
 from botkit.errors import ChatError
 from botkit.restapi import ChatClient
-from botkit.restmodels import RestCommand
 
 log = logging.getLogger("botkit.streaming")
 
@@ -199,19 +196,12 @@ def make_sink(mode: SinkMode, chat: ChatClient, where: Where, *, key: str, segme
 
 async def send_typing(chat: ChatClient, where: Where) -> None:
     """Tell a 1:1 user the robot is writing: an online-only message, never stored or counted unread.
-    Best effort: a failure is logged, not raised."""
+    Best effort: skipped when replies queue for the REST pace, a failure logged, not raised."""
     if where.user is None:
         return
-    payload = {
-        "SyncOtherMachine": 2,
-        "From_Account": where.robot,
-        "To_Account": where.user,
-        "MsgRandom": random.getrandbits(32),  # each signal is new: a repeat must not be de-duplicated
-        "OnlineOnlyFlag": 1,
-        "SendMsgControl": ["NoUnread", "NoLastMsg"],
-        "MsgBody": dump_body([CustomElem(msg_content=CustomContent(data=TYPING_DATA))]),
-    }
     try:
-        await chat.call(RestCommand.SEND_C2C, payload)
+        await chat.send_signal(
+            where.robot, where.user, [CustomElem(msg_content=CustomContent(data=TYPING_DATA))]
+        )
     except ChatError as exc:
         log.info("could not send typing… to %s: %s", where.user, exc)

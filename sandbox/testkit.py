@@ -7,8 +7,15 @@ Fixtures:
 - `botkit_settings`: the app, robots (`@RBT#001`), model (`echo`) and store (`memory://`); override it.
 - `botkit_local_sandbox`: the `InProcessSandbox` for those settings, before it runs.
 - `sandbox_transport`: the `httpx.ASGITransport` a bot uses as its REST transport.
-- `botkit_app`: `botkit.create_app(botkit_settings, transport=sandbox_transport)`; override it to
-  test your own app (FastAPI or Starlette)::
+- `botkit_bot`: the `Bot` under test (None: the one `botkit_settings` configure); override it::
+
+      @pytest.fixture
+      def botkit_bot():
+          from mybot import bot
+          return bot
+
+- `botkit_app`: `botkit.create_app(botkit_settings, transport=sandbox_transport, bot=botkit_bot)`;
+  override it to test your own app (FastAPI or Starlette)::
 
       @pytest.fixture
       def botkit_app(botkit_settings, sandbox_transport):
@@ -43,6 +50,7 @@ except ImportError as missing:
     ) from missing
 
 from botkit.app import create_app
+from botkit.bot import Bot
 from botkit.config import Settings
 from botkit.lab.recording import read_recording
 from sandbox.chat import Chat
@@ -81,8 +89,15 @@ def sandbox_transport(botkit_local_sandbox: InProcessSandbox) -> httpx.ASGITrans
 
 
 @pytest.fixture
-def botkit_app(botkit_settings: Settings, sandbox_transport: httpx.ASGITransport) -> Starlette:
-    return create_app(botkit_settings, transport=sandbox_transport)
+def botkit_bot() -> Bot | None:
+    return None
+
+
+@pytest.fixture
+def botkit_app(
+    botkit_settings: Settings, sandbox_transport: httpx.ASGITransport, botkit_bot: Bot | None
+) -> Starlette:
+    return create_app(botkit_settings, transport=sandbox_transport, bot=botkit_bot)
 
 
 @pytest_asyncio.fixture

@@ -73,3 +73,15 @@ async def test_acquire_sleeps_through_the_injected_sleep_only_when_needed() -> N
 def test_a_negative_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="rate"):
         RateLimiter(-1.0)
+
+
+def test_try_acquire_takes_a_free_slot_and_never_queues() -> None:
+    clock = FakeClock(100.0)
+    limiter = RateLimiter(10, clock=clock)
+
+    assert limiter.try_acquire("openim/sendmsg")
+    assert not limiter.try_acquire("openim/sendmsg")  # the next slot is 0.1 s away: skipped
+    assert limiter.delay("openim/sendmsg") == pytest.approx(0.1)  # nothing was reserved by the skip
+    clock.advance(0.25)
+    assert limiter.try_acquire("openim/sendmsg")
+    assert RateLimiter(0, clock=clock).try_acquire("x")
