@@ -139,7 +139,7 @@ class Run:
                 raise RuntimeError(f"only {await self.replies(prefix)} of {count} {prefix} messages answered")
             await asyncio.sleep(0.05)
 
-    async def measure(self, work: Awaitable[None]) -> Cpu:
+    async def measure(self, work: Awaitable[object]) -> Cpu:
         before = Cpu.of(self.bot.process.pid)
         await work
         return Cpu.of(self.bot.process.pid) - before

@@ -17,7 +17,7 @@ import runpy
 import signal
 import sys
 import time
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 from types import FrameType
 
@@ -34,7 +34,7 @@ def where(frame: FrameType) -> str:
 
 class Sampler:
     def __init__(self) -> None:
-        self.stacks: Counter[tuple[str, ...]] = Counter()
+        self.stacks: dict[tuple[str, ...], float] = defaultdict(float)
         self.last = time.thread_time()
 
     def start(self) -> None:
@@ -55,8 +55,8 @@ class Sampler:
 
     def write(self, out: Path) -> None:
         busy = sum(self.stacks.values())
-        own: Counter[str] = Counter()
-        inclusive: Counter[str] = Counter()
+        own: dict[str, float] = defaultdict(float)
+        inclusive: dict[str, float] = defaultdict(float)
         for stack, count in self.stacks.items():
             own[stack[-1]] += count
             for name in set(stack):
@@ -64,7 +64,8 @@ class Sampler:
         lines = [f"{busy:.2f} s of main-thread CPU time sampled", ""]
         for title, counts in (("own", own), ("including callees", inclusive)):
             lines += [f"{'%':>6}  {title}"]
-            lines += [f"{100 * n / busy:6.1f}  {name}" for name, n in counts.most_common(TOP)]
+            top = sorted(counts.items(), key=lambda item: item[1], reverse=True)[:TOP]
+            lines += [f"{100 * n / busy:6.1f}  {name}" for name, n in top]
             lines.append("")
         out.with_suffix(".txt").write_text("\n".join(lines))
         folded = [";".join(stack) + f" {round(seconds * 1e6)}" for stack, seconds in self.stacks.items()]

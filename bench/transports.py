@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -238,7 +238,7 @@ def main() -> None:
     try:
         import uvloop
 
-        runner: Callable[[Awaitable[Any]], Any] = uvloop.run
+        runner: Callable[[Coroutine[Any, Any, Any]], Any] = uvloop.run
         loop_name = "uvloop"
     except ImportError:
         runner, loop_name = asyncio.run, "asyncio"
