@@ -8,7 +8,8 @@ field that caps the answer and its own table of error codes; see `openai.py` and
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Self
 
 import httpx
@@ -126,15 +127,11 @@ class ChatCompletionsProvider:
         body = self.body(messages, stream=False)
         if tools:
             body["tools"] = wire_tools(tools)
-        secret = self._api_key.get_secret_value() if self._api_key else ""
-        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
-        try:
-            response = await self._http.post(self._url, json=body, headers=headers, timeout=self._timeout)
-        except httpx.TimeoutException:
-            raise LLMError(f"{self.name} timed out after {self._timeout:g}s") from None
-        except httpx.HTTPError as exc:
-            reason = f"{type(exc).__name__}: {_scrub(str(exc), secret)}"
-            raise LLMError(f"{self.name} request failed: {reason}") from None
+        secret = self._secret()
+        with self._network_errors(secret):
+            response = await self._http.post(
+                self._url, json=body, headers=_auth(secret), timeout=self._timeout
+            )
         if response.status_code != httpx.codes.OK:
             raise LLMError(_scrub(self._status_message(response), secret))
         self._check_frame(self._parse_frame(response.text, secret), secret)
@@ -151,13 +148,12 @@ class ChatCompletionsProvider:
         The timeout bounds each network step and the whole answer. A full `chat.completion` frame
         is used only when nothing was streamed before it: MiniMax repeats the whole text at the end.
         """
-        secret = self._api_key.get_secret_value() if self._api_key else ""
-        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        secret = self._secret()
         deadline = self._clock() + self._timeout
         streamed = False
-        try:
+        with self._network_errors(secret):
             async with self._http.stream(
-                "POST", self._url, json=self.body(messages), headers=headers, timeout=self._timeout
+                "POST", self._url, json=self.body(messages), headers=_auth(secret), timeout=self._timeout
             ) as response:
                 if response.status_code != httpx.codes.OK:
                     await response.aread()
@@ -171,6 +167,15 @@ class ChatCompletionsProvider:
                     if text:
                         streamed = True
                         yield text
+
+    def _secret(self) -> str:
+        return self._api_key.get_secret_value() if self._api_key else ""
+
+    @contextmanager
+    def _network_errors(self, secret: str) -> Iterator[None]:
+        """httpx's failures as `LLMError`s, the key scrubbed from what the server or library said."""
+        try:
+            yield
         except httpx.TimeoutException:
             raise LLMError(f"{self.name} timed out after {self._timeout:g}s") from None
         except httpx.HTTPError as exc:
@@ -243,6 +248,11 @@ def _error_detail(response: httpx.Response) -> str:
     if frame.base_resp is not None:
         return frame.base_resp.status_msg
     return ""
+
+
+def _auth(secret: str) -> dict[str, str]:
+    """The Authorization header; none for a keyless server."""
+    return {"Authorization": f"Bearer {secret}"} if secret else {}
 
 
 def _scrub(message: str, secret: str) -> str:
