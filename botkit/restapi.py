@@ -70,6 +70,7 @@ DEFAULT_RATE_LIMIT = 200.0
 MAX_BACKOFF_SECONDS = 8.0
 
 ResultT = TypeVar("ResultT", bound=WireModel)
+GroupMessageT = TypeVar("GroupMessageT", bound=SendGroupRequest)
 
 
 class _Transient(Exception):
@@ -279,13 +280,8 @@ class ChatClient:
         topic_id: str | None = None,
     ) -> GroupSendResult:
         """Send a group message; `at_accounts` become `GroupAtInfo`, in the order of the @s in the text."""
-        request = SendGroupRequest(
-            group_id=group_id,
-            from_account=from_account,
-            random=random,
-            msg_body=body,
-            group_at_info=[GroupAt.member(account) for account in at_accounts] or None,
-            topic_id=topic_id,
+        request = _group_message(
+            SendGroupRequest, group_id, body, random, from_account, at_accounts, topic_id
         )
         return await self._typed(GroupSendResult, RestCommand.SEND_GROUP, request)
 
@@ -447,15 +443,30 @@ class ChatClient:
         topic_id: str | None = None,
     ) -> StreamResult:
         """One call of a native group stream; `MsgRandom` as in Tencent's sample (protocol.md §6)."""
-        request = SendGroupStreamRequest(
-            group_id=group_id,
-            from_account=from_account,
-            msg_random=msg_random,
-            msg_body=body,
-            group_at_info=[GroupAt.member(account) for account in at_accounts] or None,
-            topic_id=topic_id,
+        request = _group_message(
+            SendGroupStreamRequest, group_id, body, msg_random, from_account, at_accounts, topic_id
         )
         return await self._typed(StreamResult, RestCommand.SEND_GROUP_STREAM, request)
+
+
+def _group_message(
+    model: type[GroupMessageT],
+    group_id: str,
+    body: MsgBody,
+    random: int,
+    from_account: str | None,
+    at_accounts: Sequence[str],
+    topic_id: str | None,
+) -> GroupMessageT:
+    """A group message body (plain or streamed); `at_accounts` become `GroupAtInfo`, in order."""
+    return model(
+        group_id=group_id,
+        from_account=from_account,
+        random=random,
+        msg_body=body,
+        group_at_info=[GroupAt.member(account) for account in at_accounts] or None,
+        topic_id=topic_id,
+    )
 
 
 def _members(members: Sequence[str]) -> list[Member]:

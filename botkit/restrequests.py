@@ -164,13 +164,8 @@ class RobotStreamRequest(WireModel):
     finish: int | None = Field(None, alias="Finish")
 
 
-class SendGroupStreamRequest(WireModel):
-    """`stream_msg/send_group_stream_msg`: like `send_group_msg`, with `MsgRandom` as Tencent's sample
-    names it (protocol.md §6)."""
+class SendGroupStreamRequest(SendGroupRequest):
+    """`stream_msg/send_group_stream_msg`: a `send_group_msg` body whose random is `MsgRandom`, as
+    Tencent's sample names it (protocol.md §6)."""
 
-    group_id: str = Field(alias="GroupId")
-    from_account: str | None = Field(None, alias="From_Account")
-    msg_random: int = Field(alias="MsgRandom")
-    msg_body: MsgBody = Field(alias="MsgBody")
-    group_at_info: list[GroupAt] | None = Field(None, alias="GroupAtInfo")
-    topic_id: str | None = Field(None, alias="TopicId")
+    random: int = Field(alias="MsgRandom")
