@@ -179,22 +179,27 @@ class Bot:
     def for_robot(self, robot: str) -> Bot:
         return self._robots.get(robot, self)
 
+    def _parts(self, robot: str) -> list[Bot]:
+        """What answers as `robot`, in the order it is tried: the robot's own part, then this bot."""
+        part = self._robots.get(robot)
+        return [part, self] if part is not None else [self]
+
     def prompt_for(self, robot: str) -> str | None:
-        part = self.for_robot(robot)
-        return part.prompt if part.prompt is not None else self.prompt
+        return next((part.prompt for part in self._parts(robot) if part.prompt is not None), None)
 
     def tools_for(self, robot: str) -> list[Tool]:
-        part = self.for_robot(robot)
-        return list({**self._tools, **part._tools}.values()) if part is not self else self.tools
+        tools = {name: tool for part in reversed(self._parts(robot)) for name, tool in part._tools.items()}
+        return list(tools.values())
 
     def commands_for(self, robot: str) -> dict[str, Command]:
-        part = self.for_robot(robot)
-        return {**self._commands, **part._commands} if part is not self else dict(self._commands)
+        return {
+            name: command for part in reversed(self._parts(robot)) for name, command in part._commands.items()
+        }
 
     async def run(self, ctx: Context, default: Handler) -> None:
         """Answer `ctx`: middleware, then a command, the handlers, or `default`."""
-        part = self.for_robot(ctx.robot)
-        routes = [*part._routes, *self._routes] if part is not self else self._routes
+        parts = self._parts(ctx.robot)
+        routes = [route for part in parts for route in part._routes]
 
         async def dispatch() -> None:
             command = self._command_in(ctx)
@@ -209,7 +214,10 @@ class Bot:
             await default(ctx)
 
         chain: Next = dispatch
-        for middleware in reversed(self._middleware + (part._middleware if part is not self else [])):
+        # This bot's middleware outermost, then the robot's part's.
+        for middleware in reversed(
+            [middleware for part in reversed(parts) for middleware in part._middleware]
+        ):
             chain = _wrap(middleware, ctx, chain)
         await chain()
 
