@@ -185,7 +185,7 @@ class Handler:
             prompt=self._bot.prompt_for(ctx.robot),
             tools=self._bot.tools_for(ctx.robot),
             max_tool_rounds=self._bot.for_robot(ctx.robot).max_tool_rounds,
-            question=question,
+            question=ctx.text if question is None else question,
             context=ctx,
             tap=tap,
         )

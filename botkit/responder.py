@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 from botkit.callbacks import C2CMessage, GroupMessage
 from botkit.config import Settings
 from botkit.conversation import Memory, conversation_key
-from botkit.elements import image_urls, strip_mentions
+from botkit.elements import image_urls
 from botkit.errors import LLMError, LoopedAnswer
 from botkit.limits import UserLimits
 from botkit.llm.base import ChatMessage, Provider, ToolModel, calls_tools, complete, strip_thinking
@@ -71,14 +71,14 @@ class Answer:
 
 @dataclass(frozen=True)
 class Asking:
-    """How a bot asks the model: its prompt, the tools it offers, and the question when it is not
-    the message's own text (`ctx.ask_model("...")`)."""
+    """How a bot asks the model: the question (the message's text without our robots' mentions, or
+    what `ctx.ask_model("...")` asks), its prompt and the tools it offers."""
 
+    question: str
     prompt: str | None = None
     """None: the robot's prompt from the settings."""
     tools: Sequence[Tool] = ()
     max_tool_rounds: int = 4
-    question: str | None = None
     context: Context | None = None
     """Given to tools that take a `Context` parameter."""
     tap: Tap | None = None
@@ -103,16 +103,12 @@ class Responder:
         self._limits = limits or UserLimits()
         self._metrics = metrics or Metrics()
 
-    async def answer(
-        self, message: C2CMessage | GroupMessage, robot: str, asking: Asking = Asking()
-    ) -> Answer:
+    async def answer(self, message: C2CMessage | GroupMessage, robot: str, asking: Asking) -> Answer:
         """The model's cleaned answer, the fallback when the model fails, or a notice sent without
         asking the model: for a message with nothing the model can read (no text, and no image for a
         model that reads images) or a user over a limit."""
         conversation = conversation_key(message, robot)
         question = asking.question
-        if question is None:
-            question = strip_mentions(message.text, [robot, *self._settings.robots])
         images = tuple(image_urls(message.msg_body)) if self._settings.llm_images else ()
         text, kind = await self._text(message.from_account, robot, conversation, question, images, asking)
         return Answer(conversation, question, text, kind)
