@@ -53,8 +53,8 @@ from botkit.app import create_app
 from botkit.bot import Bot
 from botkit.config import Settings
 from botkit.lab.recording import read_recording
-from sandbox.chat import Chat
-from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox, Replay
+from sandbox.chat import Chat, trial_settings
+from sandbox.harness import InProcessSandbox, Replay
 
 SDKAPPID = 1400000000
 KEY = "botkit-sandbox-test-key"
@@ -64,14 +64,12 @@ ROBOT = "@RBT#001"
 
 @pytest.fixture
 def botkit_settings() -> Settings:
-    return Settings(
+    return trial_settings(
         sdkappid=SDKAPPID,
         key=SecretStr(KEY),
         callback_token=SecretStr(CALLBACK_TOKEN),
-        api_base=SANDBOX_BASE_URL,
         robots=[ROBOT],
         llm="echo",
-        store="memory://",
     )
 
 

@@ -22,8 +22,9 @@ from botkit.elements import body_text, msg_body_adapter, text_body
 from botkit.errors import LLMError
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
+from sandbox.chat import trial_settings
 from sandbox.faults import Faults
-from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
+from sandbox.harness import InProcessSandbox
 from sandbox.traffic import TrafficEntry
 
 SDKAPPID = 1400000000
@@ -39,16 +40,8 @@ SEND_GROUP_MSG = "group_open_http_svc/send_group_msg"
 
 def suite_settings(**overrides: Any) -> Settings:
     """The suite's app: the constants above, the in-process sandbox as the REST API, echo, memory."""
-    fields: dict[str, Any] = {
-        "sdkappid": SDKAPPID,
-        "key": KEY,
-        "callback_token": TOKEN,
-        "api_base": SANDBOX_BASE_URL,
-        "robots": [ROBOT],
-        "llm": "echo",
-        "store": "memory://",
-    }
-    return Settings(**fields | overrides)
+    fields: dict[str, Any] = {"sdkappid": SDKAPPID, "key": KEY, "callback_token": TOKEN, "robots": [ROBOT]}
+    return trial_settings(**fields | {"llm": "echo"} | overrides)
 
 
 # -- Tencent's callbacks ---------------------------------------------------------------------------
