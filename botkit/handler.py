@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 from botkit.bot import Bot
 from botkit.callbacks import C2CMessage, GroupMessage, callback_adapter, is_robot
@@ -57,6 +57,11 @@ class Reply:
     @property
     def text(self) -> str:
         return "\n".join(filter(None, (body_text(body) for body in self.bodies)))
+
+    @cached_property
+    def parts(self) -> list[str]:
+        """The replies as the journal keeps and the chat is sent them (`replies.journal_parts`)."""
+        return journal_parts(self.bodies)
 
     @property
     def answer(self) -> Answer | None:
@@ -111,7 +116,7 @@ class Handler:
         """Answer `message` and remember the exchange, without sending anything: what `handle` would
         send. None when the message is not for a robot we serve (or comes from a robot)."""
         robot = self.robot_for(message)
-        return None if robot is None else (await self._answer(message, robot))[0]
+        return None if robot is None else await self._answer(message, robot)
 
     async def handle(
         self, entry: JournalEntry, lease: Lease, message: C2CMessage | GroupMessage | None = None
@@ -139,7 +144,7 @@ class Handler:
                 parts = journal_parts([text_body(leftover)])
                 await self._store.save_reply(entry.key, parts, token=entry.token)
             else:
-                parts = (await self._answer(message, robot, (entry, lease)))[1]
+                parts = (await self._answer(message, robot, (entry, lease))).parts
         for index in range(entry.sent_parts, len(parts)):
             await lease.ensure()
             await self._send(
@@ -154,19 +159,19 @@ class Handler:
         message: C2CMessage | GroupMessage,
         robot: str,
         leased: tuple[JournalEntry, Lease] | None = None,
-    ) -> tuple[Reply, list[str]]:
+    ) -> Reply:
         """Run the bot as `robot` and remember the exchanges; with a `leased` entry, the default
         answer streams (`BOTKIT_STREAM`) and the reply's parts are saved in the journal first, so a
         crash in between asks again instead of remembering twice."""
         ctx = self._context(message, robot)
         default = self._default_answer if leased is None else partial(self._streamed_answer, *leased)
         await self._bot.run(ctx, default)
-        parts = journal_parts(ctx.replies)
+        reply = Reply(ctx.replies, ctx.answers)
         if leased is not None:
-            await self._store.save_reply(leased[0].key, parts, token=leased[0].token)
+            await self._store.save_reply(leased[0].key, reply.parts, token=leased[0].token)
         for answer in ctx.answers:
             await self._responder.remember(answer)
-        return Reply(ctx.replies, ctx.answers), parts
+        return reply
 
     def _context(self, message: C2CMessage | GroupMessage, robot: str) -> Context:
         conversation = conversation_key(message, robot)
