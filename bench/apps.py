@@ -12,7 +12,9 @@ import json
 import os
 from typing import Any
 
-ACK = json.dumps({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}).encode()
+from botkit.callbacks import ACK_BODY
+
+ACK = json.dumps(ACK_BODY).encode()
 SDKAPPID = 1400000000
 KEY = "bench-secret-key"
 TOKEN = "bench-token"

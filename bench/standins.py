@@ -31,7 +31,9 @@ from urllib.parse import parse_qs, parse_qsl
 from apps import KEY, SDKAPPID
 from pydantic import SecretStr
 
+from botkit.callbacks import ACK_BODY
 from botkit.errorcodes import ErrorCode
+from botkit.restmodels import Envelope
 from sandbox import fields
 from sandbox.app import check_url, parse_body
 from sandbox.errorcodes import SandboxError
@@ -113,13 +115,7 @@ def sendmsg(record: Record, query: Mapping[str, str], raw: bytes) -> dict[str, A
         record.first_reply.setdefault(user, time.monotonic())
         record.replies.setdefault(user, set()).add((str(body.get("From_Account")), seq, random, text))
     now = int(time.time())
-    return {
-        "ActionStatus": "OK",
-        "ErrorCode": 0,
-        "ErrorInfo": "",
-        "MsgTime": now,
-        "MsgKey": f"{seq}_{random}_{now}",
-    }
+    return Envelope.ok({"MsgTime": now, "MsgKey": f"{seq}_{random}_{now}"}).to_wire()
 
 
 async def complete(record: Record, body: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +159,6 @@ def standins() -> Any:
             record.max_held = len(record.holding)
             await respond(send, record.stats(None))
         else:
-            await respond(send, {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""})
+            await respond(send, ACK_BODY)
 
     return app

@@ -24,8 +24,6 @@ WIRE_MODULES = frozenset(
         "botkit/signature.py",
     }
 )
-# The bench's stand-in Chat API and webhook, to be replaced by the in-process sandbox (issue 10, "one fake").
-STAND_INS = frozenset({"bench/apps.py", "bench/standins.py"})
 HAND_WRITTEN = {
     "an envelope": re.compile(r"""["']ActionStatus["']\s*:"""),
     "a callback query string": re.compile(
@@ -42,7 +40,7 @@ def _sources() -> list[tuple[str, str]]:
     for top in SCANNED:
         for path in sorted((ROOT / top).rglob("*.py")):
             name = path.relative_to(ROOT).as_posix()
-            if name not in WIRE_MODULES | STAND_INS:
+            if name not in WIRE_MODULES:
                 sources.append((name, path.read_text(encoding="utf-8")))
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
