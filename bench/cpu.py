@@ -39,9 +39,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # measure this checkout's botkit
 
 import httpx  # noqa: E402
-from apps import KEY, SDKAPPID, TOKEN  # noqa: E402
 from load import send_messages  # noqa: E402
-from procs import Child, child_env, cores, uvicorn  # noqa: E402
+from procs import Child, bot_settings, child_env, cores, uvicorn  # noqa: E402
 
 from botkit.lab.processes import free_port  # noqa: E402
 
@@ -96,18 +95,7 @@ class Run:
         self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
         base = f"http://127.0.0.1:{port}"
         bot_port = free_port()
-        env = child_env(
-            {
-                "BOTKIT_SDKAPPID": str(SDKAPPID),
-                "BOTKIT_KEY": KEY,
-                "BOTKIT_CALLBACK_TOKEN": TOKEN,
-                "BOTKIT_API_BASE": base,
-                "BOTKIT_LLM": "openai",
-                "BOTKIT_LLM_BASE_URL": f"{base}/v1",
-                "BOTKIT_STORE": f"sqlite:///{work / 'cpu.db'}",
-            }
-            | settings
-        )
+        env = child_env(bot_settings(base, work / "cpu.db") | settings)
         serve = ["botkit", "serve", "--host", "127.0.0.1", "--port", str(bot_port)]
         python = (
             [sys.executable, str(HERE / "sample.py"), str(profile)] if profile else [sys.executable, "-m"]

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from apps import KEY, SDKAPPID, TOKEN
+
 from botkit.lab.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +36,20 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOTKIT_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     return env | extra
+
+
+def bot_settings(standins: str, store: Path) -> dict[str, str]:
+    """The BOTKIT_* of `botkit serve` under measurement: the bench's app, the stand-ins at
+    `standins` as its Chat REST API and its OpenAI-compatible model, and a SQLite store."""
+    return {
+        "BOTKIT_SDKAPPID": str(SDKAPPID),
+        "BOTKIT_KEY": KEY,
+        "BOTKIT_CALLBACK_TOKEN": TOKEN,
+        "BOTKIT_API_BASE": standins,
+        "BOTKIT_LLM": "openai",
+        "BOTKIT_LLM_BASE_URL": f"{standins}/v1",
+        "BOTKIT_STORE": f"sqlite:///{store}",
+    }
 
 
 def uvicorn(target: str, port: int, *, factory: bool = False) -> list[str]:

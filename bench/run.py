@@ -41,9 +41,8 @@ from typing import Any, TypeVar
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # measure this checkout's botkit
 
-from apps import KEY, SDKAPPID, TOKEN  # noqa: E402
 from load import send_messages, signed_path, slack_events, wrk  # noqa: E402
-from procs import Child, child_env, cores, uvicorn  # noqa: E402
+from procs import Child, bot_settings, child_env, cores, uvicorn  # noqa: E402
 from report import table  # noqa: E402
 
 from botkit.httpclient import create_http_client  # noqa: E402
@@ -97,15 +96,7 @@ class Bench:
     def botkit(self, name: str, store: str, **extra: str) -> Child:
         port = free_port()
         base = f"http://127.0.0.1:{self.standins_port}"
-        settings = {
-            "BOTKIT_SDKAPPID": str(SDKAPPID),
-            "BOTKIT_KEY": KEY,
-            "BOTKIT_CALLBACK_TOKEN": TOKEN,
-            "BOTKIT_API_BASE": base,
-            "BOTKIT_LLM": "openai",
-            "BOTKIT_LLM_BASE_URL": f"{base}/v1",
-            "BOTKIT_STORE": f"sqlite:///{self.work / store}",
-        } | extra
+        settings = bot_settings(base, self.work / store) | extra
         args = [*self.server_core, sys.executable, "-m", "botkit", "serve", "--host", "127.0.0.1"]
         return Child(name, [*args, "--port", str(port)], port, child_env(settings), self.work)
 
