@@ -67,6 +67,8 @@ logger = logging.getLogger("botkit.restapi")
 
 # sendmsg's documented frequency limit (protocol.md §5.1); Tencent limits each command on its own.
 DEFAULT_RATE_LIMIT = 200.0
+SIGNAL_SHARE = 0.1
+"""The most of a command's pace that online-only signals ("typing…") may take: 20 calls/s at 200."""
 MAX_BACKOFF_SECONDS = 8.0
 
 ResultT = TypeVar("ResultT", bound=WireModel)
@@ -127,6 +129,7 @@ class ChatClient:
         self._jitter = jitter
         self._sleep = sleep
         self._limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
+        self._signals = RateLimiter(rate_limit * SIGNAL_SHARE, clock=clock, sleep=sleep)
         self._signed_query: tuple[str, str] | None = None  # (UserSig, its part of the query string)
 
     @classmethod
@@ -252,8 +255,12 @@ class ChatClient:
 
     async def send_signal(self, from_account: str, to_account: str, body: MsgBody) -> bool:
         """Send an online-only 1:1 message that is never stored or counted unread (a "typing…"
-        signal), only when the `sendmsg` pace has a free slot now, and never retried: replies
-        come first. False when skipped; a refusal raises as any call does."""
+        signal), only when the `sendmsg` pace has a free slot now and signals have used less than
+        `SIGNAL_SHARE` of it, and never retried: replies come first, and thousands of answers in
+        flight must not spend a CPU on "typing…". False when skipped; a refusal raises as any
+        call does."""
+        if not self._signals.try_acquire(RestCommand.SEND_C2C):
+            return False
         if not self._limiter.try_acquire(RestCommand.SEND_C2C):
             return False
         request = SendC2CRequest(

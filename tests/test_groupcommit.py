@@ -1,26 +1,32 @@
-"""Group commit: concurrent operations share transactions, and one failing operation fails alone."""
+"""Group commit: concurrent operations share transactions and fsyncs, one failing operation fails
+alone, and a durable operation returns only once the WAL is on disk."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from botkit.store.groupcommit import GroupCommitter
+from botkit.store.groupcommit import CHECKPOINT_EVERY_COMMITS, GroupCommitter
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, pad TEXT)")
+    return db
 
 
 @pytest.fixture
-def committer(tmp_path: Path) -> Iterator[GroupCommitter]:
-    db = sqlite3.connect(tmp_path / "g.db", check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
-    committer = GroupCommitter(db)
+async def committer(tmp_path: Path) -> AsyncIterator[GroupCommitter]:
+    committer = GroupCommitter(open_db(tmp_path / "g.db"))
     yield committer
-    committer.shutdown()
-    db.close()
+    await committer.close()
 
 
 def insert(n: int) -> Callable[[sqlite3.Connection], int]:
@@ -76,15 +82,83 @@ async def test_a_lone_failing_operation_rolls_back_its_writes(committer: GroupCo
     assert rows == [1]
 
 
-async def test_only_transactions_holding_a_durable_operation_wait_for_the_disk(
-    committer: GroupCommitter,
-) -> None:
-    levels: list[str] = []
-    await committer.run_alone(lambda db: db.set_trace_callback(levels.append))
+class GatedSync:
+    """An fsync that waits until the test lets it finish, noting the files it flushed."""
 
-    await committer.run(insert(1))
-    await committer.run(insert(2), durable=False)
-    await asyncio.gather(committer.run(insert(3), durable=False), committer.run(insert(4)))
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.go = threading.Event()
+        self.files: list[str] = []
 
-    pragmas = [statement for statement in levels if statement.startswith("PRAGMA synchronous")]
-    assert pragmas == ["PRAGMA synchronous=FULL", "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    def __call__(self, fd: int) -> None:
+        self.files.append(os.readlink(f"/proc/self/fd/{fd}"))
+        self.started.set()
+        assert self.go.wait(10)
+        os.fsync(fd)
+
+
+async def test_a_durable_operation_returns_only_after_the_wal_is_flushed(tmp_path: Path) -> None:
+    sync = GatedSync()
+    committer = GroupCommitter(open_db(tmp_path / "g.db"), sync=sync)
+    try:
+        durable = asyncio.ensure_future(committer.run(insert(1)))
+        assert await asyncio.to_thread(sync.started.wait, 10)
+        quick = await committer.run(insert(2), durable=False)  # committed meanwhile, no disk wait
+
+        assert quick == 1 and not durable.done()
+        sync.go.set()
+        assert await durable == 1
+        assert sync.files == [str(tmp_path / "g.db-wal")]
+    finally:
+        sync.go.set()
+        await committer.close()
+
+
+async def test_only_durable_operations_wait_for_an_fsync_and_they_share_it(tmp_path: Path) -> None:
+    flushed: list[int] = []
+    committer = GroupCommitter(open_db(tmp_path / "g.db"), sync=flushed.append)
+    try:
+        await asyncio.gather(*(committer.run(insert(n), durable=False) for n in range(100)))
+        assert committer.syncs == 0 and flushed == []
+
+        await asyncio.gather(*(committer.run(insert(n)) for n in range(100, 300)))
+        assert committer.syncs == 1 and len(flushed) == 1
+    finally:
+        await committer.close()
+
+
+async def test_a_failed_fsync_fails_the_durable_operations_waiting_for_it(tmp_path: Path) -> None:
+    failures = [OSError(5, "Input/output error")]
+
+    def broken_disk(fd: int) -> None:  # fails once, then flushes
+        if failures:
+            raise failures.pop()
+        os.fsync(fd)
+
+    committer = GroupCommitter(open_db(tmp_path / "g.db"), sync=broken_disk)
+    try:
+        with pytest.raises(OSError, match="Input/output error"):
+            await committer.run(insert(1))
+        assert await committer.run(insert(2), durable=False) == 1
+    finally:
+        await committer.close()
+
+
+async def test_the_wal_is_checkpointed_off_the_event_loop_and_stays_bounded(tmp_path: Path) -> None:
+    committer = GroupCommitter(open_db(tmp_path / "g.db"))
+    page = "x" * 3000  # about a page of WAL per commit
+    try:
+        for n in range(CHECKPOINT_EVERY_COMMITS * 4):
+
+            def insert_page(db: sqlite3.Connection, n: int = n) -> None:
+                db.execute("INSERT INTO t VALUES (?, ?)", (n, page))
+
+            await committer.run(insert_page)
+    finally:
+        await committer.close()
+
+    wal = tmp_path / "g.db-wal"
+    unbounded = CHECKPOINT_EVERY_COMMITS * 4 * 4096
+    assert not wal.exists() or wal.stat().st_size < unbounded / 2
+    check = sqlite3.connect(tmp_path / "g.db")
+    assert check.execute("SELECT count(*) FROM t").fetchone()[0] == CHECKPOINT_EVERY_COMMITS * 4

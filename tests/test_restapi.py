@@ -608,6 +608,25 @@ async def test_default_pace_is_tencents_200_per_second_and_zero_turns_it_off(
     assert clock.sleeps == []
 
 
+async def test_typing_signals_take_at_most_a_tenth_of_the_pace_and_never_delay_a_reply(
+    http: httpx.AsyncClient, usersigs: UserSigCache, script: Script, clock: FakeClock
+) -> None:
+    now = [0.0]
+    chat = ChatClient(
+        http, api_base=API_BASE, sdkappid=SDKAPPID, admin=ADMIN, usersigs=usersigs,
+        clock=lambda: now[0], sleep=clock.sleep, rate_limit=100,
+    )  # fmt: skip
+    typing = text_body("…")
+    sent = []
+    for tick in range(100):  # one second, a signal offered at every free slot of the pace
+        now[0] = tick / 100
+        sent.append(await chat.send_signal(ROBOT, f"u{tick}", typing))
+
+    assert sum(sent) == 10  # 100 calls/s, of which signals get 10
+    await chat.call("openim/sendmsg", {"To_Account": "u0"})
+    assert clock.sleeps == []  # the reply found its slot free
+
+
 def test_botkit_rest_rate_limit_defaults_to_the_client_default(settings: Settings) -> None:
     assert settings.rest_rate_limit == DEFAULT_RATE_LIMIT == 200.0
 

@@ -1,10 +1,11 @@
 """The default Store: one SQLite file in WAL mode; survives restarts, shared by processes on one host.
 
-Writes from concurrent callbacks and answers are group-committed (`groupcommit`): one transaction,
-one fsync, for everything queued meanwhile. What the exactly-once promise rests on commits with
-`synchronous=FULL`, so it survives a power cut, not just a crash of the process: a recorded
-callback (before its ack), a reply's text (before its first part is sent) and each part counted
-as sent. The rest does not wait for the disk (`synchronous=NORMAL`): leases, renewals and hand-
+Writes from concurrent callbacks and answers are group-committed (`groupcommit`): statements run
+on the event loop, one transaction for what is queued in one turn of it, one fsync of the WAL for
+the durable writes that commit meanwhile. What the exactly-once promise rests on waits for that
+fsync, so it survives a power cut, not just a crash of the process: a recorded callback (before
+its ack), a reply's text (before its first part is sent) and each part counted as sent. The rest
+does not wait for the disk (it survives a crash of the process): leases, renewals and hand-
 backs (lost, an entry is only free sooner), retry times, finished marks (an entry found pending
 with every part counted is finished again, nothing resent) and conversation turns (the memory
 misses that exchange). The `lanes` table holds each lane with a pending head and when that head
@@ -88,7 +89,7 @@ _FENCED = "WHERE key = ? AND token = ? AND status = 'pending' RETURNING lane"
 
 
 class SQLiteStore:
-    """Store on one SQLite file; every call runs on the store's own thread, so the event loop never blocks."""
+    """Store on one SQLite file; statements run on the event loop, fsyncs and checkpoints on a thread."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -262,8 +263,7 @@ class SQLiteStore:
         await self._db.run(delete)
 
     async def close(self) -> None:
-        await self._db.run_alone(lambda db: db.close())
-        self._db.shutdown()
+        await self._db.close()
 
     async def _fenced(self, key: str, token: int, assignments: str, *values: Any) -> None:
         await self._db.run(lambda db: _update(db, key, token, assignments, *values))
