@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -44,6 +44,7 @@ class Metrics:
             ["command", "result", "reason"],
             registry=self.registry,
         )
+        self._recorded: dict[tuple[str, bool], Any] = {}  # callbacks' children, by (command, is_new)
         self.replies = Counter(
             "botkit_replies_sent",
             "Reply messages sent, by kind (c2c, group).",
@@ -87,7 +88,11 @@ class Metrics:
 
     def callback_recorded(self, command: str, is_new: bool) -> None:
         """An acked callback: new work, or a repeat delivery of one already journalled."""
-        self.callbacks.labels(_command_label(command), "acked" if is_new else "duplicate", "").inc()
+        child = self._recorded.get((command, is_new))
+        if child is None:  # labels() costs more than the count itself: once per command and outcome
+            child = self.callbacks.labels(_command_label(command), "acked" if is_new else "duplicate", "")
+            self._recorded[(command, is_new)] = child
+        child.inc()
 
     def reply_sent(self, kind: str) -> None:
         self.replies.labels(kind).inc()

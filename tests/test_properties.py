@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 import pytest
@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from botkit.app import create_app
 from botkit.callbacks import C2CMessage, is_robot, parse_callback
 from botkit.config import Settings
+from botkit.webhook import parse_query_string
 from sandbox.harness import SANDBOX_BASE_URL, InProcessSandbox
 from tests.support import KEY, ROBOT, SDKAPPID, TOKEN, KeepsUserSigs, callback_url
 
@@ -243,3 +244,19 @@ def test_generated_callbacks_are_refused_with_a_reason_or_answered_exactly_once(
     for secret in secrets:
         for form in (secret, quote(secret, safe=""), secret[:24]):
             assert form not in logged
+
+
+@given(
+    st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8), st.sampled_from(["=", ""])), max_size=6),
+    st.booleans(),
+)
+def test_the_query_string_reads_as_parse_qsl_reads_it(
+    fields: list[tuple[str, str, str]], escape: bool
+) -> None:
+    if escape:
+        raw = "&".join(f"{quote(name)}{eq}{quote(value)}" for name, value, eq in fields)
+    else:
+        raw = "&".join(f"{name}{eq}{value}" for name, value, eq in fields)
+    encoded = raw.encode("utf-8")
+
+    assert parse_query_string(encoded) == dict(parse_qsl(encoded.decode("latin-1"), keep_blank_values=True))

@@ -1,13 +1,15 @@
 """Group commit for SQLite: statements run on the event loop, and one fsync serves many of them.
 
 Operations queued in one turn of the event loop run together in one transaction, on the loop's
-own thread, each inside a savepoint so one failing operation fails alone. Running them inline
-costs tens of microseconds; handing each to a thread cost a context switch both ways, which on a
-busy core was most of a store call's time. What does wait is the disk: transactions commit with
-`synchronous=NORMAL` (written to the WAL, not yet flushed), and an operation marked durable (the
-default) returns only once a later fsync of the WAL has covered it. That fsync runs on one worker
-thread; operations that commit while it runs share the next one, so under load one fsync serves
-hundreds of journal writes. NORMAL plus this fsync is what `synchronous=FULL` does in WAL mode.
+own thread; if one fails, the batch runs again with each in a savepoint, so it fails alone.
+Running them inline costs tens of microseconds; handing each to a thread cost a context switch
+both ways, which on a busy core was most of a store call's time.
+
+What does wait is the disk. Transactions commit with `synchronous=NORMAL` (written to the WAL,
+not yet flushed), and an operation marked durable (the default) returns only once a later fsync
+of the WAL has covered it. That fsync runs on one worker thread; operations that commit while it
+runs share the next one, so under load one fsync serves hundreds of journal writes. NORMAL plus
+this fsync is what `synchronous=FULL` does in WAL mode.
 
 The WAL is checkpointed on that thread too, through a connection of its own (PASSIVE, so writers
 never wait for it), instead of inside whichever commit happened to cross SQLite's page threshold
@@ -173,27 +175,44 @@ def _main_file(db: sqlite3.Connection) -> str:
 
 
 def _commit(db: sqlite3.Connection, operations: list[Operation]) -> list[Any]:
-    """One write transaction; each operation in a savepoint, so a failure rolls back only itself.
+    """One write transaction for `operations`; a failing one rolls back only its own writes.
 
-    A lone operation (the usual case unless callbacks crowd in) needs no savepoint: its failure
-    rolls back the whole transaction, which holds nothing else.
+    Optimistic: the batch runs as it is, and only if an operation raises is the transaction rolled
+    back and the batch run again with each operation in a savepoint. Operations are SQL alone, so
+    running one again after a rollback is running it once; savepoints for every operation cost
+    two statements each, as much as a callback's own writes.
     """
-    alone = len(operations) == 1
     outcomes: list[Any] = []
     db.execute("BEGIN IMMEDIATE")
     try:
         for operation in operations:
-            if not alone:
-                db.execute("SAVEPOINT operation")
+            outcomes.append(operation(db))
+    except Exception as exc:
+        db.execute("ROLLBACK")
+        if len(operations) == 1:
+            return [exc]
+        return _commit_each(db, operations)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return outcomes
+
+
+def _commit_each(db: sqlite3.Connection, operations: list[Operation]) -> list[Any]:
+    """The batch again, in one transaction with a savepoint per operation."""
+    outcomes: list[Any] = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for operation in operations:
+            db.execute("SAVEPOINT operation")
             try:
                 outcomes.append(operation(db))
             except Exception as exc:
-                db.execute("ROLLBACK" if alone else "ROLLBACK TO operation")
+                db.execute("ROLLBACK TO operation")
                 outcomes.append(exc)
-            if not alone:
-                db.execute("RELEASE operation")
-        if db.in_transaction:  # not after a lone operation failed and rolled back
-            db.execute("COMMIT")
+            db.execute("RELEASE operation")
+        db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
