@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from botkit.store.groupcommit import CHECKPOINT_EVERY_COMMITS, GroupCommitter
+from botkit.store.groupcommit import CHECKPOINT_EVERY_COMMITS, INLINE_SYNC_MAX, GroupCommitter
 
 
 def open_db(path: Path) -> sqlite3.Connection:
@@ -97,20 +97,38 @@ class GatedSync:
         os.fsync(fd)
 
 
-async def test_a_durable_operation_returns_only_after_the_wal_is_flushed(tmp_path: Path) -> None:
+async def test_durable_operations_return_only_after_the_wal_is_flushed_on_the_thread(
+    tmp_path: Path,
+) -> None:
     sync = GatedSync()
     committer = GroupCommitter(open_db(tmp_path / "g.db"), sync=sync)
     try:
-        durable = asyncio.ensure_future(committer.run(insert(1)))
+        # More than a lone write or two: the loop is busy, so the fsync goes to the worker thread.
+        durable = asyncio.gather(*(committer.run(insert(n)) for n in range(INLINE_SYNC_MAX + 1)))
         assert await asyncio.to_thread(sync.started.wait, 10)
-        quick = await committer.run(insert(2), durable=False)  # committed meanwhile, no disk wait
+        quick = await committer.run(insert(100), durable=False)  # committed meanwhile, no disk wait
 
         assert quick == 1 and not durable.done()
         sync.go.set()
-        assert await durable == 1
+        assert await durable == [1] * (INLINE_SYNC_MAX + 1)
         assert sync.files == [str(tmp_path / "g.db-wal")]
     finally:
         sync.go.set()
+        await committer.close()
+
+
+async def test_a_lone_durable_write_is_flushed_on_the_event_loop_before_it_returns(tmp_path: Path) -> None:
+    threads: list[str] = []
+
+    def sync(fd: int) -> None:
+        threads.append(threading.current_thread().name)
+        os.fsync(fd)
+
+    committer = GroupCommitter(open_db(tmp_path / "g.db"), sync=sync)
+    try:
+        assert await committer.run(insert(1)) == 1
+        assert threads == [threading.current_thread().name] and committer.syncs == 1
+    finally:
         await committer.close()
 
 

@@ -7,8 +7,9 @@ both ways, which on a busy core was most of a store call's time.
 
 What does wait is the disk. Transactions commit with `synchronous=NORMAL` (written to the WAL,
 not yet flushed), and an operation marked durable (the default) returns only once a later fsync
-of the WAL has covered it. That fsync runs on one worker thread; operations that commit while it
-runs share the next one, so under load one fsync serves hundreds of journal writes. NORMAL plus
+of the WAL has covered it. That fsync runs on one worker thread (or, for a lone write, on the loop
+itself); operations that commit while it runs share the next one, so under load one fsync serves
+hundreds of journal writes. NORMAL plus
 this fsync is what `synchronous=FULL` does in WAL mode.
 
 The WAL is checkpointed on that thread too, through a connection of its own (PASSIVE, so writers
@@ -31,6 +32,10 @@ Sync = Callable[[int], None]
 
 CHECKPOINT_EVERY_COMMITS = 500
 """Transactions between two checkpoints: a few MB of WAL at most under load."""
+INLINE_SYNC_MAX = 2
+"""Durable operations few enough to fsync for on the event loop itself: a lone write, with the
+loop otherwise idle, waits a fraction of a millisecond for the disk where waking the worker thread
+and being woken by it cost twice that. More waiting means a busy loop: they go to the thread."""
 
 
 class GroupCommitter:
@@ -102,8 +107,22 @@ class GroupCommitter:
             else:
                 future.set_result(outcome)
         self._commits_since_checkpoint += 1
-        if self._syncing is None and (self._unsynced or self._checkpoint_due()):
+        if self._syncing is not None:
+            return  # the fsync running on the thread is followed by one for these
+        if 0 < len(self._unsynced) <= INLINE_SYNC_MAX and not self._checkpoint_due():
+            waiting, self._unsynced = self._unsynced, []
+            _settle(waiting, self._sync_counted())
+        elif self._unsynced or self._checkpoint_due():
             self._syncing = asyncio.create_task(self._sync_loop())
+
+    def _sync_counted(self) -> Exception | None:
+        """fsync the WAL here and now; the error, if it failed."""
+        try:
+            self._sync_wal()
+        except Exception as exc:
+            return exc
+        self.syncs += 1
+        return None
 
     def _checkpoint_due(self) -> bool:
         return self._commits_since_checkpoint >= CHECKPOINT_EVERY_COMMITS
@@ -116,20 +135,14 @@ class GroupCommitter:
                 checkpoint = self._checkpoint_due()
                 if checkpoint:
                     self._commits_since_checkpoint = 0
-                error: BaseException | None = None
+                error: Exception | None = None
                 try:
                     await loop.run_in_executor(self._thread, self._on_thread, bool(waiting), checkpoint)
                     if waiting:
                         self.syncs += 1
                 except Exception as exc:
                     error = exc
-                for future, outcome in waiting:
-                    if future.done():
-                        continue
-                    if error is None:
-                        future.set_result(outcome)
-                    else:  # committed, but whether it is on disk is unknown: say so
-                        future.set_exception(error)
+                _settle(waiting, error)
         finally:
             self._syncing = None
 
@@ -167,6 +180,17 @@ class GroupCommitter:
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
+
+
+def _settle(waiting: list[tuple[asyncio.Future[Any], Any]], error: Exception | None) -> None:
+    """Hand durable operations their results once their fsync is done, or its error."""
+    for future, outcome in waiting:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(outcome)
+        else:  # committed, but whether it is on disk is unknown: say so
+            future.set_exception(error)
 
 
 def _main_file(db: sqlite3.Connection) -> str:
