@@ -44,7 +44,6 @@ from procs import Child, bot_settings, child_env, cores, uvicorn  # noqa: E402
 
 from botkit.lab.processes import free_port  # noqa: E402
 
-HOLD_SECONDS = 3600.0  # the model of the ack phase: longer than any run
 ACK_PHASE_IN_FLIGHT = 2500  # as run.py's ack phase
 ANSWER_MODEL_SECONDS = 1.5
 CONNECTIONS = 50
@@ -86,16 +85,16 @@ class Phase:
 class Run:
     """One stand-ins process and one bot, for one phase; the bot under sample.py with `profile`."""
 
-    def __init__(self, work: Path, model_seconds: float, profile: Path | None, **settings: str) -> None:
+    def __init__(self, work: Path, profile: Path | None, *, held: bool = False, **settings: str) -> None:
         server_core, load_core = cores()
         port = free_port()
-        env = child_env({"BENCH_MODEL_DELAY": str(model_seconds)})
+        env = child_env({"BENCH_MODEL_DELAY": str(ANSWER_MODEL_SECONDS)})
         standins = [*load_core, *uvicorn("standins:standins", port, factory=True)]
         self.standins = Child("standins", standins, port, env, work)
         self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
         base = f"http://127.0.0.1:{port}"
         bot_port = free_port()
-        env = child_env(bot_settings(base, work / "cpu.db") | settings)
+        env = child_env(bot_settings(base, work / "cpu.db", held=held) | settings)
         serve = ["botkit", "serve", "--host", "127.0.0.1", "--port", str(bot_port)]
         python = (
             [sys.executable, str(HERE / "sample.py"), str(profile)] if profile else [sys.executable, "-m"]
@@ -138,7 +137,7 @@ def users(prefix: str, count: int) -> list[str]:
 
 
 async def ack_phase(work: Path, count: int, profile: Path | None) -> Cpu:
-    run = Run(work, HOLD_SECONDS, profile, BOTKIT_MAX_IN_FLIGHT=str(ACK_PHASE_IN_FLIGHT))
+    run = Run(work, profile, held=True, BOTKIT_MAX_IN_FLIGHT=str(ACK_PHASE_IN_FLIGHT))
     try:
         await send_messages(run.bot.port, users("warm", WARMUP_MESSAGES), connections=CONNECTIONS)
         return await run.measure(send_messages(run.bot.port, users("ack", count), connections=CONNECTIONS))
@@ -147,7 +146,7 @@ async def ack_phase(work: Path, count: int, profile: Path | None) -> Cpu:
 
 
 async def answer_phase(work: Path, count: int, profile: Path | None) -> Cpu:
-    run = Run(work, ANSWER_MODEL_SECONDS, profile)
+    run = Run(work, profile)
     try:
         await send_messages(run.bot.port, users("warm", WARMUP_MESSAGES), connections=CONNECTIONS)
         await run.until_answered("warm", WARMUP_MESSAGES)

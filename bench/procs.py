@@ -38,16 +38,17 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env | extra
 
 
-def bot_settings(standins: str, store: Path) -> dict[str, str]:
+def bot_settings(standins: str, store: Path, *, held: bool = False) -> dict[str, str]:
     """The BOTKIT_* of `botkit serve` under measurement: the bench's app, the stand-ins at
-    `standins` as its Chat REST API and its OpenAI-compatible model, and a SQLite store."""
+    `standins` as its Chat REST API and its OpenAI-compatible model (`held`: the one that holds
+    every call until the bot goes away), and a SQLite store."""
     return {
         "BOTKIT_SDKAPPID": str(SDKAPPID),
         "BOTKIT_KEY": KEY,
         "BOTKIT_CALLBACK_TOKEN": TOKEN,
         "BOTKIT_API_BASE": standins,
         "BOTKIT_LLM": "openai",
-        "BOTKIT_LLM_BASE_URL": f"{standins}/v1",
+        "BOTKIT_LLM_BASE_URL": f"{standins}/hold/v1" if held else f"{standins}/v1",
         "BOTKIT_STORE": f"sqlite:///{store}",
     }
 

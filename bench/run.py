@@ -8,8 +8,12 @@ model answering after 1.5 s, see standins.py) run on core 1. botkit runs as `bot
 BOTKIT_* settings and otherwise defaults. The phases:
 
   ceiling, botkit, peer   wrk, 50 connections, 10 s each: acks/s and latency of the bare app, of
-                          botkit (answers held by the slow model meanwhile: in_flight), of Bolt,
-                          then the bare app again: the ceiling is the mean of its two runs
+                          botkit (up to 2,500 answers held meanwhile by a model slower than the
+                          phase: in_flight), of Bolt, then the bare app again: the ceiling is the
+                          mean of its two runs
+  answering               botkit under the same wrk load with the 1.5 s model, so answers finish
+                          and new ones start all through the phase: acks/s while answering flat
+                          out (answering_rps), next to the replies sent meanwhile (answered)
   overhead                messages one at a time, 20/s: callback out → sendmsg in, minus model time
   drain                   2,000 messages from 2,000 users at once: last ack → last reply
   recovery                kill -9 with messages in flight, restart on the same store: kill → every
@@ -93,10 +97,10 @@ class Bench:
         response = await self.http.get("/stats", params={"prefix": prefix} if prefix is not None else {})
         return dict(response.json())
 
-    def botkit(self, name: str, store: str, **extra: str) -> Child:
+    def botkit(self, name: str, store: str, *, held: bool = False, **extra: str) -> Child:
         port = free_port()
         base = f"http://127.0.0.1:{self.standins_port}"
-        settings = bot_settings(base, self.work / store) | extra
+        settings = bot_settings(base, self.work / store, held=held) | extra
         args = [*self.server_core, sys.executable, "-m", "botkit", "serve", "--host", "127.0.0.1"]
         return Child(name, [*args, "--port", str(port)], port, child_env(settings), self.work)
 
@@ -133,14 +137,20 @@ class Bench:
         finally:
             child.stop()
 
-    async def acks(self) -> dict[str, float]:
-        """botkit under wrk, while the slow model holds the answers it has started."""
+    async def acks(self, *, held: bool) -> dict[str, float]:
+        """botkit under wrk while answers are in flight: held by the model for the whole phase, or
+        answered after 1.5 s, each finished answer making room for the next."""
         # Up to 2,500 answers at once (the default is 500): the target asks for acks while 2,000 are held.
-        child = self.botkit("botkit-acks", "acks.db", BOTKIT_MAX_IN_FLIGHT=str(ACK_PHASE_IN_FLIGHT))
+        name = "botkit-acks" if held else "botkit-answering"
+        in_flight = str(ACK_PHASE_IN_FLIGHT)
+        child = self.botkit(name, f"{name}.db", held=held, BOTKIT_MAX_IN_FLIGHT=in_flight)
         try:
             await self.http.post("/reset")
+            sent_before = (await self.stats())["sent"]
             result = self.load(child, "tencent.lua", {})
-            result["in_flight"] = (await self.stats())["max_held"]
+            stats = await self.stats()
+            result["in_flight"] = stats["max_held"]
+            result["answered"] = stats["sent"] - sent_before
             return result
         finally:
             child.kill()  # thousands of unanswered entries: no point waiting for a clean stop
@@ -250,7 +260,8 @@ async def run(profile: Profile) -> dict[str, Any]:
         bench = Bench(profile, Path(folder))
         try:
             ceilings = [await timed("ceiling", bench.ceiling())]
-            acks = await timed("acks", bench.acks())
+            acks = await timed("acks", bench.acks(held=True))
+            answering = await timed("answering", bench.acks(held=False))
             peer = await timed("peer", bench.peer())
             if profile.ceiling_twice:
                 ceilings.append(await timed("ceiling again", bench.ceiling()))
@@ -270,6 +281,11 @@ async def run(profile: Profile) -> dict[str, Any]:
                 "ceiling_p99_ms": ceiling["p99_ms"],
                 "peer_p99_ms": peer["p99_ms"],
                 "in_flight": acks["in_flight"],
+                "answering_rps": answering["rps"],
+                "answering_ratio": answering["rps"] / ceiling["rps"],
+                "answering_p99_ms": answering["p99_ms"],
+                "answering_in_flight": answering["in_flight"],
+                "answered": answering["answered"],
             }
             results |= await timed("overhead", bench.overhead())
             results |= await timed("drain", bench.drain())
