@@ -33,8 +33,11 @@ log = logging.getLogger("botkit.intake")
 
 MAX_BACKOFF_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
-CLAIM_BATCH = 200
-"""Most entries one sweep leases at a time; a full batch is followed at once by another."""
+CLAIM_BATCH = 50
+"""Most entries one sweep leases at a time; a full batch is followed at once by another. Store
+calls run on the event loop: a batch is a few milliseconds of callbacks waiting, not tens."""
+RENEW_BATCH = 250
+"""Most leases one store call renews; thousands held are renewed a batch per turn of the loop."""
 
 
 class Intake:
@@ -60,7 +63,9 @@ class Intake:
         self._lanes: dict[str, deque[str | JournalEntry]] = {}
         # Lanes with work and no task yet, waiting for one of the `max_in_flight` lane tasks.
         self._waiting: deque[str] = deque()
-        # Keys waiting in a lane, with the callback when it was recorded here (not parsed again).
+        # Keys waiting in a lane, with the callback when it was recorded here and is answered at
+        # once (not parsed again). A key that waits keeps no callback: tens of thousands of parsed
+        # callbacks held through a burst are memory and, worse, minutes of the collector's time.
         self._queued_messages: dict[str, C2CMessage | GroupMessage | None] = {}
         self._queued = 0  # items in lanes, plus the ones being answered
         self._held: dict[str, Lease] = {}
@@ -125,15 +130,19 @@ class Intake:
         self._generation += 1
         self._idle.clear()
         self._queued += 1
-        if isinstance(item, str):
-            self._queued_messages[item] = message
         queue = self._lanes.get(lane)
-        if queue is not None:
+        if queue is not None:  # behind the lane's current answer
+            if isinstance(item, str):
+                self._queued_messages[item] = None
             queue.append(item)
             return
+        if isinstance(item, str):
+            self._queued_messages[item] = message
         self._lanes[lane] = deque([item])
         self._waiting.append(lane)
         self._start_lanes()
+        if isinstance(item, str) and self._waiting and self._waiting[-1] == lane:
+            self._queued_messages[item] = None  # no task free for it yet
 
     def _start_lanes(self) -> None:
         """Give waiting lanes a task each, up to `max_in_flight` tasks: a lane answers one message
@@ -275,27 +284,27 @@ class Intake:
             return []
 
     async def _heartbeat(self) -> None:
-        """Renew every held lease in one store call, three times per lease period."""
+        """Renew every held lease, `RENEW_BATCH` to a store call, three times per lease period."""
         while True:  # cancelled by stop(), once the answers in hand have finished or been cut off
             await asyncio.sleep(self._lease_seconds / 3)
             held = list(self._held.values())
-            if not held:
-                continue
-            now = self._clock()
-            try:
-                lost = set(
-                    await self._store.renew(
-                        [(lease.key, lease.token) for lease in held],
-                        now=now,
-                        lease_seconds=self._lease_seconds,
-                    )
+            for first in range(0, len(held), RENEW_BATCH):
+                await self._renew(held[first : first + RENEW_BATCH])
+
+    async def _renew(self, held: list[Lease]) -> None:
+        now = self._clock()
+        try:
+            lost = set(
+                await self._store.renew(
+                    [(lease.key, lease.token) for lease in held], now=now, lease_seconds=self._lease_seconds
                 )
-            except Exception:
-                log.exception("cannot renew %d lease(s); sends stop once they run short", len(held))
-                continue
-            for lease in held:
-                if self._held.get(lease.key) is not lease:
-                    continue  # finished while the renewal ran: not lost, just done
-                if lease.key in lost:
-                    log.warning("the lease on %r was taken over; this process sends no more of it", lease.key)
-                lease.renewed(now, lost=lease.key in lost)
+            )
+        except Exception:
+            log.exception("cannot renew %d lease(s); sends stop once they run short", len(held))
+            return
+        for lease in held:
+            if self._held.get(lease.key) is not lease:
+                continue  # finished while the renewal ran: not lost, just done
+            if lease.key in lost:
+                log.warning("the lease on %r was taken over; this process sends no more of it", lease.key)
+            lease.renewed(now, lost=lease.key in lost)

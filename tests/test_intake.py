@@ -20,6 +20,7 @@ from botkit.app import create_app, wiring_of
 from botkit.callbacks import parse_callback
 from botkit.config import Settings
 from botkit.handler import reply_random
+from botkit.intake import RENEW_BATCH
 from botkit.lab.waiting import await_until
 from botkit.llm.base import ChatMessage
 from botkit.llm.echo import EchoProvider
@@ -381,3 +382,36 @@ async def test_under_concurrency_each_conversation_is_answered_in_order_with_its
         replies = [text for recipient, text in answered(chat_api) if recipient == user]
         assert replies == [f"echo: {user} #{n}" for n in range(per_user)]
         assert prompts[f"{user} #{per_user - 1}"] == [f"{user} #{n}" for n in range(per_user)]
+
+
+async def test_thousands_of_held_leases_are_renewed_in_batches_each_in_its_own_store_call(
+    settings: Settings, chat_api: InProcessSandbox
+) -> None:
+    batches: list[int] = []
+
+    class Counting(InMemoryStore):
+        async def renew(
+            self, leases: Sequence[tuple[str, int]], *, now: float, lease_seconds: float
+        ) -> list[str]:
+            batches.append(len(leases))
+            return await super().renew(leases, now=now, lease_seconds=lease_seconds)
+
+    held = RENEW_BATCH * 2 + 10
+    many = settings.model_copy(update={"max_in_flight": held, "lease_seconds": 0.3})
+    app = create_app(many, transport=chat_api.transport, provider=Hanging(), store=Counting())
+    intake = wiring_of(app).intake
+    async with chat_api.running(app):
+        for n in range(held):
+            await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("hi", sender=f"u{n}", seq=n + 1)))
+        async def all_held() -> bool | None:
+            return intake.in_flight == held or None
+
+        async def renewed_twice() -> bool | None:
+            return sum(batches) >= 2 * held or None
+
+        await await_until(all_held, timeout=10, failure=f"{held} answers held")
+        await await_until(renewed_twice, timeout=10, failure="every lease renewed twice")
+        await intake.stop(grace_seconds=0.01)  # the model never answers: no point waiting
+
+    assert max(batches) == RENEW_BATCH
+    assert batches[:3] == [RENEW_BATCH, RENEW_BATCH, 10]
