@@ -34,6 +34,7 @@ from botkit.lab.processes import free_port
 from botkit.lab.waiting import await_until
 from botkit.restmodels import Envelope
 from botkit.restrequests import SendC2CRequest
+from botkit.transport import PooledTransport
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import post as raw_post
@@ -142,6 +143,9 @@ CANDIDATES: dict[str, Candidate] = {
     "httpx + httpx-aiohttp (limits = N)": httpx_candidate(
         lambda size: httpx.AsyncClient(transport=AiohttpTransport(limits=generous_limits(size)), timeout=60)
     ),
+    "httpx over botkit's transport (limits = N)": httpx_candidate(
+        lambda size: httpx.AsyncClient(transport=PooledTransport(generous_limits(size)), timeout=60)
+    ),
     "botkit create_http_client": httpx_candidate(lambda size: create_http_client(timeout=60)),
 }
 
@@ -248,7 +252,9 @@ def main() -> None:
     finally:
         child.terminate()
         child.wait(10)
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("httpx", "aiohttp", "httpx-aiohttp"))
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}" for name in ("httpx", "httptools", "aiohttp", "httpx-aiohttp")
+    )
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print("\nN concurrent exchanges (1.5 s model call, then sendmsg); ideal ~1.5 s")
     print(f"client on {loop_name}; {versions}; load average {load} on {os.cpu_count()} cores")

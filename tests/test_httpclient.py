@@ -174,7 +174,9 @@ async def test_default_transport_raises_httpx_transport_error_when_refused(setti
             await client.get(f"http://127.0.0.1:{port}/")
 
 
-async def test_a_refused_connection_is_a_connect_error_not_a_timeout(settings: Settings) -> None:
+async def test_a_refused_connection_is_a_connect_error_naming_the_address_not_a_timeout(
+    settings: Settings,
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, never listening: connections are refused
@@ -184,3 +186,5 @@ async def test_a_refused_connection_is_a_connect_error_not_a_timeout(settings: S
                 await http.get(f"http://127.0.0.1:{port}/")
 
     assert not isinstance(caught.value, httpx.TimeoutException)
+    assert str(caught.value).startswith(f"cannot connect to 127.0.0.1:{port}: ")
+    assert caught.value.request.url.port == port
