@@ -403,6 +403,7 @@ async def test_thousands_of_held_leases_are_renewed_in_batches_each_in_its_own_s
     async with chat_api.running(app):
         for n in range(held):
             await intake.record(parse_callback("Bot.OnC2CMessage", c2c_body("hi", sender=f"u{n}", seq=n + 1)))
+
         async def all_held() -> bool | None:
             return intake.in_flight == held or None
 
