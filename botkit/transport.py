@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import select
 import socket
 import ssl
 import time
@@ -104,7 +105,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         while idle:
             connection = idle.pop()
             self._idle_count -= 1
-            if not connection.closing and now - connection.idle_since < self._keepalive:
+            if now - connection.idle_since < self._keepalive and connection.quiet():
                 return connection
             self._discard(connection)
         if self._open >= self._max_open and self._idle_count:
@@ -275,6 +276,19 @@ class _Connection(asyncio.Protocol):
     @property
     def closing(self) -> bool:
         return self._lost or self._transport.is_closing()
+
+    def quiet(self) -> bool:
+        """Whether an idle connection can take a request: open, and nothing waiting in its socket.
+        Anything readable on an idle connection is the server's close that the event loop has not
+        read yet (it was busy), or bytes no request asked for: either way it is not reused, as
+        httpcore checks too. One `select` of the socket, no wait."""
+        if self.closing:
+            return False
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return True
+        readable, _, _ = select.select([sock.fileno()], [], [], 0)
+        return not readable
 
     @property
     def reusable(self) -> bool:

@@ -6,6 +6,8 @@ import asyncio
 import json
 import socket
 import ssl
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -208,6 +210,36 @@ async def test_a_connection_the_server_closed_while_idle_is_not_handed_out() -> 
 
     assert answer.content == b"ok"
     assert connections == 2
+
+
+async def test_a_close_that_arrived_while_the_event_loop_was_busy_is_noticed_at_checkout() -> None:
+    """The server (on its own thread) answers and closes; the client's loop is blocked meanwhile,
+    so the close is still unread in the socket when the next request takes the idle connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            connections.append(conn)
+            conn.recv(65536)
+            conn.sendall(OK)
+            conn.close()  # keep-alive by the answer's headers, closed all the same
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    port = listener.getsockname()[1]
+    try:
+        async with client() as http:
+            await http.get(f"http://127.0.0.1:{port}/")
+            time.sleep(0.2)  # a busy loop: the FIN reaches the socket, no callback reads it
+            answer = await http.get(f"http://127.0.0.1:{port}/")
+    finally:
+        server.join(5)
+        listener.close()
+
+    assert answer.content == b"ok"
+    assert len(connections) == 2
 
 
 async def test_a_refused_connection_is_a_connect_error_naming_the_address() -> None:
