@@ -45,6 +45,8 @@ TYPING_DATA = json.dumps(
         "actionParam": "EIMAMSG_InputStatus_Ing",
     }
 )
+TYPING_BODY: MsgBody = [CustomElem(msg_content=CustomContent(data=TYPING_DATA))]
+"""Built once: thousands of answers in flight each offer a signal every few seconds."""
 
 
 @dataclass(frozen=True)
@@ -200,8 +202,6 @@ async def send_typing(chat: ChatClient, where: Where) -> None:
     if where.user is None:
         return
     try:
-        await chat.send_signal(
-            where.robot, where.user, [CustomElem(msg_content=CustomContent(data=TYPING_DATA))]
-        )
+        await chat.send_signal(where.robot, where.user, TYPING_BODY)
     except ChatError as exc:
         log.info("could not send typing… to %s: %s", where.user, exc)
