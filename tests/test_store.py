@@ -606,3 +606,40 @@ async def test_sqlite_journal_from_before_lanes_gains_the_column_and_keeps_its_e
         assert (old_entry.lane, new_entry.lane) == ("", LANE)
     finally:
         await reopened.close()
+
+
+async def test_every_statement_of_a_message_s_life_on_sqlite_seeks_an_index(tmp_path: Path) -> None:
+    """Claiming, leasing, renewing, finishing and the conversation's turns never scan a table or
+    sort: each statement the store runs for a message is an index seek, whatever the backlog."""
+    store = SQLiteStore(tmp_path / "plans.db")
+    connection: sqlite3.Connection = store._db._db  # the store's own connection, to trace it
+    statements: list[str] = []
+    connection.set_trace_callback(statements.append)
+    try:
+        assert await store.record("k1", "{}", now=100.0, lane="L")
+        assert await store.record("k2", "{}", now=100.0, lane="L")
+        entry = await store.lease("k1", now=100.0, lease_seconds=10)
+        assert entry is not None
+        assert await store.renew([("k1", entry.token)], now=101.0, lease_seconds=10) == []
+        await store.load_turns("c", 20)
+        await store.save_reply("k1", ["a"], token=entry.token)
+        await store.append_turns("c", [Turn("user", "q"), Turn("assistant", "a")])
+        await store.mark_sent("k1", 1, token=entry.token)
+        assert await store.finish("k1", EntryStatus.DONE, token=entry.token) == "k2"
+        [claimed] = await store.claim(now=200.0 + DONE_TTL_SECONDS, lease_seconds=10, limit=10)
+        await store.retry_later("k2", token=claimed.token, not_before=300.0, error="e")
+    finally:
+        connection.set_trace_callback(None)
+    plans = {}
+    for statement in set(statements):
+        if statement.split()[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+            rows = connection.execute(f"EXPLAIN QUERY PLAN {statement}").fetchall()
+            plans[statement] = [row[3] for row in rows]
+    await store.close()
+
+    assert len(plans) >= 12
+    for statement, plan in plans.items():
+        for step in plan:
+            assert "TEMP B-TREE" not in step, (statement, plan)
+            table_scan = step.startswith("SCAN") and "USING" not in step and "json_each" not in step
+            assert not table_scan, (statement, plan)
