@@ -281,14 +281,19 @@ class _Connection(asyncio.Protocol):
         """Whether an idle connection can take a request: open, and nothing waiting in its socket.
         Anything readable on an idle connection is the server's close that the event loop has not
         read yet (it was busy), or bytes no request asked for: either way it is not reused, as
-        httpcore checks too. One `select` of the socket, no wait."""
+        httpcore checks too. One `poll` of the socket, no wait (not `select`, which cannot take a
+        descriptor past 1,023); a socket that cannot be polled is not reused either."""
         if self.closing:
             return False
         sock = self._transport.get_extra_info("socket")
         if sock is None:
             return True
-        readable, _, _ = select.select([sock.fileno()], [], [], 0)
-        return not readable
+        poller = select.poll()
+        try:
+            poller.register(sock.fileno(), select.POLLIN)
+            return not poller.poll(0)
+        except (OSError, ValueError):
+            return False
 
     @property
     def reusable(self) -> bool:

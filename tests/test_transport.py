@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import resource
 import socket
 import ssl
 import threading
@@ -240,6 +242,23 @@ async def test_a_close_that_arrived_while_the_event_loop_was_busy_is_noticed_at_
 
     assert answer.content == b"ok"
     assert len(connections) == 2
+
+
+async def test_a_pooled_connection_is_reused_when_its_descriptor_is_past_1023(app: App) -> None:
+    """Thousands of connections are the normal case: the idle check must take any descriptor."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the open-file limit ({hard}) is too low to reach descriptor 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        async with client() as http:
+            ports = {(await http.get(f"{app.url}/echo")).json()["port"] for _ in range(3)}
+        assert len(ports) == 1
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 async def test_a_refused_connection_is_a_connect_error_naming_the_address() -> None:
