@@ -145,10 +145,10 @@ async def test_only_durable_operations_wait_for_an_fsync_and_they_share_it(tmp_p
         await committer.close()
 
 
-async def test_a_failed_fsync_fails_the_durable_operations_waiting_for_it(tmp_path: Path) -> None:
+async def test_after_a_failed_fsync_no_write_is_called_durable_until_a_restart(tmp_path: Path) -> None:
     failures = [OSError(5, "Input/output error")]
 
-    def broken_disk(fd: int) -> None:  # fails once, then flushes
+    def broken_disk(fd: int) -> None:  # fails once; a later flush "succeeds", which proves nothing
         if failures:
             raise failures.pop()
         os.fsync(fd)
@@ -158,7 +158,34 @@ async def test_a_failed_fsync_fails_the_durable_operations_waiting_for_it(tmp_pa
         with pytest.raises(OSError, match="Input/output error"):
             await committer.run(insert(1))
         assert await committer.run(insert(2), durable=False) == 1
+        with pytest.raises(OSError, match="Input/output error"):
+            await committer.run(insert(3))
     finally:
+        await committer.close()
+
+
+async def test_a_write_lock_held_by_another_process_is_waited_for_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    committer = GroupCommitter(open_db(tmp_path / "g.db"))
+    other = sqlite3.connect(tmp_path / "g.db", isolation_level=None)  # as another process would
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    running = asyncio.ensure_future(ticker())
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        assert await committer.run(insert(1)) == 1  # once the other writer let go
+        assert ticks >= 10  # the loop ran all the while
+    finally:
+        running.cancel()
+        other.close()
         await committer.close()
 
 

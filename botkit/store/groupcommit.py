@@ -20,8 +20,10 @@ on the event loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -30,12 +32,18 @@ T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
 Sync = Callable[[int], None]
 
+log = logging.getLogger("botkit.store")
+
 CHECKPOINT_EVERY_COMMITS = 500
 """Transactions between two checkpoints: a few MB of WAL at most under load."""
 INLINE_SYNC_MAX = 2
 """Durable operations few enough to fsync for on the event loop itself: a lone write, with the
 loop otherwise idle, waits a fraction of a millisecond for the disk where waking the worker thread
 and being woken by it cost twice that. More waiting means a busy loop: they go to the thread."""
+BUSY_SECONDS = 5.0
+"""How long a batch waits for another process's write lock before its operations fail."""
+BUSY_RETRY_SECONDS = 0.002
+"""How often a batch tries again for that lock: the event loop never sleeps inside SQLite."""
 
 
 class GroupCommitter:
@@ -51,7 +59,8 @@ class GroupCommitter:
         self._path = _main_file(db)
         self._sync = sync
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint: not on the event loop
+        db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the worker thread
+        db.execute("PRAGMA busy_timeout=0")  # a held lock is waited for by retrying, not by sleeping
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botkit-sqlite-sync")
         self._queue: list[tuple[Operation, bool, asyncio.Future[Any]]] = []
         self._flush_scheduled = False
@@ -60,6 +69,8 @@ class GroupCommitter:
         self._wal_fd: int | None = None
         self._checkpointer: sqlite3.Connection | None = None
         self._commits_since_checkpoint = 0
+        self._busy_since: float | None = None
+        self._disk_error: OSError | None = None  # once an fsync fails, no later write is called durable
         self.transactions = 0
         """How many transactions have committed or failed: fewer than operations under load."""
         self.syncs = 0
@@ -82,7 +93,7 @@ class GroupCommitter:
 
     async def close(self) -> None:
         """Run what is queued, wait for its fsync, then close the connection and the worker thread."""
-        await self.run(lambda db: None)
+        await self.run(lambda db: None, durable=False)  # behind whatever is queued
         if self._syncing is not None:
             await self._syncing
         await asyncio.get_running_loop().run_in_executor(self._thread, self._close_on_thread)
@@ -92,11 +103,16 @@ class GroupCommitter:
     def _flush(self) -> None:
         self._flush_scheduled = False
         batch, self._queue = self._queue, []
-        self.transactions += 1
         try:
             outcomes = _commit(self._db, [operation for operation, _, _ in batch])
+        except sqlite3.OperationalError as exc:
+            if self._wait_for_lock(exc, batch):
+                return
+            outcomes = [exc] * len(batch)
         except Exception as exc:  # the transaction itself failed: every operation in it did
             outcomes = [exc] * len(batch)
+        self._busy_since = None
+        self.transactions += 1
         for (_, durable, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # its caller was cancelled
                 continue
@@ -115,10 +131,26 @@ class GroupCommitter:
         elif self._unsynced or self._checkpoint_due():
             self._syncing = asyncio.create_task(self._sync_loop())
 
+    def _wait_for_lock(self, error: sqlite3.OperationalError, batch: list[Any]) -> bool:
+        """Put `batch` back first in line and try again shortly, if another process holds the write
+        lock and has not held it for BUSY_SECONDS yet; False when the batch should fail."""
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            return False
+        now = time.monotonic()
+        if self._busy_since is None:
+            self._busy_since = now
+        elif now - self._busy_since > BUSY_SECONDS:
+            self._busy_since = None
+            return False
+        self._queue = batch + self._queue
+        self._flush_scheduled = True
+        asyncio.get_running_loop().call_later(BUSY_RETRY_SECONDS, self._flush)
+        return True
+
     def _sync_counted(self) -> Exception | None:
         """fsync the WAL here and now; the error, if it failed."""
         try:
-            self._sync_wal()
+            self._flush_wal()
         except Exception as exc:
             return exc
         self.syncs += 1
@@ -142,17 +174,37 @@ class GroupCommitter:
                         self.syncs += 1
                 except Exception as exc:
                     error = exc
+                except BaseException:  # cancelled (the loop is shutting down): nobody waits forever
+                    stranded, self._unsynced = waiting + self._unsynced, []
+                    _settle(stranded, RuntimeError("the store stopped before the write reached the disk"))
+                    raise
                 _settle(waiting, error)
         finally:
             self._syncing = None
 
     def _on_thread(self, sync: bool, checkpoint: bool) -> None:
         if sync:
-            self._sync_wal()
+            self._flush_wal()
         if checkpoint:
-            if self._checkpointer is None:
-                self._checkpointer = sqlite3.connect(self._path, isolation_level=None)
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            try:
+                if self._checkpointer is None:
+                    self._checkpointer = sqlite3.connect(self._path, isolation_level=None)
+                self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # the WAL just grows until the next one: fail no write for it
+                log.warning("could not checkpoint the journal's WAL: %s", exc)
+
+    def _flush_wal(self) -> None:
+        """fsync the WAL; after one failure every later call fails too. A failed fsync can leave
+        the kernel's pages marked clean, so a later fsync may succeed without the lost data on disk:
+        from then on no write is promised durable until the process restarts (as PostgreSQL does)."""
+        if self._disk_error is not None:
+            raise self._disk_error
+        try:
+            self._sync_wal()
+        except OSError as exc:
+            self._disk_error = exc
+            log.error("an fsync of the journal failed (%s); durable writes fail until botkit restarts", exc)
+            raise
 
     def _sync_wal(self) -> None:
         """fsync the WAL, reopening it if SQLite replaced the file since the last time."""
@@ -212,14 +264,18 @@ def _commit(db: sqlite3.Connection, operations: list[Operation]) -> list[Any]:
         for operation in operations:
             outcomes.append(operation(db))
     except Exception as exc:
-        db.execute("ROLLBACK")
+        _roll_back(db)
         if len(operations) == 1:
             return [exc]
         return _commit_each(db, operations)
     except BaseException:
-        db.execute("ROLLBACK")
+        _roll_back(db)
         raise
-    db.execute("COMMIT")
+    try:
+        db.execute("COMMIT")
+    except BaseException:
+        _roll_back(db)
+        raise
     return outcomes
 
 
@@ -238,7 +294,12 @@ def _commit_each(db: sqlite3.Connection, operations: list[Operation]) -> list[An
             db.execute("RELEASE operation")
         db.execute("COMMIT")
     except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
+        _roll_back(db)
         raise
     return outcomes
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (it does after some errors)."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
