@@ -350,27 +350,28 @@ class _Connection(asyncio.Protocol):
         return chunk
 
     async def _drain(self, timeout: float | None) -> None:
-        if self._drained is None:
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                await self._drained
-        except TimeoutError as exc:
-            raise httpx.WriteTimeout(
-                f"could not send the request within {timeout} s", request=self._request
-            ) from exc
+        if self._drained is not None:
+            await self._within(self._drained, timeout, httpx.WriteTimeout, "could not send the request")
 
     async def _wait(self, timeout: float | None) -> None:
         if self._error is not None:
             raise self._error
         self._woken = self._loop.create_future()
+        await self._within(self._woken, timeout, httpx.ReadTimeout, "no answer from the server")
+
+    async def _within(
+        self,
+        event: asyncio.Future[None],
+        timeout: float | None,
+        error: type[httpx.TimeoutException],
+        what: str,
+    ) -> None:
+        """Wait for `event` up to `timeout` seconds, else raise `error` saying `what` did not happen."""
         try:
             async with asyncio.timeout(timeout):
-                await self._woken
+                await event
         except TimeoutError as exc:
-            raise httpx.ReadTimeout(
-                f"no answer from the server within {timeout} s", request=self._request
-            ) from exc
+            raise error(f"{what} within {timeout} s", request=self._request) from exc
 
     def _wake(self) -> None:
         if self._woken is not None:
