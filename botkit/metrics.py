@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -44,7 +44,7 @@ class Metrics:
             ["command", "result", "reason"],
             registry=self.registry,
         )
-        self._recorded: dict[tuple[str, bool], Any] = {}  # callbacks' children, by (command, is_new)
+        self._recorded: dict[tuple[str, bool], Counter] = {}  # callbacks' children, by (command, is_new)
         self.replies = Counter(
             "botkit_replies_sent",
             "Reply messages sent, by kind (c2c, group).",

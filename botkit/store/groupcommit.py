@@ -9,8 +9,7 @@ What does wait is the disk. Transactions commit with `synchronous=NORMAL` (writt
 not yet flushed), and an operation marked durable (the default) returns only once a later fsync
 of the WAL has covered it. That fsync runs on one worker thread (or, for a lone write, on the loop
 itself); operations that commit while it runs share the next one, so under load one fsync serves
-hundreds of journal writes. NORMAL plus
-this fsync is what `synchronous=FULL` does in WAL mode.
+hundreds of journal writes. NORMAL plus this fsync is what `synchronous=FULL` does in WAL mode.
 
 The WAL is checkpointed on that thread too, through a connection of its own (PASSIVE, so writers
 never wait for it), instead of inside whichever commit happened to cross SQLite's page threshold
@@ -48,7 +47,7 @@ BUSY_RETRY_SECONDS = 0.002
 
 class GroupCommitter:
     """Runs operations on `db` on the event loop, coalescing queued ones into one transaction and
-    the durable ones' waits into one fsync of the WAL on a worker thread.
+    the durable ones' waits into one fsync of the WAL (on a worker thread unless few are waiting).
 
     `db` is in WAL mode, opened with `isolation_level=None` and `check_same_thread=False`.
     `sync` flushes a file descriptor to disk (`os.fsync`; replaceable in tests).
