@@ -10,7 +10,8 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -275,3 +276,22 @@ class KeepsUserSigs(httpx.AsyncBaseTransport):
         if usersig := request.url.params.get("usersig"):
             self.usersigs.add(usersig)
         return await self.inner.handle_async_request(request)
+
+
+@asynccontextmanager
+async def loop_turns(interval: float = 0.0) -> AsyncIterator[Callable[[], int]]:
+    """Count the turns a task waking every `interval` s gets meanwhile: an await that blocks the
+    event loop leaves the count where it started. Yields the count's reader."""
+    turns = 0
+
+    async def tick() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(interval)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield lambda: turns
+    finally:
+        ticker.cancel()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from botkit.store.groupcommit import CHECKPOINT_EVERY_COMMITS, INLINE_SYNC_MAX, GroupCommitter
+from tests.support import loop_turns
 
 
 def open_db(path: Path) -> sqlite3.Connection:
@@ -169,22 +170,13 @@ async def test_a_write_lock_held_by_another_process_is_waited_for_without_blocki
 ) -> None:
     committer = GroupCommitter(open_db(tmp_path / "g.db"))
     other = sqlite3.connect(tmp_path / "g.db", isolation_level=None)  # as another process would
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    running = asyncio.ensure_future(ticker())
     try:
-        other.execute("BEGIN IMMEDIATE")
-        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
-        assert await committer.run(insert(1)) == 1  # once the other writer let go
-        assert ticks >= 10  # the loop ran all the while
+        async with loop_turns(0.01) as ticks:
+            other.execute("BEGIN IMMEDIATE")
+            asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+            assert await committer.run(insert(1)) == 1  # once the other writer let go
+            assert ticks() >= 10  # the loop ran all the while
     finally:
-        running.cancel()
         other.close()
         await committer.close()
 

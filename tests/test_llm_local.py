@@ -11,6 +11,7 @@ import pytest
 
 from botkit.llm import ChatMessage, complete
 from botkit.llm.local import LocalProvider
+from tests.support import loop_turns
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,23 +45,13 @@ async def test_local_model_answers_and_stays_loaded() -> None:
 
 async def test_local_model_serves_concurrent_callers_without_blocking_the_loop() -> None:
     provider = LocalProvider(max_tokens=32)
-    turns = 0
-
-    async def tick() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
 
     # A generation that blocked the loop would finish both answers before the ticker's second turn.
-    ticker = asyncio.create_task(tick())
-    try:
+    async with loop_turns() as turns:
         answers = await asyncio.wait_for(
             asyncio.gather(complete(provider, HELLO), complete(provider, HELLO)), timeout=300
         )
-    finally:
-        ticker.cancel()
-    assert turns > 1
+    assert turns() > 1
     assert all(looks_english(answer) for answer in answers)
 
 
